@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Settings: every tunable of tlspolicy, with an embedded default for each, so
+// that `tlspolicy serve` runs with no config file at all. One table in
+// src/config/settings_table.cpp is the single source of truth: the TOML
+// loader, `--set section.key=value`, `tlspolicy check-config` and the test that
+// docs/configuration.md documents every key all derive from it.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tlspolicy/util/result.hpp"
+
+namespace tlspolicy::config {
+
+/// One [[policy]] table: a local override (SPEC §3 step 1).
+struct LocalPolicy {
+  std::string domain;              ///< normalised
+  std::string action;              ///< "require-tls" | "opportunistic"
+  std::string verify;              ///< "dane" | "pkix" | "none" ("" for opportunistic)
+  std::vector<std::string> match;  ///< pkix: names to match (Postfix match=), normalised
+  friend bool operator==(const LocalPolicy&, const LocalPolicy&) = default;
+};
+
+struct Settings {
+  std::filesystem::path state_dir;
+  std::string log_level;  ///< debug | info | notice | warning | error
+
+  struct Resolver {
+    std::string mode;                  ///< "trust-ad" | "validate"
+    std::vector<std::string> servers;  ///< "IP" or "IP@port"; empty = /etc/resolv.conf
+    std::string trust_anchor;
+    std::string root_hints;
+    std::chrono::milliseconds timeout{};
+    int attempts = 0;
+  } resolver;
+
+  struct MtaSts {
+    std::string ca_file;
+    std::vector<std::string> exclude;  ///< normalised domains
+    bool allow_private_addresses = false;
+    std::chrono::milliseconds connect_timeout{};
+    std::chrono::milliseconds fetch_timeout{};
+    std::size_t max_policy_bytes = 0;
+    std::chrono::seconds retry_interval{};  ///< min time between failed fetches per id
+    std::vector<std::string> connect_to;    ///< test hook, curl CONNECT_TO syntax
+  } mta_sts;
+
+  struct Store {
+    std::filesystem::path path;
+    std::chrono::milliseconds busy_timeout{};
+  } store;
+
+  struct Server {
+    std::string socketmap;  ///< "unix:PATH" or "IP:port"
+    std::string json;
+    std::string admin;
+  } server;
+
+  std::vector<LocalPolicy> policies;
+};
+
+enum class Origin { Default, File, CommandLine };
+[[nodiscard]] std::string_view to_string(Origin o) noexcept;
+
+/// One row of `tlspolicy check-config`.
+struct SettingValue {
+  std::string name;  ///< "resolver.mode", "policy" for the [[policy]] array
+  std::string value;  ///< rendered as TOML would write it
+  Origin origin = Origin::Default;
+};
+
+/// One row of the settings table, for docs and --defaults.
+struct SettingDoc {
+  std::string name;
+  std::string type;           ///< "string", "bool", "integer", "duration", "list of strings", ...
+  std::string default_value;  ///< as TOML would write it (derived defaults are described)
+  std::string doc;            ///< one line
+};
+
+struct LoadedConfig {
+  Settings settings;
+  std::vector<SettingValue> values;  ///< every setting, table order
+  std::optional<std::filesystem::path> file;  ///< the file read, if any
+};
+
+/// Loads settings: embedded defaults, then `file` (TOML) when given, or the
+/// default file /etc/tlspolicy/tlspolicy.toml when `file` is empty and it
+/// exists; then each `overrides` entry "section.key=value" (value in TOML
+/// syntax, or a bare string). Unknown keys, wrong types and invalid values are
+/// errors (Errc::ConfigSyntax / ConfigValue) naming the key and the source.
+/// Derived defaults (state_dir, store.path, server.*) are filled in.
+[[nodiscard]] Result<LoadedConfig> load_config(const std::optional<std::filesystem::path>& file,
+                                               const std::vector<std::string>& overrides);
+
+/// Same, from TOML text (no file system access except derived defaults).
+/// This is what the config fuzz target calls.
+[[nodiscard]] Result<LoadedConfig> load_config_text(std::string_view toml,
+                                                    const std::vector<std::string>& overrides);
+
+/// The settings table, in order.
+[[nodiscard]] const std::vector<SettingDoc>& setting_docs();
+
+/// Default location of the config file.
+inline constexpr std::string_view k_default_config_file = "/etc/tlspolicy/tlspolicy.toml";
+
+}  // namespace tlspolicy::config

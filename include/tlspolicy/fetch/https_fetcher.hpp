@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// fetch::HttpsFetcher: HTTPS GET with the transport rules of RFC 8461 §3.3
+// (STS-10..STS-19): certificate verified against the URL's host name (DNS-IDs
+// only, via OpenSSL), redirects never followed, TLS 1.2 or later, connect and
+// total timeouts, a hard cap on the body enforced while reading, no HTTP cache,
+// and (unless allowed) no connection to loopback, private or link-local
+// addresses. Status and media-type rules are the caller's (sts/).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tlspolicy/util/result.hpp"
+
+namespace tlspolicy::fetch {
+
+struct HttpsResponse {
+  long status = 0;           ///< HTTP status code (3xx returned, never followed)
+  std::string content_type;  ///< Content-Type header value as received, "" if absent
+  std::string body;
+};
+
+class HttpsFetcher {
+ public:
+  virtual ~HttpsFetcher() = default;
+
+  /// GETs an https:// URL. Thread-safe (one curl easy handle per call).
+  /// Blocks at most FetcherOptions::total_timeout.
+  /// Errors: FetchConnect, FetchTimeout (Transient); FetchTls (certificate or
+  /// handshake), FetchTooLarge, FetchPrivateAddress, FetchOther, InvalidArgument
+  /// (not an https URL).
+  [[nodiscard]] virtual Result<HttpsResponse> get(std::string_view url) const = 0;
+};
+
+struct FetcherOptions {
+  std::string ca_file;  ///< PEM bundle; "" = the system default
+  bool allow_private_addresses = false;
+  std::chrono::milliseconds connect_timeout{10000};
+  std::chrono::milliseconds total_timeout{60000};  ///< RFC 8461 §3.3 suggests 1 minute
+  std::size_t max_body_bytes = 65536;              ///< RFC 8461 §3.3 suggests 64 KB
+  /// Test hook: curl CONNECT_TO entries "HOST:PORT:CONNECT-HOST:CONNECT-PORT".
+  /// SNI, Host header and certificate checks still use the URL's host.
+  std::vector<std::string> connect_to;
+};
+
+/// The libcurl + OpenSSL fetcher. curl_global_init must have run (CurlGlobal).
+[[nodiscard]] Result<std::unique_ptr<HttpsFetcher>> make_curl_fetcher(const FetcherOptions& options);
+
+/// RAII for curl_global_init/cleanup: construct exactly one, in main(), before
+/// any thread starts. Throws std::runtime_error when initialisation fails.
+class CurlGlobal {
+ public:
+  CurlGlobal();
+  ~CurlGlobal();
+  CurlGlobal(const CurlGlobal&) = delete;
+  CurlGlobal& operator=(const CurlGlobal&) = delete;
+};
+
+/// True for loopback, RFC 1918 private, CGNAT (100.64/10), link-local,
+/// unspecified, IPv6 unique-local and IPv4-mapped forms of those. Input is a
+/// textual IPv4/IPv6 address; unparsable text counts as private (refused).
+[[nodiscard]] bool is_private_address(std::string_view ip);
+
+}  // namespace tlspolicy::fetch

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Small structured logger: constant messages, variables in key=value fields,
+// every value escaped (domain names and request bytes are untrusted). The
+// default sink writes one line per event to stderr (journald picks it up).
+#pragma once
+
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace tlspolicy::util {
+
+enum class Level { Debug = 7, Info = 6, Notice = 5, Warning = 4, Error = 3 };
+
+struct Field {
+  std::string key;
+  std::string value;
+};
+
+/// A sink receives fully formed events. Thread-safe implementations only.
+using LogSink = std::function<void(Level, std::string_view name, std::string_view message,
+                                   const std::vector<Field>& fields)>;
+
+class Logger {
+ public:
+  /// A logger that writes to stderr at `min_level` and above.
+  explicit Logger(Level min_level = Level::Info);
+  Logger(LogSink sink, Level min_level);
+
+  [[nodiscard]] Logger with_name(std::string_view name) const;
+
+  void log(Level level, std::string_view message, std::initializer_list<Field> fields = {}) const;
+  void debug(std::string_view m, std::initializer_list<Field> f = {}) const { log(Level::Debug, m, f); }
+  void info(std::string_view m, std::initializer_list<Field> f = {}) const { log(Level::Info, m, f); }
+  void warn(std::string_view m, std::initializer_list<Field> f = {}) const { log(Level::Warning, m, f); }
+  void error(std::string_view m, std::initializer_list<Field> f = {}) const { log(Level::Error, m, f); }
+
+  [[nodiscard]] bool enabled(Level level) const noexcept {
+    return static_cast<int>(level) <= static_cast<int>(m_min_level);
+  }
+
+ private:
+  std::shared_ptr<const LogSink> m_sink;
+  std::string m_name;
+  Level m_min_level;
+};
+
+/// "key=value" text with the value quoted and escaped when needed.
+[[nodiscard]] std::string format_fields(const std::vector<Field>& fields);
+
+/// A logger that drops everything (tests, fuzz targets).
+[[nodiscard]] Logger null_logger();
+
+}  // namespace tlspolicy::util
