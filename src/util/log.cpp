@@ -44,11 +44,16 @@ void append_escaped(std::string& out, std::string_view v) {
 
 std::string_view level_name(Level l) {
   switch (l) {
-    case Level::Debug: return "debug";
-    case Level::Info: return "info";
-    case Level::Notice: return "notice";
-    case Level::Warning: return "warning";
-    case Level::Error: return "error";
+    case Level::Debug:
+      return "debug";
+    case Level::Info:
+      return "info";
+    case Level::Notice:
+      return "notice";
+    case Level::Warning:
+      return "warning";
+    case Level::Error:
+      return "error";
   }
   return "info";
 }

@@ -21,7 +21,8 @@ bool run_file(const std::filesystem::path& p) {
     std::fprintf(stderr, "cannot read %s\n", p.c_str());
     return false;
   }
-  const std::vector<char> bytes{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+  const std::vector<char> bytes{std::istreambuf_iterator<char>{in},
+                                std::istreambuf_iterator<char>{}};
   LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
   return true;
 }

@@ -44,7 +44,8 @@ class PolicyCache {
 
   /// The cached policy for `domain`, expired or not (callers compare
   /// expires_at with their clock). Errors: CacheIo (Transient).
-  [[nodiscard]] virtual Result<std::optional<CachedPolicy>> get(const dns::DomainName& domain) const = 0;
+  [[nodiscard]] virtual Result<std::optional<CachedPolicy>> get(
+      const dns::DomainName& domain) const = 0;
   /// Inserts or replaces the policy for p.domain atomically (one transaction;
   /// a crash leaves either the old or the new row). Clears any recorded fetch
   /// failure for that domain.

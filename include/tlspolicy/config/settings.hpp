@@ -71,7 +71,7 @@ enum class Origin { Default, File, CommandLine };
 
 /// One row of `tlspolicy check-config`.
 struct SettingValue {
-  std::string name;  ///< "resolver.mode", "policy" for the [[policy]] array
+  std::string name;   ///< "resolver.mode", "policy" for the [[policy]] array
   std::string value;  ///< rendered as TOML would write it
   Origin origin = Origin::Default;
 };
@@ -86,7 +86,7 @@ struct SettingDoc {
 
 struct LoadedConfig {
   Settings settings;
-  std::vector<SettingValue> values;  ///< every setting, table order
+  std::vector<SettingValue> values;           ///< every setting, table order
   std::optional<std::filesystem::path> file;  ///< the file read, if any
 };
 

@@ -64,10 +64,10 @@ struct DnsAnswer {
   std::chrono::seconds ttl{0};
   /// The final owner name after following CNAMEs ("" when no CNAME was seen).
   std::string canonical_name;
-  std::vector<MxRecord> mx;        ///< qtype Mx
-  std::vector<TxtRecord> txt;      ///< qtype Txt
+  std::vector<MxRecord> mx;            ///< qtype Mx
+  std::vector<TxtRecord> txt;          ///< qtype Txt
   std::vector<std::string> addresses;  ///< qtype A / Aaaa, textual
-  std::vector<TlsaRecord> tlsa;    ///< qtype Tlsa
+  std::vector<TlsaRecord> tlsa;        ///< qtype Tlsa
   /// Why the answer is Bogus or Indeterminate; for logs, never parsed.
   std::string why;
 };

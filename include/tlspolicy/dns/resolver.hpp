@@ -32,7 +32,7 @@ class Resolver {
 };
 
 struct ServerAddress {
-  std::string ip;           ///< IPv4 or IPv6 literal
+  std::string ip;  ///< IPv4 or IPv6 literal
   std::uint16_t port = 53;
 };
 
@@ -52,6 +52,7 @@ struct ResolverOptions {
 /// The trust-ad backend on ldns. Sets the DO bit, reads AD, retries over TCP
 /// when the answer is truncated. Errors at construction (no usable server)
 /// are Errc::InvalidArgument.
-[[nodiscard]] Result<std::unique_ptr<Resolver>> make_trust_ad_resolver(const ResolverOptions& options);
+[[nodiscard]] Result<std::unique_ptr<Resolver>> make_trust_ad_resolver(
+    const ResolverOptions& options);
 
 }  // namespace tlspolicy::dns

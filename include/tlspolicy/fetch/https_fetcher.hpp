@@ -49,7 +49,8 @@ struct FetcherOptions {
 };
 
 /// The libcurl + OpenSSL fetcher. curl_global_init must have run (CurlGlobal).
-[[nodiscard]] Result<std::unique_ptr<HttpsFetcher>> make_curl_fetcher(const FetcherOptions& options);
+[[nodiscard]] Result<std::unique_ptr<HttpsFetcher>> make_curl_fetcher(
+    const FetcherOptions& options);
 
 /// RAII for curl_global_init/cleanup: construct exactly one, in main(), before
 /// any thread starts. Throws std::runtime_error when initialisation fails.

@@ -19,9 +19,12 @@ enum class StsMode { Enforce, Testing, None };
 
 [[nodiscard]] constexpr std::string_view to_string(StsMode m) noexcept {
   switch (m) {
-    case StsMode::Enforce: return "enforce";
-    case StsMode::Testing: return "testing";
-    case StsMode::None: return "none";
+    case StsMode::Enforce:
+      return "enforce";
+    case StsMode::Testing:
+      return "testing";
+    case StsMode::None:
+      return "none";
   }
   return "none";
 }

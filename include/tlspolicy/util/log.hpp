@@ -35,10 +35,18 @@ class Logger {
   [[nodiscard]] Logger with_name(std::string_view name) const;
 
   void log(Level level, std::string_view message, std::initializer_list<Field> fields = {}) const;
-  void debug(std::string_view m, std::initializer_list<Field> f = {}) const { log(Level::Debug, m, f); }
-  void info(std::string_view m, std::initializer_list<Field> f = {}) const { log(Level::Info, m, f); }
-  void warn(std::string_view m, std::initializer_list<Field> f = {}) const { log(Level::Warning, m, f); }
-  void error(std::string_view m, std::initializer_list<Field> f = {}) const { log(Level::Error, m, f); }
+  void debug(std::string_view m, std::initializer_list<Field> f = {}) const {
+    log(Level::Debug, m, f);
+  }
+  void info(std::string_view m, std::initializer_list<Field> f = {}) const {
+    log(Level::Info, m, f);
+  }
+  void warn(std::string_view m, std::initializer_list<Field> f = {}) const {
+    log(Level::Warning, m, f);
+  }
+  void error(std::string_view m, std::initializer_list<Field> f = {}) const {
+    log(Level::Error, m, f);
+  }
 
   [[nodiscard]] bool enabled(Level level) const noexcept {
     return static_cast<int>(level) <= static_cast<int>(m_min_level);

@@ -66,8 +66,8 @@ class [[nodiscard]] Result {
   using value_type = T;
 
   template <class U = T>
-    requires std::is_constructible_v<T, U&&>
-  Result(U&& value) : m_v(std::in_place_index<0>, std::forward<U>(value)) {}  // NOLINT
+  requires std::is_constructible_v<T, U&&> Result(U&& value)
+      : m_v(std::in_place_index<0>, std::forward<U>(value)) {}                      // NOLINT
   Result(Unexpected<Error> e) : m_v(std::in_place_index<1>, std::move(e.value)) {}  // NOLINT
 
   [[nodiscard]] bool has_value() const noexcept { return m_v.index() == 0; }

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "tlspolicy/util/result.hpp"
+
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "tlspolicy/util/clock.hpp"
 #include "tlspolicy/util/log.hpp"
-#include "tlspolicy/util/result.hpp"
 
 namespace tlspolicy {
 namespace {
@@ -50,7 +51,8 @@ TEST(Log, NamesAndLevels) {
   std::string seen;
   util::Logger root{[&](util::Level, std::string_view name, std::string_view msg,
                         const std::vector<util::Field>& f) {
-                      seen = std::string(name) + ":" + std::string(msg) + ":" + util::format_fields(f);
+                      seen =
+                          std::string(name) + ":" + std::string(msg) + ":" + util::format_fields(f);
                     },
                     util::Level::Info};
   root.with_name("sts").debug("hidden");

@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The decision object of SPEC §3 as JSON text (one line, no trailing newline).
+// This is what `lookup --json` prints and what the JSON protocol returns.
+#pragma once
+
+#include <string>
+
+#include "tlspolicy/policy/decision.hpp"
+
+namespace tlspolicy::proto {
+
+/// `with_explain` adds the "explain" array (the step-by-step trail).
+[[nodiscard]] std::string decision_to_json(const policy::Decision& d, bool with_explain,
+                                           int indent = -1);
+
+}  // namespace tlspolicy::proto

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// sts::StsDiscovery: finds the MTA-STS policy that applies to a policy domain
+// (RFC 8461 §3 and §5.1): TXT at _mta-sts.<domain> → compare its id with the
+// cached policy → HTTPS fetch when needed → parse → store. It encodes the
+// caching rules of RFC-CHECKLIST STS-7, STS-16..STS-18 and SPEC §3:
+//  - a new TXT id triggers a refetch; the same id with a live cached policy
+//    uses the cache;
+//  - a failed lookup or fetch never evicts an unexpired cached policy, which
+//    is then applied (STS-18);
+//  - a fetched `mode: none` replaces the cached policy at once;
+//  - at most one failed fetch per (domain, id) every retry_interval (STS-16).
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tlspolicy/cache/policy_cache.hpp"
+#include "tlspolicy/dns/name.hpp"
+#include "tlspolicy/dns/resolver.hpp"
+#include "tlspolicy/fetch/https_fetcher.hpp"
+#include "tlspolicy/util/clock.hpp"
+#include "tlspolicy/util/log.hpp"
+#include "tlspolicy/util/result.hpp"
+
+namespace tlspolicy::sts {
+
+struct StsOptions {
+  /// STS-16: minimum time between failed fetches for one policy id.
+  std::chrono::seconds retry_interval{300};
+};
+
+/// What discovery found. `policy` is the policy to apply (possibly mode
+/// none), or empty when the domain has no usable MTA-STS policy.
+struct StsOutcome {
+  std::optional<cache::CachedPolicy> policy;
+  bool from_cache = false;
+  /// TTL of the TXT answer (0 when there was none): how long the id may be
+  /// trusted before it is looked up again.
+  std::chrono::seconds txt_ttl{0};
+  /// Failures met on the way (TXT lookup error, fetch error, invalid
+  /// policy, store error). A decision can still be made; operators and
+  /// TLS-RPT (RFC 8461 §6, STS-37) want to know.
+  std::vector<Error> failures;
+  /// Step-by-step trail for `lookup --explain`.
+  std::vector<std::string> trail;
+};
+
+/// URL of the policy of `domain` (RFC 8461 §3.2, STS-10).
+[[nodiscard]] std::string policy_url(const dns::DomainName& domain);
+
+/// STS-13/STS-14: a response is a policy only with status 200 and media type
+/// text/plain (parameters ignored). Errors: FetchRedirect for 3xx,
+/// FetchStatus for other statuses, FetchContentType (all Permanent).
+[[nodiscard]] Result<void> check_policy_response(long status, std::string_view content_type);
+
+class StsDiscovery {
+ public:
+  /// Keeps references: every argument must outlive this object.
+  StsDiscovery(const dns::Resolver& resolver, const fetch::HttpsFetcher& fetcher,
+               cache::PolicyCache& cache, const util::Clock& clock, util::Logger log,
+               StsOptions options);
+
+  /// Thread-safe if the resolver, fetcher and cache are. Blocks for DNS and
+  /// HTTPS (bounded by their timeouts). Never throws.
+  [[nodiscard]] StsOutcome discover(const dns::DomainName& domain) const;
+
+ private:
+  const dns::Resolver& m_resolver;
+  const fetch::HttpsFetcher& m_fetcher;
+  cache::PolicyCache& m_cache;
+  const util::Clock& m_clock;
+  util::Logger m_log;
+  StsOptions m_options;
+};
+
+}  // namespace tlspolicy::sts

@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// cache::PolicyCache over SQLite: the persistent MTA-STS policy store that
+// survives restarts (RFC 8461 §5.1). One connection per cache object, opened
+// SQLITE_OPEN_NOMUTEX and serialised by one std::mutex, so the object is
+// thread-safe: every call holds the mutex for its whole statement sequence
+// (bind, step, reset), which SQLite's own FULLMUTEX could not guarantee for
+// statements shared between threads. Statements are prepared once per
+// connection and reused; values are always bound, never spliced into SQL.
+// Several processes (the daemon, `tlspolicy cache ...`) may open one file: WAL
+// lets readers run beside a writer, writers take the lock with BEGIN
+// IMMEDIATE and wait up to SqliteOptions::busy_timeout_ms, then fail with
+// CacheIo (Transient).
+//
+// BUGS
+//   Calls are serialised per object, reads included; a caller that needs
+//   parallel reads keeps its own in-memory layer in front.
+//   A read-only store opens (reads work, writes fail with CacheIo) only when
+//   SQLite can still create its -shm file beside it or the store is not in WAL
+//   mode.
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <sqlite3.h>
+
+#include "tlspolicy/cache/policy_cache.hpp"
+#include "tlspolicy/sts/policy.hpp"
+
+#include "migrate.hpp"
+#include "sqlite_handles.hpp"
+#include <sys/stat.h>
+
+namespace tlspolicy::cache {
+namespace {
+
+constexpr std::string_view k_memory_path = ":memory:";
+
+// Both policy SELECTs list the columns in the order read_policy() expects.
+constexpr const char* k_get_policy_sql =
+    "SELECT domain, id, policy_text, mode, max_age, mx, fetched_at, expires_at "
+    "FROM policies WHERE domain = ?1";
+constexpr const char* k_list_policies_sql =
+    "SELECT domain, id, policy_text, mode, max_age, mx, fetched_at, expires_at "
+    "FROM policies ORDER BY domain";
+constexpr const char* k_put_policy_sql =
+    "INSERT INTO policies (domain, id, policy_text, mode, max_age, mx, fetched_at, expires_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+    "ON CONFLICT (domain) DO UPDATE SET id = excluded.id, policy_text = excluded.policy_text, "
+    "mode = excluded.mode, max_age = excluded.max_age, mx = excluded.mx, "
+    "fetched_at = excluded.fetched_at, expires_at = excluded.expires_at";
+constexpr const char* k_delete_policy_sql = "DELETE FROM policies WHERE domain = ?1";
+constexpr const char* k_purge_sql = "DELETE FROM policies WHERE expires_at <= ?1";
+constexpr const char* k_put_failure_sql =
+    "INSERT INTO fetch_failures (domain, id, failed_at, error) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (domain) DO UPDATE SET id = excluded.id, failed_at = excluded.failed_at, "
+    "error = excluded.error";
+constexpr const char* k_get_failure_sql =
+    "SELECT domain, id, failed_at, error FROM fetch_failures WHERE domain = ?1";
+constexpr const char* k_delete_failure_sql = "DELETE FROM fetch_failures WHERE domain = ?1";
+
+/// Every statement of one connection, prepared once by open_sqlite_cache().
+struct Statements {
+  SqliteStmt get_policy;
+  SqliteStmt list_policies;
+  SqliteStmt put_policy;
+  SqliteStmt delete_policy;
+  SqliteStmt purge;
+  SqliteStmt put_failure;
+  SqliteStmt get_failure;
+  SqliteStmt delete_failure;
+};
+
+std::int64_t to_unix(util::TimePoint t) noexcept {
+  return static_cast<std::int64_t>(t.time_since_epoch().count());
+}
+
+util::TimePoint from_unix(std::int64_t s) noexcept {
+  return util::TimePoint{std::chrono::seconds{static_cast<std::chrono::seconds::rep>(s)}};
+}
+
+std::string join_mx(const std::vector<std::string>& mx) {
+  std::string out;
+  for (const auto& pattern : mx) {
+    if (!out.empty()) out += '\n';
+    out += pattern;
+  }
+  return out;
+}
+
+std::vector<std::string> split_mx(std::string_view joined) {
+  std::vector<std::string> out;
+  while (!joined.empty()) {
+    const auto end = joined.find('\n');
+    const auto piece = joined.substr(0, end);
+    if (!piece.empty()) out.emplace_back(piece);
+    if (end == std::string_view::npos) break;
+    joined.remove_prefix(end + 1);
+  }
+  return out;
+}
+
+/// Rebuilds a CachedPolicy, parsed form included, from the current row of a
+/// statement selecting the policy columns. The schema's CHECK constraints keep
+/// bad values out; a row that has them anyway (edited by hand, a foreign
+/// writer) is a CacheSchema error, Transient: a later successful fetch
+/// replaces the row.
+Result<CachedPolicy> read_policy(sqlite3_stmt* stmt, std::string_view path) {
+  CachedPolicy p;
+  p.domain = column_string(stmt, 0);
+  p.id = column_string(stmt, 1);
+  p.policy_text = column_string(stmt, 2);
+  const std::string mode = column_string(stmt, 3);
+  const auto parsed_mode = sts::parse_mode(mode);
+  const std::int64_t max_age = column_int64(stmt, 4);
+  if (!parsed_mode || max_age < 0) {
+    return fail(Errc::CacheSchema, Retry::Transient,
+                "stored policy for " + p.domain + " has mode '" + mode + "', max_age " +
+                    std::to_string(max_age) + " (" + std::string{path} + ")");
+  }
+  p.policy.mode = *parsed_mode;
+  p.policy.max_age = std::chrono::seconds{static_cast<std::chrono::seconds::rep>(max_age)};
+  p.policy.mx = split_mx(column_string(stmt, 5));
+  p.fetched_at = from_unix(column_int64(stmt, 6));
+  p.expires_at = from_unix(column_int64(stmt, 7));
+  return p;
+}
+
+class SqlitePolicyCache final : public PolicyCache {
+ public:
+  SqlitePolicyCache(SqliteDb db, Statements stmts, std::string path) noexcept
+      : m_db(std::move(db)), m_stmts(std::move(stmts)), m_path(std::move(path)) {}
+
+  [[nodiscard]] Result<std::optional<CachedPolicy>> get(
+      const dns::DomainName& domain) const override {
+    const std::lock_guard lock{m_mutex};
+    sqlite3_stmt* stmt = m_stmts.get_policy.get();
+    const StmtReset reset{stmt};
+    if (const int rc = bind_text(stmt, 1, domain.str()); rc != SQLITE_OK) return error(rc);
+    const int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) return std::optional<CachedPolicy>{};
+    if (rc != SQLITE_ROW) return error(rc);
+    auto p = read_policy(stmt, m_path);
+    if (!p) return Unexpected{p.error()};
+    return std::optional<CachedPolicy>{std::move(*p)};
+  }
+
+  [[nodiscard]] Result<void> put(const CachedPolicy& p) override {
+    if (p.domain.empty()) {
+      return fail(Errc::InvalidArgument, Retry::Permanent, "cache put: empty domain");
+    }
+    const std::string mx = join_mx(p.policy.mx);  // bound below: must outlive `reset`
+    const std::lock_guard lock{m_mutex};
+    auto tx = Transaction::begin(m_db.get(), m_path);
+    if (!tx) return Unexpected{tx.error()};
+    {
+      sqlite3_stmt* stmt = m_stmts.put_policy.get();
+      const StmtReset reset{stmt};
+      int rc = bind_text(stmt, 1, p.domain);
+      if (rc == SQLITE_OK) rc = bind_text(stmt, 2, p.id);
+      if (rc == SQLITE_OK) rc = bind_text(stmt, 3, p.policy_text);
+      if (rc == SQLITE_OK) rc = bind_text(stmt, 4, sts::to_string(p.policy.mode));
+      if (rc == SQLITE_OK) rc = bind_int64(stmt, 5, p.policy.max_age.count());
+      if (rc == SQLITE_OK) rc = bind_text(stmt, 6, mx);
+      if (rc == SQLITE_OK) rc = bind_int64(stmt, 7, to_unix(p.fetched_at));
+      if (rc == SQLITE_OK) rc = bind_int64(stmt, 8, to_unix(p.expires_at));
+      if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+      if (rc != SQLITE_DONE) return error(rc);
+    }
+    // A successful fetch ends the back-off for this domain.
+    if (auto r = delete_by_domain(m_stmts.delete_failure.get(), p.domain); !r) return r;
+    return tx->commit();
+  }
+
+  [[nodiscard]] Result<bool> remove(const dns::DomainName& domain) override {
+    const std::lock_guard lock{m_mutex};
+    auto tx = Transaction::begin(m_db.get(), m_path);
+    if (!tx) return Unexpected{tx.error()};
+    if (auto r = delete_by_domain(m_stmts.delete_policy.get(), domain.str()); !r) {
+      return Unexpected{r.error()};
+    }
+    const bool had_policy = sqlite3_changes(m_db.get()) > 0;
+    if (auto r = delete_by_domain(m_stmts.delete_failure.get(), domain.str()); !r) {
+      return Unexpected{r.error()};
+    }
+    if (auto r = tx->commit(); !r) return Unexpected{r.error()};
+    return had_policy;
+  }
+
+  [[nodiscard]] Result<std::vector<CachedPolicy>> list() const override {
+    const std::lock_guard lock{m_mutex};
+    sqlite3_stmt* stmt = m_stmts.list_policies.get();
+    const StmtReset reset{stmt};
+    std::vector<CachedPolicy> out;
+    for (;;) {
+      const int rc = sqlite3_step(stmt);
+      if (rc == SQLITE_DONE) return out;
+      if (rc != SQLITE_ROW) return error(rc);
+      auto p = read_policy(stmt, m_path);
+      if (!p) return Unexpected{p.error()};
+      out.push_back(std::move(*p));
+    }
+  }
+
+  [[nodiscard]] Result<std::size_t> purge_expired(util::TimePoint now) override {
+    const std::lock_guard lock{m_mutex};
+    sqlite3_stmt* stmt = m_stmts.purge.get();
+    const StmtReset reset{stmt};
+    int rc = bind_int64(stmt, 1, to_unix(now));
+    if (rc == SQLITE_OK) rc = sqlite3_step(stmt);  // one statement: atomic on its own
+    if (rc != SQLITE_DONE) return error(rc);
+    return static_cast<std::size_t>(sqlite3_changes(m_db.get()));
+  }
+
+  [[nodiscard]] Result<void> record_fetch_failure(const FetchFailure& f) override {
+    if (f.domain.empty()) {
+      return fail(Errc::InvalidArgument, Retry::Permanent,
+                  "cache record_fetch_failure: empty domain");
+    }
+    const std::lock_guard lock{m_mutex};
+    sqlite3_stmt* stmt = m_stmts.put_failure.get();
+    const StmtReset reset{stmt};
+    int rc = bind_text(stmt, 1, f.domain);
+    if (rc == SQLITE_OK) rc = bind_text(stmt, 2, f.id);
+    if (rc == SQLITE_OK) rc = bind_int64(stmt, 3, to_unix(f.failed_at));
+    if (rc == SQLITE_OK) rc = bind_text(stmt, 4, f.error);
+    if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE) return error(rc);
+    return {};
+  }
+
+  [[nodiscard]] Result<std::optional<FetchFailure>> last_fetch_failure(
+      const dns::DomainName& domain) const override {
+    const std::lock_guard lock{m_mutex};
+    sqlite3_stmt* stmt = m_stmts.get_failure.get();
+    const StmtReset reset{stmt};
+    if (const int rc = bind_text(stmt, 1, domain.str()); rc != SQLITE_OK) return error(rc);
+    const int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) return std::optional<FetchFailure>{};
+    if (rc != SQLITE_ROW) return error(rc);
+    FetchFailure f;
+    f.domain = column_string(stmt, 0);
+    f.id = column_string(stmt, 1);
+    f.failed_at = from_unix(column_int64(stmt, 2));
+    f.error = column_string(stmt, 3);
+    return std::optional<FetchFailure>{std::move(f)};
+  }
+
+ private:
+  [[nodiscard]] Unexpected<Error> error(int rc) const {
+    return Unexpected{sqlite_error(m_db.get(), rc, m_path)};
+  }
+
+  /// Runs a "DELETE ... WHERE domain = ?1" statement. Caller holds m_mutex.
+  [[nodiscard]] Result<void> delete_by_domain(sqlite3_stmt* stmt, std::string_view domain) {
+    const StmtReset reset{stmt};
+    int rc = bind_text(stmt, 1, domain);
+    if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE) return error(rc);
+    return {};
+  }
+
+  mutable std::mutex m_mutex;  ///< guards m_db and every statement in m_stmts
+  SqliteDb m_db;               ///< declared first: closed after the statements are finalised
+  Statements m_stmts;
+  std::string m_path;  ///< for error messages
+};
+
+/// Creates the missing directories above the store, mode 0700 (the store is
+/// private to the daemon's user). Existing directories are left as they are.
+Result<void> ensure_parent_directory(const std::filesystem::path& path) {
+  std::vector<std::filesystem::path> missing;
+  std::error_code ec;
+  for (auto dir = path.parent_path(); !dir.empty() && !std::filesystem::exists(dir, ec);
+       dir = dir.parent_path()) {
+    missing.push_back(dir);
+    if (dir == dir.parent_path()) break;  // a root that does not exist: mkdir reports it
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (::mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) {
+      return fail(Errc::CacheIo, Retry::Transient,
+                  "cannot create directory " + it->string() + ": " + std::strerror(errno));
+    }
+  }
+  return {};
+}
+
+Result<SqliteStmt> prepare(sqlite3* db, const char* sql, std::string_view path) {
+  sqlite3_stmt* raw = nullptr;
+  const int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+  SqliteStmt stmt{raw};
+  if (rc != SQLITE_OK) return Unexpected{sqlite_error(db, rc, path)};
+  return stmt;
+}
+
+Result<Statements> prepare_all(sqlite3* db, std::string_view path) {
+  Statements s;
+  const std::array<std::pair<SqliteStmt*, const char*>, 8> table{{
+      {&s.get_policy, k_get_policy_sql},
+      {&s.list_policies, k_list_policies_sql},
+      {&s.put_policy, k_put_policy_sql},
+      {&s.delete_policy, k_delete_policy_sql},
+      {&s.purge, k_purge_sql},
+      {&s.put_failure, k_put_failure_sql},
+      {&s.get_failure, k_get_failure_sql},
+      {&s.delete_failure, k_delete_failure_sql},
+  }};
+  for (const auto& [slot, sql] : table) {
+    auto stmt = prepare(db, sql, path);
+    if (!stmt) return Unexpected{stmt.error()};
+    *slot = std::move(*stmt);
+  }
+  return s;
+}
+
+Result<void> exec(sqlite3* db, const char* sql, std::string_view path) {
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return Unexpected{sqlite_error(db, rc, path)};
+  return {};
+}
+
+/// Switches a file database to WAL and returns the journal mode now in force.
+Result<std::string> enable_wal(sqlite3* db, std::string_view path) {
+  sqlite3_stmt* raw = nullptr;
+  int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &raw, nullptr);
+  const SqliteStmt stmt{raw};
+  if (rc != SQLITE_OK) return Unexpected{sqlite_error(db, rc, path)};
+  rc = sqlite3_step(stmt.get());
+  if (rc != SQLITE_ROW) return Unexpected{sqlite_error(db, rc, path)};
+  return column_string(stmt.get(), 0);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PolicyCache>> open_sqlite_cache(const SqliteOptions& options) {
+  const std::string path = options.path.string();
+  if (path.empty()) {
+    return fail(Errc::InvalidArgument, Retry::Permanent, "cache: empty database path");
+  }
+  const bool in_memory = path == k_memory_path;
+  if (!in_memory) {
+    if (auto r = ensure_parent_directory(options.path); !r) return Unexpected{r.error()};
+  }
+
+  sqlite3* raw = nullptr;
+  // NOMUTEX: SqlitePolicyCache serialises every use of the connection itself.
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  SqliteDb db{raw};  // adopt first: SQLite returns a handle even when the open fails
+  if (rc != SQLITE_OK) return Unexpected{sqlite_error(db.get(), rc, path)};
+
+  sqlite3_busy_timeout(db.get(), options.busy_timeout_ms > 0 ? options.busy_timeout_ms : 0);
+  if (auto r = exec(db.get(), "PRAGMA foreign_keys = ON", path); !r) return Unexpected{r.error()};
+
+  // The first statement that reads the file: a file that is not a database
+  // fails here with SQLITE_NOTADB (CacheSchema).
+  if (!in_memory) {  // ":memory:" has no journal file; WAL does not apply
+    auto mode = enable_wal(db.get(), path);
+    if (!mode) return Unexpected{mode.error()};
+    // A store SQLite could only open read-only keeps its journal mode; it
+    // still serves reads, and writes fail with CacheIo. A writable store that
+    // refuses WAL (e.g. a filesystem without shared memory) is refused.
+    if (*mode != "wal" && sqlite3_db_readonly(db.get(), "main") != 1) {
+      return fail(Errc::CacheIo, Retry::Permanent,
+                  "sqlite: cannot enable WAL, journal_mode is " + *mode + " (" + path + ")");
+    }
+  }
+  // Crash safety: with WAL, synchronous=NORMAL keeps every committed
+  // transaction across a process crash (kill -9: the WAL frames are already
+  // in the OS) and never corrupts the store; only a power loss or kernel
+  // crash may undo the last few commits, which for a cache of re-fetchable
+  // policies costs at most a re-fetch. FULL would fsync on every put.
+  if (auto r = exec(db.get(), "PRAGMA synchronous = NORMAL", path); !r) {
+    return Unexpected{r.error()};
+  }
+
+  if (auto r = migrate(db.get(), path); !r) return Unexpected{r.error()};
+
+  auto stmts = prepare_all(db.get(), path);
+  if (!stmts) return Unexpected{stmts.error()};
+  return std::unique_ptr<PolicyCache>{
+      std::make_unique<SqlitePolicyCache>(std::move(db), std::move(*stmts), path)};
+}
+
+}  // namespace tlspolicy::cache

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// NAME
+//   tlspolicy - outbound transport-security policy engine for mail servers
+// SYNOPSIS
+//   tlspolicy [--config FILE] [--set section.key=value]... COMMAND [ARGS]
+//   tlspolicy lookup DOMAIN [--json] [--explain] [--requiretls] [--recipient ADDR]
+//   tlspolicy check-config [--defaults]
+//   tlspolicy serve
+//   tlspolicy version
+// EXIT STATUS (sysexits.h)
+//   0 decided cleanly · 64 usage · 65 invalid domain · 69 decided, but policy
+//   discovery met a failure (printed on stderr) · 75 defer (temporary) ·
+//   78 configuration or store error · 70 internal error.
+// SEE ALSO
+//   docs/man/tlspolicy.8.md, docs/decision-rules.md, docs/configuration.md
+#pragma once
+
+#include <iosfwd>
+
+namespace tlspolicy::cli {
+
+inline constexpr int k_exit_ok = 0;
+inline constexpr int k_exit_usage = 64;
+inline constexpr int k_exit_dataerr = 65;
+inline constexpr int k_exit_unavailable = 69;
+inline constexpr int k_exit_software = 70;
+inline constexpr int k_exit_tempfail = 75;
+inline constexpr int k_exit_config = 78;
+
+/// Runs the command line; writes results to `out` and diagnostics to `err`.
+/// Returns the process exit status. Never throws.
+[[nodiscard]] int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err);
+
+}  // namespace tlspolicy::cli

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The decision engine: SPEC §3's order of evaluation. Every rule cites its
+// RFC section here and in docs/decision-rules.md. Infrastructure failures
+// become `defer` (never a downgrade to plaintext); a failed MTA-STS
+// discovery falls back as RFC 8461 §3.3 says.
+#include "tlspolicy/policy/engine.hpp"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+namespace tlspolicy::policy {
+namespace {
+
+using std::chrono::seconds;
+
+// How long a caller may reuse a decision built on nothing but DNS data that
+// had no TTL (negative answers without SOA): short, so changes are seen soon.
+constexpr seconds k_default_ttl{300};
+
+std::string describe(const Error& e) { return std::string(to_string(e.code)) + ": " + e.detail; }
+
+void finish(Decision& d) { d.postfix = socketmap_reply(d); }
+
+Decision defer(Decision d, std::string reason) {
+  d.action = Action::Defer;
+  d.verify = Verify::None;
+  d.reason = std::move(reason);
+  d.ttl = seconds{0};  // temporary failures are not cached
+  d.explain.push_back("decision: defer — " + d.reason);
+  finish(d);
+  return d;
+}
+
+const config::LocalPolicy* find_local(const std::vector<config::LocalPolicy>& policies,
+                                      const std::string& domain) {
+  const auto it = std::find_if(policies.begin(), policies.end(),
+                               [&](const config::LocalPolicy& p) { return p.domain == domain; });
+  return it == policies.end() ? nullptr : &*it;
+}
+
+Decision apply_local(Decision d, const config::LocalPolicy& local) {
+  d.source = Source::Local;
+  d.ttl = k_default_ttl;
+  if (local.action == "opportunistic") {
+    d.action = Action::Opportunistic;
+    d.verify = Verify::None;
+    d.postfix_level = TlsLevel::May;
+    d.reason = "local policy: opportunistic TLS for " + d.domain;
+  } else {
+    d.action = Action::RequireTls;
+    if (local.verify == "dane") {
+      d.verify = Verify::Dane;
+      d.postfix_level = TlsLevel::DaneOnly;
+    } else if (local.verify == "pkix") {
+      d.verify = Verify::Pkix;
+      d.postfix_level = TlsLevel::Secure;
+      d.postfix_match = local.match;
+    } else {
+      d.verify = Verify::None;
+      d.postfix_level = TlsLevel::Encrypt;
+    }
+    d.reason = "local policy: TLS required for " + d.domain + " (verify " +
+               std::string(to_string(d.verify)) + ")";
+  }
+  d.explain.push_back("step 1: local [[policy]] for " + d.domain + " decides (SPEC §3 step 1)");
+  finish(d);
+  return d;
+}
+
+}  // namespace
+
+bool recipient_requests_requiretls(std::string_view recipient) {
+  const auto at = recipient.rfind('@');
+  const auto local = recipient.substr(0, at);
+  constexpr std::string_view k_tag = "+requiretls";
+  if (local.size() < k_tag.size()) return false;
+  const auto tail = local.substr(local.size() - k_tag.size());
+  return std::equal(tail.begin(), tail.end(), k_tag.begin(), k_tag.end(), [](char a, char b) {
+    return (a >= 'A' && a <= 'Z' ? static_cast<char>(a - 'A' + 'a') : a) == b;
+  });
+}
+
+PolicyEngine::PolicyEngine(const dns::Resolver& resolver, const sts::StsDiscovery& sts,
+                           const util::Clock& clock, util::Logger log, EngineOptions options)
+    : m_resolver(resolver),
+      m_sts(sts),
+      m_clock(clock),
+      m_log(std::move(log)),
+      m_options(std::move(options)) {}
+
+Decision PolicyEngine::decide(const DecideRequest& request) const {
+  Decision d;
+  d.domain = request.domain.str();
+  d.requiretls.requested = request.requiretls;
+  const auto now = m_clock.now();
+
+  // Step 1 (SPEC §3): local overrides win over everything.
+  if (const auto* local = find_local(m_options.local_policies, d.domain)) {
+    return apply_local(std::move(d), *local);
+  }
+  const bool sts_excluded = std::find(m_options.sts_exclude.begin(), m_options.sts_exclude.end(),
+                                      d.domain) != m_options.sts_exclude.end();
+
+  // Step 2: MX lookup with its DNSSEC state (RFC 5321 §5.1, RFC 7672 §2.2.1).
+  const auto mx = m_resolver.lookup(request.domain, dns::RrType::Mx);
+  if (!mx) {
+    d.failures.push_back(mx.error());
+    d.explain.push_back("step 2: MX lookup failed: " + describe(mx.error()));
+    // RFC 7672 §2.1.1 / RFC 5321 §5.1: the server list is unknown → delay.
+    return defer(std::move(d), "MX lookup for " + d.domain + " failed (" +
+                                   std::string(to_string(mx.error().code)) + "); try again later");
+  }
+  d.dnssec = mx->security;
+  d.explain.push_back("step 2: MX " + d.domain + ": " + std::string(dns::to_string(mx->outcome)) +
+                      ", " + std::string(dns::to_string(mx->security)) + ", ttl " +
+                      std::to_string(mx->ttl.count()) + "s");
+  if (mx->security == dns::Security::Bogus || mx->security == dns::Security::Indeterminate) {
+    // RFC 7672 §2.1.1 (DANE-4): a bogus or indeterminate MX RRset is a lookup
+    // error; never downgrade.
+    return defer(std::move(d), "MX answer for " + d.domain + " is DNSSEC-" +
+                                   std::string(dns::to_string(mx->security)) +
+                                   (mx->why.empty() ? "" : " (" + mx->why + ")"));
+  }
+  if (mx->outcome == dns::Outcome::NxDomain) {
+    // RFC 5321 §5.1 (DANE-19): a domain that does not exist has no mail
+    // exchanger; the MTA bounces (Postfix does so itself: NOTFOUND).
+    d.action = Action::Bounce;
+    d.reason = d.domain + " does not exist (NXDOMAIN); RFC 5321 §5.1";
+    d.ttl = mx->ttl.count() > 0 ? mx->ttl : k_default_ttl;
+    d.explain.push_back("decision: bounce — " + d.reason);
+    finish(d);
+    return d;
+  }
+  if (mx->outcome == dns::Outcome::Data) {
+    if (mx->mx.size() == 1 && mx->mx.front().exchange.empty()) {
+      // RFC 7505 §3, §4.1 (DANE-20): null MX → fail at once, 5.1.10.
+      d.action = Action::Bounce;
+      d.reason = d.domain + " publishes a null MX: it accepts no mail (RFC 7505, 5.1.10)";
+      d.ttl = mx->ttl;
+      d.explain.push_back("decision: bounce — " + d.reason);
+      finish(d);
+      return d;
+    }
+    for (const auto& rr : mx->mx)
+      d.mx.push_back(MxHost{rr.exchange, rr.preference, true, Verify::None, {}});
+    // RFC 5321 §5.1, RFC 7672 §2.2.1 (DANE-7): preference order is kept.
+    std::stable_sort(d.mx.begin(), d.mx.end(),
+                     [](const MxHost& a, const MxHost& b) { return a.preference < b.preference; });
+  } else {
+    // RFC 5321 §5.1: no MX records → the implicit MX is the domain itself.
+    d.mx.push_back(MxHost{d.domain, 0, true, Verify::None, {}});
+    d.explain.push_back("no MX records: implicit MX " + d.domain + " (RFC 5321 §5.1)");
+  }
+  d.ttl = mx->ttl.count() > 0 ? mx->ttl : k_default_ttl;
+
+  // Step 3, DANE (RFC 7672), arrives with the validating resolver.
+
+  // Step 4: MTA-STS (RFC 8461).
+  std::optional<cache::CachedPolicy> policy;
+  if (sts_excluded) {
+    d.explain.push_back("step 4: " + d.domain + " is in mta_sts.exclude; MTA-STS not consulted");
+  } else {
+    auto found = m_sts.discover(request.domain);
+    for (auto& line : found.trail) d.explain.push_back("step 4: " + line);
+    for (auto& e : found.failures) d.failures.push_back(std::move(e));
+    policy = std::move(found.policy);
+    if (policy) {
+      d.mta_sts = StsInfo{
+          policy->id,         policy->policy.mode, policy->policy.mx, policy->policy.max_age,
+          policy->fetched_at, policy->expires_at,  found.from_cache};
+      if (policy->expires_at > now) d.ttl = std::min(d.ttl, seconds{policy->expires_at - now});
+      if (found.txt_ttl.count() > 0) d.ttl = std::min(d.ttl, found.txt_ttl);
+    }
+  }
+
+  if (policy && policy->policy.mode == sts::StsMode::Enforce) {
+    // RFC 8461 §4.1 (STS-25), §5 (STS-27): only MX hosts matching a pattern
+    // may be used, each with a PKIX-valid certificate for its name.
+    bool any_allowed = false;
+    for (auto& host : d.mx) {
+      host.allowed = sts::mx_matches_any(policy->policy.mx, host.host);
+      host.verify = host.allowed ? Verify::Pkix : Verify::None;
+      any_allowed = any_allowed || host.allowed;
+      d.explain.push_back("step 4: MX " + host.host + (host.allowed ? " matches" : " matches no") +
+                          " policy pattern");
+    }
+    d.source = Source::MtaSts;
+    if (!any_allowed) {
+      // RFC 8461 §5.1 (STS-30): never fail permanently before re-checking
+      // for a new id: defer.
+      d.verify = Verify::Pkix;
+      return defer(std::move(d),
+                   "MTA-STS policy of " + d.domain + " (enforce) allows none of its MX hosts");
+    }
+    d.action = Action::RequireTls;
+    d.verify = Verify::Pkix;
+    d.postfix_level = TlsLevel::Secure;
+    for (const auto& p : policy->policy.mx) d.postfix_match.push_back(postfix_match_name(p));
+    d.servername_hostname = true;
+    d.reason = "MTA-STS policy of " + d.domain +
+               " is enforce: TLS with a valid certificate for a "
+               "matching MX host is required";
+  } else if (policy && policy->policy.mode == sts::StsMode::Testing) {
+    // RFC 8461 §5 (STS-28): testing → deliver as usual, report failures.
+    d.source = Source::MtaSts;
+    d.action = Action::Opportunistic;
+    d.reason =
+        "MTA-STS policy of " + d.domain + " is testing: opportunistic TLS, failures reported";
+  } else {
+    // RFC 8461 §5 (STS-29): mode none, or no policy → no MTA-STS.
+    d.source = Source::None;
+    d.action = Action::Opportunistic;
+    d.reason = policy ? "MTA-STS policy of " + d.domain + " is none: opportunistic TLS"
+                      : "no TLS policy for " + d.domain + ": opportunistic TLS";
+  }
+
+  // Step 5: REQUIRETLS (RFC 8689 §4.2.1): satisfiable with MTA-STS enforce or
+  // a DNSSEC-secure MX (PKIX against the MX host name).
+  if (request.requiretls) {
+    const bool enforce = d.action == Action::RequireTls && d.source == Source::MtaSts;
+    const bool secure_mx = d.dnssec == dns::Security::Secure;
+    d.requiretls.satisfiable = enforce || secure_mx;
+    if (!d.requiretls.satisfiable) {
+      d.action = Action::Bounce;
+      d.source = Source::RequireTls;
+      d.reason = "REQUIRETLS requested but " + d.domain +
+                 " offers no authenticated TLS path (RFC 8689 §4.2.1, 5.7.30)";
+      d.explain.push_back("step 5: REQUIRETLS not satisfiable — bounce");
+      finish(d);
+      return d;
+    }
+    d.requiretls.peer_must_advertise = true;
+    if (!enforce) {
+      d.action = Action::RequireTls;
+      d.source = Source::RequireTls;
+      d.verify = Verify::Pkix;
+      d.postfix_level = TlsLevel::Secure;
+      d.servername_hostname = true;
+      for (auto& host : d.mx) host.verify = Verify::Pkix;
+      d.reason = "REQUIRETLS: DNSSEC-secure MX, TLS with a certificate for the MX host required";
+    }
+    d.explain.push_back("step 5: REQUIRETLS satisfiable; the peer must advertise REQUIRETLS");
+  }
+
+  d.explain.push_back("decision: " + std::string(to_string(d.action)) + " — " + d.reason);
+  m_log.debug("decision", {{"domain", d.domain},
+                           {"action", std::string(to_string(d.action))},
+                           {"source", std::string(to_string(d.source))}});
+  finish(d);
+  return d;
+}
+
+}  // namespace tlspolicy::policy

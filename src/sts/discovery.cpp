@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// MTA-STS policy discovery (RFC 8461 §3, §5.1) with the caching rules of
+// RFC-CHECKLIST STS-7, STS-13, STS-14, STS-16..STS-18 and the choices of
+// SPEC §3. See include/tlspolicy/sts/discovery.hpp for the contract and
+// docs/decision-rules.md for the table of outcomes.
+#include "tlspolicy/sts/discovery.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+#include <utility>
+
+namespace tlspolicy::sts {
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out{s};
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+std::string describe(const Error& e) { return std::string(to_string(e.code)) + ": " + e.detail; }
+
+}  // namespace
+
+std::string policy_url(const dns::DomainName& domain) {
+  // RFC 8461 §3.2 (STS-10): the policy host is "mta-sts." + the policy domain.
+  return "https://mta-sts." + domain.str() + "/.well-known/mta-sts.txt";
+}
+
+Result<void> check_policy_response(long status, std::string_view content_type) {
+  // RFC 8461 §3.3 (STS-13): only 200 is a policy; 3xx MUST NOT be followed.
+  if (status >= 300 && status < 400) {
+    return fail(Errc::FetchRedirect, Retry::Permanent,
+                "HTTP " + std::to_string(status) + " redirect (redirects are not followed)");
+  }
+  if (status != 200) {
+    return fail(Errc::FetchStatus, Retry::Permanent, "HTTP status " + std::to_string(status));
+  }
+  // RFC 8461 §3.2 (STS-14): the media type must be text/plain; parameters such
+  // as charset are ignored. SPEC §3: any other type means no policy.
+  const auto semicolon = content_type.find(';');
+  const std::string media = lower(trim(content_type.substr(0, semicolon)));
+  if (media != "text/plain") {
+    return fail(Errc::FetchContentType, Retry::Permanent,
+                "Content-Type is \"" + std::string(content_type) + "\", not text/plain");
+  }
+  return {};
+}
+
+StsDiscovery::StsDiscovery(const dns::Resolver& resolver, const fetch::HttpsFetcher& fetcher,
+                           cache::PolicyCache& cache, const util::Clock& clock, util::Logger log,
+                           StsOptions options)
+    : m_resolver(resolver),
+      m_fetcher(fetcher),
+      m_cache(cache),
+      m_clock(clock),
+      m_log(std::move(log)),
+      m_options(options) {}
+
+StsOutcome StsDiscovery::discover(const dns::DomainName& domain) const {
+  StsOutcome out;
+  const auto now = m_clock.now();
+  const auto note = [&out](std::string line) { out.trail.push_back(std::move(line)); };
+  const auto failed = [&](const Error& e, std::string_view what) {
+    out.failures.push_back(e);
+    note(std::string(what) + ": " + describe(e));
+    m_log.warn(
+        what,
+        {{"domain", domain.str()}, {"errc", std::string(to_string(e.code))}, {"detail", e.detail}});
+  };
+
+  // The cached policy, if any. A store error is reported but does not stop
+  // discovery: a live policy may still be fetched.
+  std::optional<cache::CachedPolicy> cached;
+  if (auto got = m_cache.get(domain); got) {
+    cached = std::move(*got);
+  } else {
+    failed(got.error(), "policy store read failed");
+  }
+  const bool cached_live = cached && cached->expires_at > now;
+  if (cached) {
+    note("cached policy: id " + cached->id + ", mode " +
+         std::string(to_string(cached->policy.mode)) + (cached_live ? ", expires " : ", EXPIRED ") +
+         util::format_rfc3339(cached->expires_at));
+  } else {
+    note("no cached policy");
+  }
+  // STS-7, STS-18: when nothing live can be discovered or fetched, an
+  // unexpired cached policy is applied; an expired one never is.
+  const auto use_cache_or_nothing = [&](std::string_view why) {
+    if (cached_live) {
+      note(std::string(why) + "; applying the unexpired cached policy (RFC 8461 §3.3, §5.1)");
+      out.policy = cached;
+      out.from_cache = true;
+    } else {
+      note(std::string(why) +
+           "; no usable cached policy, so no MTA-STS policy applies"
+           " (RFC 8461 §3.3)");
+    }
+  };
+
+  // RFC 8461 §3.1 (STS-1, STS-5): TXT at _mta-sts.<domain>; the resolver
+  // follows CNAMEs.
+  auto txt_name = domain.prefixed("_mta-sts");
+  if (!txt_name) {
+    failed(txt_name.error(), "cannot form the _mta-sts name");
+    use_cache_or_nothing("no TXT lookup possible");
+    return out;
+  }
+  const auto txt = m_resolver.lookup(*txt_name, dns::RrType::Txt);
+  if (!txt) {
+    // SPEC §3: TXT SERVFAIL/timeout with nothing cached → proceed without a
+    // policy and record the failure.
+    failed(txt.error(), "_mta-sts TXT lookup failed");
+    use_cache_or_nothing("TXT lookup failed");
+    return out;
+  }
+  if (txt->security == dns::Security::Bogus) {
+    failed(Error{Errc::DnsServfail, Retry::Transient, "bogus DNSSEC: " + txt->why},
+           "_mta-sts TXT is DNSSEC-bogus");
+    use_cache_or_nothing("TXT answer is bogus");
+    return out;
+  }
+  out.txt_ttl = txt->ttl;
+  std::vector<std::string> records;
+  records.reserve(txt->txt.size());
+  for (const auto& rr : txt->txt) records.push_back(rr.joined());  // STS-4: no spaces added
+  note("TXT " + txt_name->str() + ": " + std::string(dns::to_string(txt->outcome)) + ", " +
+       std::to_string(records.size()) + " record(s), " +
+       std::string(dns::to_string(txt->security)) +
+       (txt->canonical_name.empty() ? "" : ", via CNAME to " + txt->canonical_name));
+
+  // STS-3: exactly one record beginning with v=STSv1, syntactically valid.
+  const auto record = select_sts_txt(records);
+  if (!record) {
+    if (record.error().code != Errc::StsNoRecord) failed(record.error(), "invalid _mta-sts TXT");
+    use_cache_or_nothing(record.error().code == Errc::StsNoRecord ? "no MTA-STS TXT record"
+                                                                  : "no valid MTA-STS TXT record");
+    return out;
+  }
+  note("TXT id " + record->id);
+
+  // STS-6: ids are compared for equality only. Same id and a live cached
+  // policy: nothing to fetch.
+  if (cached_live && cached->id == record->id) {
+    note("id matches the cached policy; using it");
+    out.policy = cached;
+    out.from_cache = true;
+    return out;
+  }
+
+  // STS-16: at least retry_interval between failed fetches for one id.
+  if (auto last = m_cache.last_fetch_failure(domain);
+      last && *last && (*last)->id == record->id &&
+      (*last)->failed_at + m_options.retry_interval > now) {
+    const Error e{Errc::FetchOther, Retry::Transient,
+                  "fetch for id " + record->id + " failed at " +
+                      util::format_rfc3339((*last)->failed_at) + " (" + (*last)->error +
+                      "); next attempt after " +
+                      util::format_rfc3339((*last)->failed_at + m_options.retry_interval)};
+    failed(e, "policy fetch skipped (RFC 8461 §3.3 back-off)");
+    use_cache_or_nothing("fetch not retried yet");
+    return out;
+  }
+
+  // RFC 8461 §3.3: fetch, check status and media type, parse.
+  const std::string url = policy_url(domain);
+  note(cached ? "id differs from the cached policy or it expired; fetching " + url
+              : "fetching " + url);
+  const auto fetched = [&]() -> Result<std::pair<std::string, StsPolicy>> {
+    auto response = m_fetcher.get(url);
+    if (!response) return Unexpected{response.error()};
+    if (auto ok = check_policy_response(response->status, response->content_type); !ok) {
+      return Unexpected{ok.error()};
+    }
+    auto parsed = parse_sts_policy(response->body);
+    if (!parsed) return Unexpected{parsed.error()};
+    return std::pair{std::move(response->body), std::move(*parsed)};
+  }();
+  if (!fetched) {
+    failed(fetched.error(), "policy fetch failed");
+    const cache::FetchFailure record_failure{domain.str(), record->id, now,
+                                             describe(fetched.error())};
+    if (auto r = m_cache.record_fetch_failure(record_failure); !r) {
+      failed(r.error(), "cannot record the failed fetch");
+    }
+    use_cache_or_nothing("policy fetch failed");
+    return out;
+  }
+
+  // SPEC §3: a fetched policy, mode none included, replaces the cached one.
+  cache::CachedPolicy policy{domain.str(),    record->id, fetched->first,
+                             fetched->second, now,        now + fetched->second.max_age};
+  note("fetched policy: mode " + std::string(to_string(policy.policy.mode)) + ", max_age " +
+       std::to_string(policy.policy.max_age.count()) + "s");
+  m_log.info("policy fetched", {{"domain", domain.str()},
+                                {"id", policy.id},
+                                {"mode", std::string(to_string(policy.policy.mode))},
+                                {"max_age_s", std::to_string(policy.policy.max_age.count())}});
+  if (auto r = m_cache.put(policy); !r) failed(r.error(), "cannot store the fetched policy");
+  out.policy = std::move(policy);
+  out.from_cache = false;
+  return out;
+}
+
+}  // namespace tlspolicy::sts

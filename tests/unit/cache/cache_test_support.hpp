@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Helpers for the SQLite policy-cache tests: a temporary directory, a raw
+// SQLite connection for setting up states the PolicyCache interface cannot
+// produce (old schemas, foreign writers holding locks, bad rows), and
+// builders for CachedPolicy values.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "tlspolicy/cache/policy_cache.hpp"
+#include "tlspolicy/dns/name.hpp"
+#include "tlspolicy/sts/policy.hpp"
+#include "tlspolicy/util/c_handle.hpp"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+
+namespace tlspolicy::cache::test {
+
+/// A fresh directory under $TMPDIR, removed (with everything in it) at scope end.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "tlspolicy-cache-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << pattern;
+    m_path = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(m_path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  [[nodiscard]] const std::filesystem::path& path() const { return m_path; }
+  [[nodiscard]] std::filesystem::path operator/(std::string_view name) const {
+    return m_path / name;
+  }
+
+ private:
+  std::filesystem::path m_path;
+};
+
+inline dns::DomainName name(std::string_view text) {
+  auto n = dns::DomainName::parse(text);
+  if (!n) {
+    ADD_FAILURE() << "bad test domain " << text << ": " << n.error().detail;
+    return *dns::DomainName::parse("invalid.test");
+  }
+  return *n;
+}
+
+inline util::TimePoint at(std::int64_t unix_seconds) {
+  return util::TimePoint{std::chrono::seconds{unix_seconds}};
+}
+
+/// A policy for `domain` fetched at `fetched` (Unix seconds) with the body
+/// the parsed fields describe.
+inline CachedPolicy make_policy(std::string domain, std::string id = "20240101T000000",
+                                sts::StsMode mode = sts::StsMode::Enforce,
+                                std::vector<std::string> mx = {"mx1.example.com",
+                                                               "*.backup.example.com"},
+                                std::int64_t fetched = 1'717'200'000,
+                                std::int64_t max_age = 604'800) {
+  CachedPolicy p;
+  p.domain = std::move(domain);
+  p.id = std::move(id);
+  p.policy_text = "version: STSv1\r\nmode: " + std::string{sts::to_string(mode)} + "\r\n";
+  for (const auto& m : mx) p.policy_text += "mx: " + m + "\r\n";
+  p.policy_text += "max_age: " + std::to_string(max_age) + "\r\n";
+  p.policy.mode = mode;
+  p.policy.mx = std::move(mx);
+  p.policy.max_age = std::chrono::seconds{max_age};
+  p.fetched_at = at(fetched);
+  p.expires_at = at(fetched + max_age);
+  return p;
+}
+
+/// A second, raw connection to a store file (or a plain SQLite file).
+class RawDb {
+ public:
+  explicit RawDb(const std::filesystem::path& path) {
+    sqlite3* raw = nullptr;
+    const int rc =
+        sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+    m_db.reset(raw);
+    if (rc != SQLITE_OK) ADD_FAILURE() << "sqlite3_open_v2 " << path << ": " << sqlite3_errstr(rc);
+  }
+
+  /// Runs `sql` (several statements allowed); fails the test on error.
+  void exec(const std::string& sql) {
+    char* msg = nullptr;
+    if (sqlite3_exec(m_db.get(), sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
+      ADD_FAILURE() << "sqlite3_exec: " << (msg != nullptr ? msg : "?") << "\nin: " << sql;
+    }
+    sqlite3_free(msg);
+  }
+
+  /// The first column of the first row of `sql`, as text ("" for no row).
+  std::string query(const std::string& sql) {
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(m_db.get(), sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) {
+      ADD_FAILURE() << "prepare: " << sqlite3_errmsg(m_db.get()) << "\nin: " << sql;
+      return {};
+    }
+    const util::CHandle<sqlite3_stmt, sqlite3_finalize> stmt{raw};
+    if (sqlite3_step(stmt.get()) != SQLITE_ROW) return {};
+    const auto* text = sqlite3_column_text(stmt.get(), 0);
+    return text != nullptr ? reinterpret_cast<const char*>(text) : "";
+  }
+
+  /// Every row of `sql`, columns joined by '|'.
+  std::vector<std::string> rows(const std::string& sql) {
+    std::vector<std::string> out;
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(m_db.get(), sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) {
+      ADD_FAILURE() << "prepare: " << sqlite3_errmsg(m_db.get()) << "\nin: " << sql;
+      return out;
+    }
+    const util::CHandle<sqlite3_stmt, sqlite3_finalize> stmt{raw};
+    while (sqlite3_step(stmt.get()) == SQLITE_ROW) {
+      std::string row;
+      for (int i = 0; i < sqlite3_column_count(stmt.get()); ++i) {
+        if (i > 0) row += '|';
+        const auto* text = sqlite3_column_text(stmt.get(), i);
+        if (text != nullptr) row += reinterpret_cast<const char*>(text);
+      }
+      out.push_back(std::move(row));
+    }
+    return out;
+  }
+
+ private:
+  util::CHandle<sqlite3, sqlite3_close_v2> m_db;
+};
+
+inline std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in) ADD_FAILURE() << "cannot read " << path;
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+/// policy-cache/fixtures/<name> in the source tree.
+inline std::filesystem::path fixture(std::string_view name) {
+  return std::filesystem::path{TLSPOLICY_SOURCE_DIR} / "policy-cache" / "fixtures" / name;
+}
+
+}  // namespace tlspolicy::cache::test

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// The command line without the network: usage errors, invalid domains,
+// configuration errors and check-config output, with their exit statuses.
+#include "commands.hpp"
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace tlspolicy::cli {
+namespace {
+
+struct Run {
+  int rc;
+  std::string out;
+  std::string err;
+};
+
+Run run_cli(std::vector<const char*> args) {
+  args.insert(args.begin(), "tlspolicy");
+  std::ostringstream out;
+  std::ostringstream err;
+  const int rc = run(static_cast<int>(args.size()), args.data(), out, err);
+  return {rc, out.str(), err.str()};
+}
+
+TEST(Cli, NoCommandIsUsageError) { EXPECT_EQ(run_cli({}).rc, k_exit_usage); }
+
+TEST(Cli, UnknownOptionIsUsageError) {
+  EXPECT_EQ(run_cli({"lookup", "example.test", "--bogus"}).rc, k_exit_usage);
+}
+
+TEST(Cli, Version) {
+  const auto r = run_cli({"version"});
+  EXPECT_EQ(r.rc, k_exit_ok);
+  EXPECT_EQ(r.out.rfind("tlspolicy ", 0), 0u);
+}
+
+TEST(Cli, InvalidDomainIsDataError) {
+  for (const char* bad : {"bad..domain", "192.0.2.1", "[192.0.2.1]", "x-.example", ""}) {
+    const auto r = run_cli({"lookup", bad, "--json"});
+    EXPECT_EQ(r.rc, k_exit_dataerr) << bad;
+    EXPECT_NE(r.err.find("invalid domain"), std::string::npos) << bad << ": " << r.err;
+    EXPECT_TRUE(r.out.empty()) << bad;
+  }
+}
+
+TEST(Cli, LeadingHyphenNeedsDoubleDash) {
+  // "-x.example" reads as an option (usage error); after "--" it is a domain.
+  EXPECT_EQ(run_cli({"lookup", "-x.example"}).rc, k_exit_usage);
+  EXPECT_EQ(run_cli({"lookup", "--", "-x.example"}).rc, k_exit_dataerr);
+}
+
+TEST(Cli, BadSetIsConfigError) {
+  const auto r = run_cli({"--set", "resolver.nonsense=1", "check-config"});
+  EXPECT_EQ(r.rc, k_exit_config);
+  EXPECT_NE(r.err.find("resolver.nonsense"), std::string::npos) << r.err;
+}
+
+TEST(Cli, MissingConfigFileIsConfigError) {
+  EXPECT_EQ(run_cli({"--config", "/nonexistent/tlspolicy.toml", "check-config"}).rc, k_exit_config);
+}
+
+TEST(Cli, CheckConfigShowsValueAndOrigin) {
+  const auto r = run_cli({"check-config", "--set", "mta_sts.fetch_timeout=7s"});
+  ASSERT_EQ(r.rc, k_exit_ok) << r.err;
+  EXPECT_NE(r.out.find("mta_sts.fetch_timeout"), std::string::npos);
+  EXPECT_NE(r.out.find("command-line"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("resolver.mode"), std::string::npos);
+}
+
+TEST(Cli, CheckConfigDefaultsDocumentsEverySetting) {
+  const auto r = run_cli({"check-config", "--defaults"});
+  ASSERT_EQ(r.rc, k_exit_ok);
+  EXPECT_NE(r.out.find("mta_sts.allow_private_addresses"), std::string::npos);
+  EXPECT_NE(r.out.find("store.path"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tlspolicy::cli

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// PolicyEngine with fakes: the order of evaluation of SPEC §3 and the
+// socketmap reply each decision carries (docs/decision-rules.md).
+#include "tlspolicy/policy/engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include "support/fake_clock.hpp"
+#include "support/fakes.hpp"
+
+namespace tlspolicy::policy {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::http;
+using testing::mx_answer;
+using testing::txt_answer;
+
+constexpr const char* k_url = "https://mta-sts.example.test/.well-known/mta-sts.txt";
+
+class Engine : public ::testing::Test {
+ protected:
+  testing::FakeResolver dns;
+  testing::FakeFetcher https;
+  testing::MemoryPolicyCache store;
+  testing::FakeClock clock;
+  sts::StsDiscovery sts{dns, https, store, clock, util::null_logger(), sts::StsOptions{300s}};
+  EngineOptions options;
+
+  Decision decide(const std::string& domain, bool requiretls = false) {
+    const PolicyEngine engine{dns, sts, clock, util::null_logger(), options};
+    return engine.decide(DecideRequest{*dns::DomainName::parse(domain), requiretls});
+  }
+  void sts_policy(const std::string& body, const std::string& id = "id1") {
+    dns.set("_mta-sts.example.test", dns::RrType::Txt, txt_answer({{"v=STSv1; id=" + id}}));
+    https.set(k_url, http(200, body));
+  }
+  void no_sts() { dns.set("_mta-sts.example.test", dns::RrType::Txt, testing::nxdomain()); }
+};
+
+TEST_F(Engine, Sts27EnforceRequiresPkixAndMarksMxHosts) {
+  dns.set("example.test", dns::RrType::Mx,
+          mx_answer({{20, "b.mx.example.test"}, {10, "a.mx.example.test"}, {30, "x.other.test"}}));
+  sts_policy("version: STSv1\nmode: enforce\nmx: *.mx.example.test\nmax_age: 86400\n");
+  const auto d = decide("example.test");
+  EXPECT_EQ(d.action, Action::RequireTls);
+  EXPECT_EQ(d.verify, Verify::Pkix);
+  EXPECT_EQ(d.source, Source::MtaSts);
+  ASSERT_EQ(d.mx.size(), 3u);
+  EXPECT_EQ(d.mx[0].host, "a.mx.example.test");  // preference order (RFC 5321 §5.1)
+  EXPECT_TRUE(d.mx[0].allowed);
+  EXPECT_EQ(d.mx[0].verify, Verify::Pkix);
+  EXPECT_TRUE(d.mx[1].allowed);
+  EXPECT_FALSE(d.mx[2].allowed);
+  EXPECT_EQ(d.postfix, "OK secure match=.mx.example.test servername=hostname");
+  ASSERT_TRUE(d.mta_sts);
+  EXPECT_EQ(d.mta_sts->mode, sts::StsMode::Enforce);
+  EXPECT_FALSE(d.mta_sts->from_cache);
+  EXPECT_EQ(d.dnssec, dns::Security::Secure);
+  EXPECT_EQ(d.ttl, 300s);  // TXT ttl is the smallest
+}
+
+TEST_F(Engine, Sts30EnforceWithNoAllowedMxDefers) {
+  dns.set("example.test", dns::RrType::Mx, mx_answer({{10, "mx.elsewhere.test"}}));
+  sts_policy("version: STSv1\nmode: enforce\nmx: mx.example.test\nmax_age: 86400\n");
+  const auto d = decide("example.test");
+  EXPECT_EQ(d.action, Action::Defer);
+  EXPECT_TRUE(d.postfix.starts_with("TEMP ")) << d.postfix;
+  EXPECT_EQ(d.ttl, 0s);
+}
+
+TEST_F(Engine, Sts28TestingIsOpportunistic) {
+  dns.set("example.test", dns::RrType::Mx, mx_answer({{10, "mx.example.test"}}));
+  sts_policy("version: STSv1\nmode: testing\nmx: mx.example.test\nmax_age: 86400\n");
+  const auto d = decide("example.test");
+  EXPECT_EQ(d.action, Action::Opportunistic);
+  EXPECT_EQ(d.source, Source::MtaSts);
+  EXPECT_EQ(d.verify, Verify::None);
+  EXPECT_EQ(d.postfix, "NOTFOUND ");
+}
+
+TEST_F(Engine, Sts29ModeNoneIsNoPolicy) {
+  dns.set("example.test", dns::RrType::Mx, mx_answer({{10, "mx.example.test"}}));
+  sts_policy("version: STSv1\nmode: none\nmax_age: 86400\n");
+  const auto d = decide("example.test");
+  EXPECT_EQ(d.action, Action::Opportunistic);
+  EXPECT_EQ(d.source, Source::None);
+  ASSERT_TRUE(d.mta_sts);
+  EXPECT_EQ(d.mta_sts->mode, sts::StsMode::None);
+  EXPECT_EQ(d.postfix, "NOTFOUND ");
+}
+
+TEST_F(Engine, NoPolicyIsOpportunistic) {
+  dns.set("example.test", dns::RrType::Mx,
+          mx_answer({{10, "mx.example.test"}}, dns::Security::Insecure));
+  no_sts();
+  const auto d = decide("example.test");
+  EXPECT_EQ(d.action, Action::Opportunistic);
+  EXPECT_EQ(d.source, Source::None);
+  EXPECT_FALSE(d.mta_sts);
+  EXPECT_EQ(d.dnssec, dns::Security::Insecure);
+  EXPECT_EQ(d.postfix, "NOTFOUND ");
+  EXPECT_EQ(d.ttl, 3600s);
+}
+
+TEST_F(Engine, Dane4MxLookupFailureDefers) {
+  dns.set("example.test", dns::RrType::Mx, testing::dns_error(Errc::DnsServfail));
+  const auto d = decide("example.test");
+  EXPECT_EQ(d.action, Action::Defer);
+  EXPECT_EQ(d.postfix.rfind("TEMP ", 0), 0u);
+  EXPECT_EQ(d.failures.size(), 1u);
+}
+
+TEST_F(Engine, Dane4BogusMxDefersNeverDowngrades) {
+  dns.set("example.test", dns::RrType::Mx,
+          mx_answer({{10, "mx.example.test"}}, dns::Security::Bogus));
+  EXPECT_EQ(decide("example.test").action, Action::Defer);
+  dns.set("example.test", dns::RrType::Mx,
+          mx_answer({{10, "mx.example.test"}}, dns::Security::Indeterminate));
+  EXPECT_EQ(decide("example.test").action, Action::Defer);
+}
+
+TEST_F(Engine, Dane20NullMxBounces) {
+  dns.set("example.test", dns::RrType::Mx, mx_answer({{0, ""}}));
+  const auto d = decide("example.test");
+  EXPECT_EQ(d.action, Action::Bounce);
+  EXPECT_NE(d.reason.find("5.1.10"), std::string::npos);
+  EXPECT_EQ(d.postfix, "NOTFOUND ");
+}
+
+TEST_F(Engine, Dane19NxdomainBounces) {
+  dns.set("example.test", dns::RrType::Mx, testing::nxdomain());
+  EXPECT_EQ(decide("example.test").action, Action::Bounce);
+}
+
+TEST_F(Engine, Dane19NoMxUsesImplicitMx) {
+  dns.set("example.test", dns::RrType::Mx, testing::nodata());
+  sts_policy("version: STSv1\nmode: enforce\nmx: example.test\nmax_age: 86400\n");
+  const auto d = decide("example.test");
+  ASSERT_EQ(d.mx.size(), 1u);
+  EXPECT_EQ(d.mx[0].host, "example.test");
+  EXPECT_EQ(d.action, Action::RequireTls);
+}
+
+TEST_F(Engine, LocalPolicyWinsAndSkipsLookups) {
+  options.local_policies.push_back(
+      {"example.test", "require-tls", "pkix", {"mx.example.test", ".example.net"}});
+  const auto d = decide("example.test");
+  EXPECT_EQ(d.source, Source::Local);
+  EXPECT_EQ(d.action, Action::RequireTls);
+  EXPECT_EQ(d.postfix, "OK secure match=mx.example.test:.example.net");
+  EXPECT_EQ(dns.calls("example.test", dns::RrType::Mx), 0);
+}
+
+TEST_F(Engine, LocalPolicyLevels) {
+  options.local_policies.push_back({"dane.test", "require-tls", "dane", {}});
+  options.local_policies.push_back({"encrypt.test", "require-tls", "none", {}});
+  options.local_policies.push_back({"may.test", "opportunistic", "", {}});
+  EXPECT_EQ(decide("dane.test").postfix, "OK dane-only");
+  EXPECT_EQ(decide("encrypt.test").postfix, "OK encrypt");
+  EXPECT_EQ(decide("may.test").postfix, "OK may");
+}
+
+TEST_F(Engine, ExcludedDomainSkipsMtaSts) {
+  options.sts_exclude.push_back("example.test");
+  dns.set("example.test", dns::RrType::Mx, mx_answer({{10, "mx.example.test"}}));
+  const auto d = decide("example.test");
+  EXPECT_EQ(d.action, Action::Opportunistic);
+  EXPECT_FALSE(d.mta_sts);
+  EXPECT_EQ(dns.calls("_mta-sts.example.test", dns::RrType::Txt), 0);
+}
+
+TEST_F(Engine, Sts18CachedPolicyUsedWhenFetchFails) {
+  dns.set("example.test", dns::RrType::Mx, mx_answer({{10, "mx.example.test"}}));
+  sts_policy("version: STSv1\nmode: enforce\nmx: mx.example.test\nmax_age: 86400\n", "id1");
+  ASSERT_EQ(decide("example.test").action, Action::RequireTls);
+  dns.set("_mta-sts.example.test", dns::RrType::Txt, txt_answer({{"v=STSv1; id=id2"}}));
+  https.set(k_url, fail(Errc::FetchTls, Retry::Permanent, "certificate has expired"));
+  const auto d = decide("example.test");
+  EXPECT_EQ(d.action, Action::RequireTls);
+  ASSERT_TRUE(d.mta_sts);
+  EXPECT_TRUE(d.mta_sts->from_cache);
+  EXPECT_EQ(d.failures.size(), 1u);
+}
+
+TEST_F(Engine, Rt3RequireTlsSatisfiedBySecureMx) {
+  dns.set("example.test", dns::RrType::Mx, mx_answer({{10, "mx.example.test"}}));
+  no_sts();
+  const auto d = decide("example.test", true);
+  EXPECT_EQ(d.action, Action::RequireTls);
+  EXPECT_TRUE(d.requiretls.satisfiable);
+  EXPECT_TRUE(d.requiretls.peer_must_advertise);
+  EXPECT_EQ(d.verify, Verify::Pkix);
+}
+
+TEST_F(Engine, Rt4RequireTlsNotSatisfiableBounces) {
+  dns.set("example.test", dns::RrType::Mx,
+          mx_answer({{10, "mx.example.test"}}, dns::Security::Insecure));
+  sts_policy("version: STSv1\nmode: testing\nmx: mx.example.test\nmax_age: 86400\n");
+  const auto d = decide("example.test", true);
+  EXPECT_EQ(d.action, Action::Bounce);
+  EXPECT_FALSE(d.requiretls.satisfiable);
+  EXPECT_NE(d.reason.find("5.7.30"), std::string::npos);
+}
+
+TEST(Recipient, RequireTlsTag) {
+  EXPECT_TRUE(recipient_requests_requiretls("alice+requiretls@example.test"));
+  EXPECT_TRUE(recipient_requests_requiretls("Alice+RequireTLS@example.test"));
+  EXPECT_FALSE(recipient_requests_requiretls("alice@example.test"));
+  EXPECT_FALSE(recipient_requests_requiretls("requiretls@example.test"));
+  EXPECT_FALSE(recipient_requests_requiretls(""));
+}
+
+TEST(SocketmapReply, PostfixMatchName) {
+  EXPECT_EQ(postfix_match_name("*.example.test"), ".example.test");
+  EXPECT_EQ(postfix_match_name("mx.example.test"), "mx.example.test");
+}
+
+TEST(SocketmapReply, DeferReasonStaysOnOneLine) {
+  Decision d;
+  d.action = Action::Defer;
+  d.reason = "a\r\nb";
+  EXPECT_EQ(socketmap_reply(d), "TEMP a  b");
+}
+
+}  // namespace
+}  // namespace tlspolicy::policy

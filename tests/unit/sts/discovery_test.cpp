@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// StsDiscovery with fake resolver, fetcher, clock and store: the caching and
+// fall-back rules of RFC 8461 §3 and §5.1 (RFC-CHECKLIST IDs in test names).
+#include "tlspolicy/sts/discovery.hpp"
+
+#include <cctype>
+
+#include <gtest/gtest.h>
+
+#include "support/fake_clock.hpp"
+#include "support/fakes.hpp"
+
+namespace tlspolicy::sts {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::FakeClock;
+using testing::FakeFetcher;
+using testing::FakeResolver;
+using testing::http;
+using testing::MemoryPolicyCache;
+using testing::txt_answer;
+
+constexpr const char* k_txt = "_mta-sts.example.test";
+constexpr const char* k_url = "https://mta-sts.example.test/.well-known/mta-sts.txt";
+constexpr const char* k_enforce =
+    "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.test\r\nmx: *.mx.example.test\r\n"
+    "max_age: 86400\r\n";
+constexpr const char* k_testing =
+    "version: STSv1\nmode: testing\nmx: mx1.example.test\nmax_age: 600\n";
+constexpr const char* k_none = "version: STSv1\nmode: none\nmax_age: 600\n";
+
+class Discovery : public ::testing::Test {
+ protected:
+  dns::DomainName domain = *dns::DomainName::parse("example.test");
+  FakeResolver dns;
+  FakeFetcher https;
+  MemoryPolicyCache store;
+  FakeClock clock;
+  StsDiscovery sts{dns, https, store, clock, util::null_logger(), StsOptions{300s}};
+
+  void publish(const std::string& id) {
+    dns.set(k_txt, dns::RrType::Txt, txt_answer({{"v=STSv1; id=" + id + ";"}}));
+  }
+};
+
+TEST_F(Discovery, Sts1FetchesAndStoresPolicy) {
+  publish("one");
+  https.set(k_url, http(200, k_enforce));
+  const auto got = sts.discover(domain);
+  ASSERT_TRUE(got.policy);
+  EXPECT_FALSE(got.from_cache);
+  EXPECT_TRUE(got.failures.empty());
+  EXPECT_EQ(got.policy->id, "one");
+  EXPECT_EQ(got.policy->policy.mode, StsMode::Enforce);
+  EXPECT_EQ(got.policy->expires_at, clock.now() + 86400s);
+  EXPECT_EQ(got.txt_ttl, 300s);
+  const auto stored = store.get(domain);
+  ASSERT_TRUE(stored && *stored);
+  EXPECT_EQ((*stored)->policy_text, k_enforce);
+}
+
+TEST_F(Discovery, Sts6SameIdUsesCacheWithoutFetching) {
+  publish("one");
+  https.set(k_url, http(200, k_enforce));
+  ASSERT_TRUE(sts.discover(domain).policy);
+  clock.advance(3600s);
+  const auto got = sts.discover(domain);
+  ASSERT_TRUE(got.policy);
+  EXPECT_TRUE(got.from_cache);
+  EXPECT_EQ(https.calls(k_url), 1);
+}
+
+TEST_F(Discovery, NewIdTriggersRefetch) {
+  publish("one");
+  https.set(k_url, http(200, k_testing));
+  ASSERT_TRUE(sts.discover(domain).policy);
+  publish("two");
+  https.set(k_url, http(200, k_enforce));
+  const auto got = sts.discover(domain);
+  ASSERT_TRUE(got.policy);
+  EXPECT_FALSE(got.from_cache);
+  EXPECT_EQ(got.policy->id, "two");
+  EXPECT_EQ(got.policy->policy.mode, StsMode::Enforce);
+  EXPECT_EQ(https.calls(k_url), 2);
+}
+
+TEST_F(Discovery, ExpiredPolicyIsRefetchedEvenWithSameId) {
+  publish("one");
+  https.set(k_url, http(200, k_testing));  // max_age 600
+  ASSERT_TRUE(sts.discover(domain).policy);
+  clock.advance(601s);
+  const auto got = sts.discover(domain);
+  ASSERT_TRUE(got.policy);
+  EXPECT_FALSE(got.from_cache);
+  EXPECT_EQ(https.calls(k_url), 2);
+}
+
+TEST_F(Discovery, Sts18FetchFailureKeepsUnexpiredCachedPolicy) {
+  publish("one");
+  https.set(k_url, http(200, k_enforce));
+  ASSERT_TRUE(sts.discover(domain).policy);
+  publish("two");
+  https.set(k_url, fail(Errc::FetchTimeout, Retry::Transient, "timed out"));
+  const auto got = sts.discover(domain);
+  ASSERT_TRUE(got.policy);
+  EXPECT_TRUE(got.from_cache);
+  EXPECT_EQ(got.policy->id, "one");
+  ASSERT_EQ(got.failures.size(), 1u);
+  EXPECT_EQ(got.failures[0].code, Errc::FetchTimeout);
+  // Not evicted (STS-7).
+  const auto stored = store.get(domain);
+  ASSERT_TRUE(stored && *stored);
+  EXPECT_EQ((*stored)->id, "one");
+}
+
+TEST_F(Discovery, Sts17FetchFailureWithoutCacheMeansNoPolicy) {
+  publish("one");
+  https.set(k_url, http(404, "not here", "text/html"));
+  const auto got = sts.discover(domain);
+  EXPECT_FALSE(got.policy);
+  ASSERT_EQ(got.failures.size(), 1u);
+  EXPECT_EQ(got.failures[0].code, Errc::FetchStatus);
+}
+
+TEST_F(Discovery, Sts18ExpiredCacheIsNotApplied) {
+  publish("one");
+  https.set(k_url, http(200, k_testing));
+  ASSERT_TRUE(sts.discover(domain).policy);
+  clock.advance(700s);
+  https.set(k_url, fail(Errc::FetchConnect, Retry::Transient, "refused"));
+  EXPECT_FALSE(sts.discover(domain).policy);
+}
+
+TEST_F(Discovery, Sts7MissingTxtKeepsCachedPolicy) {
+  publish("one");
+  https.set(k_url, http(200, k_enforce));
+  ASSERT_TRUE(sts.discover(domain).policy);
+  dns.set(k_txt, dns::RrType::Txt, testing::nxdomain());
+  const auto got = sts.discover(domain);
+  ASSERT_TRUE(got.policy);
+  EXPECT_TRUE(got.from_cache);
+  EXPECT_TRUE(got.failures.empty());
+}
+
+TEST_F(Discovery, NoTxtNoCacheMeansNoPolicyAndNoFailure) {
+  dns.set(k_txt, dns::RrType::Txt, testing::nodata());
+  const auto got = sts.discover(domain);
+  EXPECT_FALSE(got.policy);
+  EXPECT_TRUE(got.failures.empty());
+  EXPECT_EQ(https.calls(k_url), 0);
+}
+
+TEST_F(Discovery, TxtServfailWithoutCacheProceedsWithoutPolicyAndRecordsFailure) {
+  dns.set(k_txt, dns::RrType::Txt, testing::dns_error(Errc::DnsServfail));
+  const auto got = sts.discover(domain);
+  EXPECT_FALSE(got.policy);
+  ASSERT_EQ(got.failures.size(), 1u);
+  EXPECT_EQ(got.failures[0].code, Errc::DnsServfail);
+}
+
+TEST_F(Discovery, TxtServfailWithCacheUsesCache) {
+  publish("one");
+  https.set(k_url, http(200, k_enforce));
+  ASSERT_TRUE(sts.discover(domain).policy);
+  dns.set(k_txt, dns::RrType::Txt, testing::dns_error(Errc::DnsTimeout));
+  const auto got = sts.discover(domain);
+  ASSERT_TRUE(got.policy);
+  EXPECT_TRUE(got.from_cache);
+}
+
+TEST_F(Discovery, BogusTxtIsAFailureNotAPolicy) {
+  dns.set(k_txt, dns::RrType::Txt, txt_answer({{"v=STSv1; id=one;"}}, dns::Security::Bogus));
+  const auto got = sts.discover(domain);
+  EXPECT_FALSE(got.policy);
+  EXPECT_EQ(got.failures.size(), 1u);
+  EXPECT_EQ(https.calls(k_url), 0);
+}
+
+TEST_F(Discovery, Sts3TwoStsRecordsMeanNoPolicy) {
+  dns.set(k_txt, dns::RrType::Txt, txt_answer({{"v=STSv1; id=one;"}, {"v=STSv1; id=two;"}}));
+  const auto got = sts.discover(domain);
+  EXPECT_FALSE(got.policy);
+  EXPECT_EQ(https.calls(k_url), 0);
+}
+
+TEST_F(Discovery, Sts4SplitTxtIsConcatenated) {
+  dns.set(k_txt, dns::RrType::Txt, txt_answer({{"v=STSv1; id=sp", "lit;"}}));
+  https.set(k_url, http(200, k_enforce));
+  const auto got = sts.discover(domain);
+  ASSERT_TRUE(got.policy);
+  EXPECT_EQ(got.policy->id, "split");
+}
+
+TEST_F(Discovery, Sts16FailedFetchIsNotRetriedForFiveMinutes) {
+  publish("one");
+  https.set(k_url, fail(Errc::FetchConnect, Retry::Transient, "refused"));
+  EXPECT_FALSE(sts.discover(domain).policy);
+  https.set(k_url, http(200, k_enforce));
+  clock.advance(299s);
+  const auto skipped = sts.discover(domain);
+  EXPECT_FALSE(skipped.policy);
+  EXPECT_EQ(https.calls(k_url), 1);
+  ASSERT_EQ(skipped.failures.size(), 1u);
+  clock.advance(1s);
+  EXPECT_TRUE(sts.discover(domain).policy);
+  EXPECT_EQ(https.calls(k_url), 2);
+}
+
+TEST_F(Discovery, Sts16BackoffIsPerId) {
+  publish("one");
+  https.set(k_url, fail(Errc::FetchConnect, Retry::Transient, "refused"));
+  EXPECT_FALSE(sts.discover(domain).policy);
+  publish("two");
+  https.set(k_url, http(200, k_enforce));
+  EXPECT_TRUE(sts.discover(domain).policy);
+  EXPECT_EQ(https.calls(k_url), 2);
+}
+
+TEST_F(Discovery, FetchedModeNoneReplacesCachedPolicy) {
+  publish("one");
+  https.set(k_url, http(200, k_enforce));
+  ASSERT_TRUE(sts.discover(domain).policy);
+  publish("two");
+  https.set(k_url, http(200, k_none));
+  const auto got = sts.discover(domain);
+  ASSERT_TRUE(got.policy);
+  EXPECT_EQ(got.policy->policy.mode, StsMode::None);
+  const auto stored = store.get(domain);
+  ASSERT_TRUE(stored && *stored);
+  EXPECT_EQ((*stored)->policy.mode, StsMode::None);
+}
+
+TEST_F(Discovery, InvalidPolicyBodyMeansNoPolicy) {
+  publish("one");
+  https.set(k_url, http(200, "version: STSv1\nmode: enforce\nmx: a.example\n"));  // no max_age
+  const auto got = sts.discover(domain);
+  EXPECT_FALSE(got.policy);
+  ASSERT_EQ(got.failures.size(), 1u);
+  EXPECT_EQ(got.failures[0].code, Errc::StsPolicySyntax);
+}
+
+TEST_F(Discovery, StoreWriteFailureStillAppliesFetchedPolicy) {
+  publish("one");
+  https.set(k_url, http(200, k_enforce));
+  store.fail_writes = true;
+  const auto got = sts.discover(domain);
+  ASSERT_TRUE(got.policy);
+  EXPECT_EQ(got.failures.size(), 1u);
+}
+
+struct ResponseCase {
+  const char* name;
+  long status;
+  const char* content_type;
+  bool ok;
+  Errc code;
+};
+
+class PolicyResponse : public ::testing::TestWithParam<ResponseCase> {};
+
+TEST_P(PolicyResponse, Sts13Sts14StatusAndMediaType) {
+  const auto& c = GetParam();
+  const auto r = check_policy_response(c.status, c.content_type);
+  EXPECT_EQ(r.has_value(), c.ok) << c.name;
+  if (!c.ok && !r) {
+    EXPECT_EQ(r.error().code, c.code) << c.name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Rfc8461, PolicyResponse,
+    ::testing::Values(
+        ResponseCase{"plain", 200, "text/plain", true, Errc::Internal},
+        ResponseCase{"charset", 200, "text/plain; charset=utf-8", true, Errc::Internal},
+        ResponseCase{"case", 200, "Text/Plain;charset=US-ASCII", true, Errc::Internal},
+        ResponseCase{"other param", 200, "text/plain; format=flowed", true, Errc::Internal},
+        ResponseCase{"html", 200, "text/html", false, Errc::FetchContentType},
+        ResponseCase{"missing", 200, "", false, Errc::FetchContentType},
+        ResponseCase{"301", 301, "text/plain", false, Errc::FetchRedirect},
+        ResponseCase{"302", 302, "text/plain", false, Errc::FetchRedirect},
+        ResponseCase{"404", 404, "text/plain", false, Errc::FetchStatus},
+        ResponseCase{"204", 204, "text/plain", false, Errc::FetchStatus}),
+    [](const ::testing::TestParamInfo<ResponseCase>& p) {
+      std::string n = p.param.name;
+      for (auto& ch : n) {
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      }
+      return n;
+    });
+
+TEST(PolicyUrl, Sts10WellKnownUrl) {
+  EXPECT_EQ(policy_url(*dns::DomainName::parse("Example.TEST.")),
+            "https://mta-sts.example.test/.well-known/mta-sts.txt");
+}
+
+}  // namespace
+}  // namespace tlspolicy::sts
