@@ -1,0 +1,499 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Integration tests of fetch::make_curl_fetcher() against a REAL HTTPS server: `openssl s_server`
+// in -WWW mode (serves files; sends "Content-type: text/plain") or -HTTP mode (serves files that
+// hold a complete raw HTTP response), with a throwaway test CA and leaves made by
+// tools/gen-test-pki.sh in a temporary directory. The server listens on 127.0.0.1 on a port the
+// kernel picks (-accept 127.0.0.1:0; the port is read from its "ACCEPT" line) and is reached
+// through FetcherOptions::connect_to, so SNI, Host and certificate checks use
+// mta-sts.good.test. Covers RFC 8461 §3.3 (STS-11 certificate name/chain/expiry, DNS-IDs only;
+// STS-13 no redirects; STS-15 size and time limits) and §7.2 (STS-19 TLS >= 1.2), plus the
+// private-address refusal. Skips (exit 77 through GTEST_SKIP) when the openssl CLI is missing.
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tlspolicy/fetch/https_fetcher.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace tlspolicy::fetch {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+constexpr const char* k_host = "mta-sts.good.test";
+constexpr const char* k_policy_path = "/.well-known/mta-sts.txt";
+constexpr const char* k_policy = "version: STSv1\nmode: enforce\nmx: *.good.test\nmax_age: 86400\n";
+
+/// Starts argv[0] (searched in PATH) in `cwd` with stdout and stderr to `log`. Returns the pid,
+/// or nullopt when it could not be started. posix_spawn: safe in a threaded test process.
+std::optional<pid_t> spawn(const std::vector<std::string>& argv, const fs::path& cwd,
+                           const fs::path& log) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  pid_t pid = -1;
+  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return std::nullopt;
+  return pid;
+}
+
+/// Runs a command to completion; returns its exit status (-1 if it did not exit normally).
+int run(const std::vector<std::string>& argv, const fs::path& cwd, const fs::path& log) {
+  const auto pid = spawn(argv, cwd, log);
+  if (!pid) return -1;
+  int status = 0;
+  while (waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void write_file(const fs::path& p, const std::string& content) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << content;
+}
+
+/// One `openssl s_server` child: started in the constructor, SIGTERMed and reaped in the
+/// destructor (RAII, so a failed ASSERT never leaks a server).
+class SServer {
+ public:
+  SServer(const fs::path& pki, const fs::path& docroot, const std::string& leaf,
+          const std::vector<std::string>& extra) {
+    m_log = docroot.parent_path() / ("s_server-" + leaf + "-" + std::to_string(++s_count) + ".log");
+    std::vector<std::string> argv{"openssl", "s_server",
+                                  "-accept", "127.0.0.1:0",
+                                  "-cert",   (pki / (leaf + ".pem")).string(),
+                                  "-key",    (pki / (leaf + ".key")).string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    const auto pid = spawn(argv, docroot, m_log);
+    if (!pid) {
+      m_why = "cannot start openssl s_server";
+      return;
+    }
+    m_pid = *pid;
+    // s_server prints "ACCEPT 127.0.0.1:<port>" once it listens (the port is the kernel's
+    // choice for -accept ...:0, so there is no race for a free port).
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      const std::string out = read_file(m_log);
+      if (const auto at = out.find("ACCEPT 127.0.0.1:"); at != std::string::npos) {
+        const auto end = out.find('\n', at);
+        if (end != std::string::npos) {
+          m_port = std::stoi(out.substr(at + 17, end - at - 17));
+          return;
+        }
+      }
+      int status = 0;
+      if (waitpid(m_pid, &status, WNOHANG) == m_pid) {
+        m_pid = -1;
+        m_why = "openssl s_server exited: " + out;
+        return;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    m_why = "openssl s_server did not listen within 10 s: " + read_file(m_log);
+  }
+  ~SServer() {
+    if (m_pid > 0) {
+      kill(m_pid, SIGTERM);
+      int status = 0;
+      waitpid(m_pid, &status, 0);
+    }
+  }
+  SServer(const SServer&) = delete;
+  SServer& operator=(const SServer&) = delete;
+
+  [[nodiscard]] bool ok() const { return m_port > 0; }
+  [[nodiscard]] const std::string& why() const { return m_why; }
+  [[nodiscard]] int port() const { return m_port; }
+  /// The connect_to entry that sends mta-sts.good.test:443 to this server.
+  [[nodiscard]] std::string connect_to() const {
+    return std::string(k_host) + ":443:127.0.0.1:" + std::to_string(m_port);
+  }
+
+ private:
+  static inline int s_count = 0;
+  pid_t m_pid = -1;
+  int m_port = 0;
+  fs::path m_log;
+  std::string m_why;
+};
+
+/// A TCP socket bound to 127.0.0.1 on a kernel-chosen port; listening or not.
+class LoopbackSocket {
+ public:
+  explicit LoopbackSocket(bool listening) {
+    m_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    socklen_t len = sizeof a;
+    if (m_fd < 0 || bind(m_fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        (listening && listen(m_fd, 16) != 0) ||
+        getsockname(m_fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      return;
+    }
+    m_port = ntohs(a.sin_port);
+  }
+  ~LoopbackSocket() {
+    if (m_fd >= 0) close(m_fd);
+  }
+  LoopbackSocket(const LoopbackSocket&) = delete;
+  LoopbackSocket& operator=(const LoopbackSocket&) = delete;
+  [[nodiscard]] int port() const { return m_port; }
+
+ private:
+  int m_fd = -1;
+  int m_port = 0;
+};
+
+class CurlFetcherIntegration : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    s_curl = std::make_unique<CurlGlobal>();
+    const char* tmp = std::getenv("TMPDIR");
+    std::string templ =
+        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/tlspolicy-fetch-test-XXXXXX";
+    if (mkdtemp(templ.data()) == nullptr) {
+      s_skip = "mkdtemp failed";
+      return;
+    }
+    s_dir = templ;
+    const fs::path pki = s_dir / "pki";
+    const fs::path log = s_dir / "setup.log";
+    if (run({"openssl", "version"}, s_dir, log) != 0) {
+      s_skip = "the openssl CLI is not installed (apt-get install openssl)";
+      return;
+    }
+    // CA, good leaf (SAN mta-sts.good.test, CN something else), a leaf for another name, a
+    // self-signed and an expired leaf both for mta-sts.good.test (so only chain/expiry fail).
+    const int rc = run({"bash", TLSPOLICY_SOURCE_DIR "/tools/gen-test-pki.sh", "--wrong",
+                        "mta-sts.someone-else.test", "--selfsigned", k_host, "--expired", k_host,
+                        pki.string(), k_host},
+                       s_dir, log);
+    if (rc != 0) {
+      s_skip = "tools/gen-test-pki.sh failed (" + std::to_string(rc) + "): " + read_file(log);
+      return;
+    }
+    // Extra CA-signed leaves for the RFC 6125 name rules of RFC 8461 §3.3 (STS-11): the name
+    // only in the subject CN (no SAN; DNS-IDs only, so refused), a whole-label wildcard
+    // (accepted) and a partial-label wildcard (refused).
+    const std::string leaf_ext =
+        "basicConstraints = critical, CA:FALSE\n"
+        "extendedKeyUsage = serverAuth\n";
+    for (const auto& [name, ext] : std::vector<std::pair<std::string, std::string>>{
+             {"cnonly", leaf_ext},
+             {"wildcard", leaf_ext + "subjectAltName = DNS:*.good.test\n"},
+             {"partialwildcard", leaf_ext + "subjectAltName = DNS:mta-*.good.test\n"}}) {
+      write_file(pki / (name + ".ext"), ext);
+      if (run({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+               "-out", name + ".key"},
+              pki, log) != 0 ||
+          run({"openssl", "req", "-new", "-key", name + ".key", "-subj",
+               std::string("/CN=") + k_host, "-out", name + ".csr"},
+              pki, log) != 0 ||
+          run({"openssl", "x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+               "-CAcreateserial", "-days", "10", "-sha256", "-extfile", name + ".ext", "-out",
+               name + ".pem"},
+              pki, log) != 0) {
+        s_skip = "could not make the " + name + " leaf: " + read_file(log);
+        return;
+      }
+    }
+    const fs::path www = s_dir / "www";
+    write_file(www / ".well-known" / "mta-sts.txt", k_policy);
+    write_file(www / "big.txt", std::string(5000, 'x'));
+    // -HTTP mode files: complete raw responses.
+    write_file(www / "redirect.http",
+               "HTTP/1.0 301 Moved Permanently\r\nLocation: https://mta-sts.good.test" +
+                   std::string(k_policy_path) +
+                   "\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nmoved");
+    write_file(www / "announced-big.http",
+               "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000000\r\n\r\n" +
+                   std::string(100, 'x'));
+    write_file(www / "html.http",
+               "HTTP/1.0 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>hi</p>");
+  }
+
+  static void TearDownTestSuite() {
+    if (!s_dir.empty() && std::getenv("TLSPOLICY_KEEP_TEST_DIRS") == nullptr) {
+      std::error_code ec;
+      fs::remove_all(s_dir, ec);
+    }
+    s_curl.reset();
+  }
+
+  void SetUp() override {
+    if (!s_skip.empty()) GTEST_SKIP() << s_skip;
+  }
+
+  /// Starts s_server with leaf `leaf` ("good", "wrong", ...) in -WWW mode unless `extra` says.
+  static std::unique_ptr<SServer> server(const std::string& leaf,
+                                         std::vector<std::string> extra = {"-WWW"}) {
+    return std::make_unique<SServer>(s_dir / "pki", s_dir / "www", leaf, extra);
+  }
+
+  /// Options trusting only the test CA and reaching mta-sts.good.test:443 at `connect_to`.
+  static FetcherOptions options(const std::string& connect_to) {
+    FetcherOptions o;
+    o.ca_file = (s_dir / "pki" / "ca.pem").string();
+    o.allow_private_addresses = true;
+    o.connect_timeout = 5000ms;
+    o.total_timeout = 10000ms;
+    o.connect_to = {connect_to};
+    return o;
+  }
+
+  static Result<HttpsResponse> fetch(const FetcherOptions& o, const std::string& path) {
+    auto f = make_curl_fetcher(o);
+    if (!f) return Unexpected{f.error()};
+    return (*f)->get(std::string("https://") + k_host + path);
+  }
+
+  static inline std::unique_ptr<CurlGlobal> s_curl;
+  static inline fs::path s_dir;
+  static inline std::string s_skip;
+};
+
+#define START_SERVER(var, ...)          \
+  const auto var = server(__VA_ARGS__); \
+  ASSERT_TRUE(var->ok()) << var->why()
+
+TEST_F(CurlFetcherIntegration, ReturnsBodyStatusAndContentType) {
+  START_SERVER(s, "good");
+  const auto r = fetch(options(s->connect_to()), k_policy_path);
+  ASSERT_TRUE(r.has_value()) << r.error().detail;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, k_policy);
+  EXPECT_EQ(r->content_type, "text/plain");  // s_server -WWW: "Content-type: text/plain"
+}
+
+TEST_F(CurlFetcherIntegration, ReturnsContentTypeWithParametersAsReceived) {
+  START_SERVER(s, "good", {"-HTTP"});
+  const auto r = fetch(options(s->connect_to()), "/html.http");
+  ASSERT_TRUE(r.has_value()) << r.error().detail;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->content_type, "text/html; charset=utf-8");  // the media-type rule is sts/'s
+}
+
+// RFC 8461 §3.3 (STS-13): redirects are not followed; the 3xx is returned for the caller.
+TEST_F(CurlFetcherIntegration, DoesNotFollowRedirects) {
+  START_SERVER(s, "good", {"-HTTP"});
+  const auto r = fetch(options(s->connect_to()), "/redirect.http");
+  ASSERT_TRUE(r.has_value()) << r.error().detail;
+  EXPECT_EQ(r->status, 301);
+  EXPECT_EQ(r->body, "moved");
+}
+
+// RFC 8461 §3.3 (STS-11): the certificate must be valid for mta-sts.<domain>.
+TEST_F(CurlFetcherIntegration, WrongCertificateNameIsFetchTls) {
+  START_SERVER(s, "wrong");
+  const auto r = fetch(options(s->connect_to()), k_policy_path);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Errc::FetchTls) << r.error().detail;
+  EXPECT_NE(r.error().detail.find(k_host), std::string::npos) << r.error().detail;
+  EXPECT_NE(r.error().detail.find("certificate verify failed"), std::string::npos)
+      << r.error().detail;
+}
+
+// RFC 8461 §3.3 / RFC 6125 (STS-11): DNS-IDs only; a name only in the subject CN is not enough.
+TEST_F(CurlFetcherIntegration, NameOnlyInCommonNameIsFetchTls) {
+  START_SERVER(s, "cnonly");
+  const auto r = fetch(options(s->connect_to()), k_policy_path);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Errc::FetchTls) << r.error().detail;
+}
+
+// RFC 6125 §6.4.3 (via RFC 8461 §3.3): "*" as the complete left-most label matches.
+TEST_F(CurlFetcherIntegration, WholeLabelWildcardIsAccepted) {
+  START_SERVER(s, "wildcard");
+  const auto r = fetch(options(s->connect_to()), k_policy_path);
+  ASSERT_TRUE(r.has_value()) << r.error().detail;
+  EXPECT_EQ(r->body, k_policy);
+}
+
+// STS-11: a wildcard only as the complete left-most label; "mta-*.good.test" matches nothing.
+TEST_F(CurlFetcherIntegration, PartialLabelWildcardIsFetchTls) {
+  START_SERVER(s, "partialwildcard");
+  const auto r = fetch(options(s->connect_to()), k_policy_path);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Errc::FetchTls) << r.error().detail;
+}
+
+// RFC 8461 §3.3 (STS-11): the chain must lead to a trusted root.
+TEST_F(CurlFetcherIntegration, SelfSignedIsFetchTls) {
+  START_SERVER(s, "selfsigned");
+  const auto r = fetch(options(s->connect_to()), k_policy_path);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Errc::FetchTls) << r.error().detail;
+  EXPECT_NE(r.error().detail.find("self-signed"), std::string::npos) << r.error().detail;
+}
+
+// RFC 8461 §3.3 (STS-11): an expired certificate is not valid.
+TEST_F(CurlFetcherIntegration, ExpiredIsFetchTls) {
+  START_SERVER(s, "expired");
+  const auto r = fetch(options(s->connect_to()), k_policy_path);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Errc::FetchTls) << r.error().detail;
+  EXPECT_NE(r.error().detail.find("expired"), std::string::npos) << r.error().detail;
+}
+
+// The system trust store does not know the test CA: the same good server fails without ca_file.
+TEST_F(CurlFetcherIntegration, UnknownCaWithoutCaFileIsFetchTls) {
+  START_SERVER(s, "good");
+  auto o = options(s->connect_to());
+  o.ca_file.clear();
+  const auto r = fetch(o, k_policy_path);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Errc::FetchTls) << r.error().detail;
+}
+
+// RFC 8461 §3.3 (STS-15): the size cap is enforced while reading (s_server -WWW sends no
+// Content-Length, so only the write callback can stop it).
+TEST_F(CurlFetcherIntegration, BodyOverCapIsFetchTooLarge) {
+  START_SERVER(s, "good");
+  auto o = options(s->connect_to());
+  o.max_body_bytes = 1024;
+  const auto r = fetch(o, "/big.txt");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Errc::FetchTooLarge) << r.error().detail;
+  EXPECT_NE(r.error().detail.find("1024"), std::string::npos) << r.error().detail;
+}
+
+TEST_F(CurlFetcherIntegration, BodyExactlyAtCapIsAccepted) {
+  START_SERVER(s, "good");
+  auto o = options(s->connect_to());
+  o.max_body_bytes = 5000;
+  const auto r = fetch(o, "/big.txt");
+  ASSERT_TRUE(r.has_value()) << r.error().detail;
+  EXPECT_EQ(r->body.size(), 5000U);
+}
+
+// A Content-Length above the cap is refused before the body is read (CURLOPT_MAXFILESIZE).
+TEST_F(CurlFetcherIntegration, AnnouncedLengthOverCapIsFetchTooLarge) {
+  START_SERVER(s, "good", {"-HTTP"});
+  auto o = options(s->connect_to());
+  o.max_body_bytes = 1024;
+  const auto r = fetch(o, "/announced-big.http");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Errc::FetchTooLarge) << r.error().detail;
+}
+
+// RFC 8461 §3.3 (STS-15): a peer that accepts TCP but never answers the TLS handshake is cut
+// off by the total timeout. Measuring the wall time is the behaviour under test here.
+TEST_F(CurlFetcherIntegration, SilentPeerIsFetchTimeoutWithinTotalTimeout) {
+  const LoopbackSocket silent(/*listening=*/true);  // the kernel completes TCP; nobody reads
+  ASSERT_GT(silent.port(), 0);
+  auto o = options(std::string(k_host) + ":443:127.0.0.1:" + std::to_string(silent.port()));
+  o.total_timeout = 1000ms;
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = fetch(o, k_policy_path);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Errc::FetchTimeout) << r.error().detail;
+  EXPECT_EQ(r.error().retry, Retry::Transient);
+  EXPECT_LT(elapsed, 5s);
+}
+
+TEST_F(CurlFetcherIntegration, NothingListeningIsFetchConnect) {
+  const LoopbackSocket closed(/*listening=*/false);  // bound, not listening: connect refused
+  ASSERT_GT(closed.port(), 0);
+  const auto r =
+      fetch(options(std::string(k_host) + ":443:127.0.0.1:" + std::to_string(closed.port())),
+            k_policy_path);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Errc::FetchConnect) << r.error().detail;
+  EXPECT_EQ(r.error().retry, Retry::Transient);
+}
+
+// mta_sts.allow_private_addresses = false: the address actually connected (here the
+// CONNECT_TO target) is checked, and loopback is refused.
+TEST_F(CurlFetcherIntegration, LoopbackRefusedWhenPrivateAddressesNotAllowed) {
+  START_SERVER(s, "good");
+  auto o = options(s->connect_to());
+  o.allow_private_addresses = false;
+  const auto r = fetch(o, k_policy_path);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Errc::FetchPrivateAddress) << r.error().detail;
+  EXPECT_NE(r.error().detail.find("127.0.0.1"), std::string::npos) << r.error().detail;
+}
+
+// RFC 8461 §7.2 (STS-19): TLS 1.2 or later. OpenSSL 3 only offers TLS 1.1 at security level 0,
+// so the server is started with it; a probe with s_client checks the server really speaks 1.1.
+TEST_F(CurlFetcherIntegration, Tls11OnlyServerIsFetchTls) {
+  START_SERVER(s, "good", {"-WWW", "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"});
+  const int probe = run({"openssl", "s_client", "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0",
+                         "-connect", "127.0.0.1:" + std::to_string(s->port())},
+                        s_dir, s_dir / "probe.log");
+  if (probe != 0) {
+    GTEST_SKIP() << "this OpenSSL cannot make a TLS 1.1 connection even at SECLEVEL=0: "
+                 << read_file(s_dir / "probe.log");
+  }
+  const auto r = fetch(options(s->connect_to()), k_policy_path);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Errc::FetchTls) << r.error().detail;
+  EXPECT_NE(r.error().detail.find(k_host), std::string::npos) << r.error().detail;
+}
+
+// get() is thread-safe: one easy handle per call, no shared mutable state.
+TEST_F(CurlFetcherIntegration, ConcurrentGetsShareOneFetcher) {
+  START_SERVER(s, "good");
+  const auto f = make_curl_fetcher(options(s->connect_to()));
+  ASSERT_TRUE(f.has_value()) << f.error().detail;
+  constexpr int k_threads = 4;
+  std::vector<std::optional<Result<HttpsResponse>>> results(k_threads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < k_threads; ++i) {
+    threads.emplace_back([&, i] {
+      results[static_cast<std::size_t>(i)] =
+          (*f)->get(std::string("https://") + k_host + k_policy_path);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.has_value());
+    ASSERT_TRUE(r->has_value()) << r->error().detail;
+    EXPECT_EQ((*r)->body, k_policy);
+  }
+}
+
+}  // namespace
+}  // namespace tlspolicy::fetch

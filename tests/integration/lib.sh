@@ -1,0 +1,458 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# The integration test world: NSD (signed test zones) + Unbound (validating, stub to NSD) +
+# nginx (HTTPS policy hosts, test CA) + a "stall" TCP listener, all on 127.0.0.1 with random
+# ports, every file and process inside one world directory.
+#
+# Sourced by tests/integration/run. Also executable, so suites in any language can call a
+# helper:   WORLD_DIR=DIR tests/integration/lib.sh world_set_txt NAME 'RDATA'...
+# Call the helpers as commands (executable form, or sourced but not inside `if`/`||`):
+# they rely on `set -e` to stop at the first failing step.
+#
+#   world_start DIR              build and start everything, write DIR/env.sh, DIR/tlspolicy.toml
+#   world_stop DIR               stop every process the world started (by pid), bounded wait
+#   world_dump_logs DIR          print every server log (run does this when a suite fails)
+#   world_set_txt NAME [RDATA..] replace the TXT RRset at NAME (none given: delete it), re-sign,
+#                                reload NSD, wait until NSD serves it, flush Unbound's cache
+#   world_set_policy HOST BODY   write HOST's /.well-known/mta-sts.txt (BODY verbatim)
+#   world_remove_policy HOST     delete it (the server then answers 404)
+#   world_missing_prereqs        print the missing programs, return 1 if any
+#   probe_world                  exit 77 with the reason when a prerequisite is missing
+#
+# The world-editing helpers read WORLD_DIR (exported by DIR/env.sh).
+set -euo pipefail
+
+INTEGRATION_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(cd "$INTEGRATION_DIR/../.." && pwd)"
+ENV_DIR="$INTEGRATION_DIR/env"
+
+# Zones in env/zones/ that are DNSSEC-signed; every other env/zones/*.zone is served unsigned.
+SIGNED_ZONES=(mta.test)
+
+WORLD_PREREQS=(nsd nsd-control unbound unbound-control nginx ldns-keygen ldns-signzone drill
+  openssl curl python3)
+
+wlog() { printf 'world: %s\n' "$*" >&2; }
+wdie() {
+  printf 'world: error: %s\n' "$*" >&2
+  return 1
+}
+
+# Programs live in /usr/sbin on Debian; a non-root PATH may lack it.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin:/sbin" ;; esac
+
+world_missing_prereqs() {
+  local missing=() p
+  for p in "${WORLD_PREREQS[@]}"; do
+    command -v "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    printf '%s\n' "${missing[*]}"
+    return 1
+  fi
+}
+
+probe_world() {
+  local missing
+  if ! missing="$(world_missing_prereqs)"; then
+    echo "SKIP: integration world needs: $missing (tools/install-deps.sh installs them)" >&2
+    exit 77
+  fi
+}
+
+# free_ports N: N distinct ports on 127.0.0.1 that are free for both TCP and UDP right now.
+free_ports() {
+  python3 - "$1" <<'EOF'
+import socket, sys
+want, got, held = int(sys.argv[1]), [], []
+while len(got) < want:
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    t.bind(("127.0.0.1", 0))
+    port = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", port))
+    except OSError:
+        t.close(); u.close(); continue
+    held += [t, u]
+    got.append(port)
+print(" ".join(map(str, got)))
+EOF
+}
+
+# wait_tcp NAME PID PORT [SECONDS]: until 127.0.0.1:PORT accepts, PID is alive, or time is up.
+wait_tcp() {
+  local name="$1" pid="$2" port="$3" limit="${4:-10}" i
+  for ((i = 0; i < limit * 50; i++)); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      wdie "$name (pid $pid) exited before listening on port $port"
+      return 1
+    fi
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.02
+  done
+  wdie "$name did not listen on 127.0.0.1:$port within ${limit}s"
+}
+
+# render TEMPLATE OUT: replace @DIR@ and the @*_PORT@ placeholders.
+render() {
+  sed -e "s|@DIR@|$WORLD_DIR|g" -e "s|@NSD_PORT@|$NSD_PORT|g" \
+    -e "s|@UNBOUND_PORT@|$UNBOUND_PORT|g" -e "s|@HTTPS_PORT@|$HTTPS_PORT|g" \
+    -e "s|@STALL_PORT@|$STALL_PORT|g" "$1" >"$2"
+}
+
+# policy_host CASE: the policy host of an env/https-hosts line.
+policy_host() {
+  case "$1" in
+    *.*) echo "mta-sts.$1" ;;
+    *) echo "mta-sts.$1.mta.test" ;;
+  esac
+}
+
+# https_hosts: the table in env/https-hosts without comments: "case cert type extra" lines.
+https_hosts() { grep -v -e '^#' -e '^[[:space:]]*$' "$ENV_DIR/https-hosts"; }
+
+# start_bg NAME CMD...: run CMD in the background, stdin /dev/null, output to NAME/stderr.log,
+# pid to pids/NAME.pid.
+start_bg() {
+  local name="$1"
+  shift
+  mkdir -p "$WORLD_DIR/$name" "$WORLD_DIR/pids"
+  "$@" </dev/null >>"$WORLD_DIR/$name/stderr.log" 2>&1 &
+  echo "$!" >"$WORLD_DIR/pids/$name.pid"
+}
+
+pid_of() { cat "$WORLD_DIR/pids/$1.pid"; }
+
+# --- content ---------------------------------------------------------------------------------
+
+gen_body() {  # gen_body NAME CASE: bodies too awkward to keep in git
+  case "$1" in
+    oversize)  # > 64 KiB of valid-looking policy: long extension lines after a good policy
+      python3 - "$2" <<'EOF'
+import sys
+case = sys.argv[1]
+out = ["version: STSv1", "mode: enforce", f"mx: mx1.{case}.mta.test", "max_age: 86400"]
+i = 0
+while sum(len(l) + 1 for l in out) < 70000:
+    out.append(f"ext{i:04d}: " + "x" * 900)
+    i += 1
+sys.stdout.write("\n".join(out) + "\n")
+EOF
+      ;;
+    crlf)
+      printf 'version: STSv1\r\nmode: enforce\r\nmx: mx1.%s.mta.test\r\nmax_age: 86400\r\n' "$2" ;;
+    *) wdie "unknown generated body $1" ;;
+  esac
+}
+
+build_www() {
+  local case cert type extra host dir
+  while read -r case cert type extra; do
+    host="$(policy_host "$case")"
+    dir="$WORLD_DIR/www/$host/.well-known"
+    mkdir -p "$dir"
+    case "$extra" in
+      absent | redirect=*) ;;
+      generate=*) gen_body "${extra#generate=}" "$case" >"$dir/mta-sts.txt" ;;
+      *) cp "$ENV_DIR/policies/$case.txt" "$dir/mta-sts.txt" ;;
+    esac
+  done < <(https_hosts)
+}
+
+build_nginx_servers() {
+  local case cert type extra host out="$WORLD_DIR/nginx/servers.conf"
+  : >"$out"
+  while read -r case cert type extra; do
+    host="$(policy_host "$case")"
+    {
+      echo "server {"
+      echo "    listen 127.0.0.1:$HTTPS_PORT ssl;"
+      echo "    server_name $host;"
+      echo "    ssl_certificate $WORLD_DIR/pki/$cert.pem;"
+      echo "    ssl_certificate_key $WORLD_DIR/pki/$cert.key;"
+      echo "    root $WORLD_DIR/www/$host;"
+      echo "    default_type $type;"
+      echo "    location = /.well-known/mta-sts.txt {"
+      case "$extra" in
+        redirect=*) echo "        return 301 ${extra#redirect=};" ;;
+        *) echo "        try_files \$uri =404;" ;;
+      esac
+      echo "    }"
+      echo "    location / { return 404; }"
+      echo "}"
+    } >>"$out"
+  done < <(https_hosts)
+}
+
+# --- DNS -------------------------------------------------------------------------------------
+
+is_signed() {
+  local z
+  for z in "${SIGNED_ZONES[@]}"; do [ "$z" = "$1" ] && return 0; done
+  return 1
+}
+
+# publish_zones: sign the signed zones, then put what NSD serves in zones/serve/<origin>.zone.
+publish_zones() {
+  local f origin signed=()
+  for f in "$WORLD_DIR"/zones/src/*.zone; do
+    origin="$(basename "$f" .zone)"
+    if is_signed "$origin"; then signed+=("$f"); fi
+  done
+  if [ "${#signed[@]}" -gt 0 ]; then
+    "$REPO_DIR/tools/sign-test-zones.sh" "$WORLD_DIR/zones" "${signed[@]}" \
+      >>"$WORLD_DIR/zones/sign.log" 2>&1 || {
+      cat "$WORLD_DIR/zones/sign.log" >&2
+      wdie "signing the test zones failed"
+    }
+  fi
+  mkdir -p "$WORLD_DIR/zones/serve"
+  for f in "$WORLD_DIR"/zones/src/*.zone; do
+    origin="$(basename "$f" .zone)"
+    if is_signed "$origin"; then
+      tamper "$origin" <"$WORLD_DIR/zones/$origin.zone.signed" >"$WORLD_DIR/zones/serve/$origin.zone.tmp"
+    else
+      cp "$f" "$WORLD_DIR/zones/serve/$origin.zone.tmp"
+    fi
+    mv -f "$WORLD_DIR/zones/serve/$origin.zone.tmp" "$WORLD_DIR/zones/serve/$origin.zone"
+  done
+}
+
+# tamper ORIGIN: filter a signed zone. The MX of bogus.mta.test changes AFTER signing, so its
+# RRSIG no longer matches and a validator calls the RRset bogus.
+tamper() {
+  if [ "$1" = mta.test ]; then
+    sed -E 's/^(bogus\.mta\.test\.[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]+MX[[:space:]]+10 )mx1\.bogus\.mta\.test\.$/\1evil.bogus.mta.test./'
+  else
+    cat
+  fi
+}
+
+zone_serial() {  # zone_serial FILE: the SOA serial in an unsigned source zone file
+  awk '$3 == "SOA" { print $6; exit }' "$1"
+}
+
+# nsd_serial ZONE: the serial NSD serves now (empty if no answer).
+nsd_serial() {
+  drill -p "$NSD_PORT" @127.0.0.1 "$1" SOA 2>/dev/null |
+    awk -v z="$1." '$1 == z && $4 == "SOA" { print $7; exit }'
+}
+
+unbound_ctl() { unbound-control -c "$WORLD_DIR/unbound/unbound.conf" "$@"; }
+nsd_ctl() { nsd-control -c "$WORLD_DIR/nsd/nsd.conf" "$@"; }
+
+# world_set_txt NAME [RDATA...]: replace the TXT RRset at NAME (fully qualified or not).
+world_set_txt() {
+  : "${WORLD_DIR:?WORLD_DIR is not set (source DIR/env.sh)}"
+  # shellcheck source=/dev/null
+  . "$WORLD_DIR/env.sh"
+  local name="${1%.}." zonefile="" f origin tmp serial i rdata
+  shift
+  for f in "$WORLD_DIR"/zones/src/*.zone; do
+    origin="$(basename "$f" .zone)."
+    case "$name" in *."$origin" | "$origin") zonefile="$f" ;; esac
+  done
+  [ -n "$zonefile" ] || wdie "no test zone holds $name"
+  origin="$(basename "$zonefile" .zone)"
+  tmp="$zonefile.tmp"
+  awk -v n="$name" '!($1 == n && $2 == "IN" && $3 == "TXT") && !($1 == n && $2 == "TXT")' \
+    "$zonefile" >"$tmp"
+  for rdata in "$@"; do
+    printf '%s IN TXT %s\n' "$name" "$rdata" >>"$tmp"
+  done
+  serial="$(($(zone_serial "$zonefile") + 1))"
+  awk -v s="$serial" '$3 == "SOA" { $6 = s } { print }' "$tmp" >"$zonefile"
+  rm -f "$tmp"
+  publish_zones
+  nsd_ctl reload "$origin" >/dev/null || wdie "nsd-control reload $origin failed"
+  for ((i = 0; i < 250; i++)); do
+    [ "$(nsd_serial "$origin")" = "$serial" ] && break
+    sleep 0.02
+  done
+  [ "$(nsd_serial "$origin")" = "$serial" ] || wdie "NSD did not load serial $serial of $origin"
+  unbound_ctl flush_zone "$origin" >/dev/null || wdie "unbound-control flush_zone failed"
+  unbound_ctl flush_bogus >/dev/null || true
+  unbound_ctl flush_negative >/dev/null || true
+}
+
+# --- HTTPS -----------------------------------------------------------------------------------
+
+world_set_policy() {
+  : "${WORLD_DIR:?WORLD_DIR is not set (source DIR/env.sh)}"
+  local host="$1" body="$2" dir="$WORLD_DIR/www/$1/.well-known"
+  [ -d "$dir" ] || wdie "no policy host $host in this world"
+  printf '%s' "$body" >"$dir/mta-sts.txt.tmp"
+  mv -f "$dir/mta-sts.txt.tmp" "$dir/mta-sts.txt"
+}
+
+world_remove_policy() {
+  : "${WORLD_DIR:?WORLD_DIR is not set (source DIR/env.sh)}"
+  rm -f "$WORLD_DIR/www/$1/.well-known/mta-sts.txt"
+}
+
+# --- start / stop ----------------------------------------------------------------------------
+
+write_env() {
+  local host
+  {
+    echo "# Generated by tests/integration/lib.sh world_start: source me."
+    printf 'export WORLD_DIR=%q\n' "$WORLD_DIR"
+    printf 'export NSD_PORT=%q UNBOUND_PORT=%q HTTPS_PORT=%q STALL_PORT=%q CLOSED_PORT=%q\n' \
+      "$NSD_PORT" "$UNBOUND_PORT" "$HTTPS_PORT" "$STALL_PORT" "$CLOSED_PORT"
+    printf 'export CA_FILE=%q\n' "$WORLD_DIR/pki/ca.pem"
+    printf 'export TRUST_ANCHOR=%q\n' "$WORLD_DIR/zones/trust-anchors.ds"
+    printf 'export TLSPOLICY_CONFIG=%q\n' "$WORLD_DIR/tlspolicy.toml"
+    printf 'export WORLD_LIB=%q\n' "$INTEGRATION_DIR/lib.sh"
+  } >"$WORLD_DIR/env.sh"
+  cat >"$WORLD_DIR/tlspolicy.toml" <<EOF
+# Generated by tests/integration/lib.sh world_start for the integration test world.
+state_dir = "$WORLD_DIR/state"
+
+[resolver]
+mode = "trust-ad"
+servers = ["127.0.0.1@$UNBOUND_PORT"]
+trust_anchor = "$WORLD_DIR/zones/trust-anchors.ds"
+timeout = "2s"
+
+[mta_sts]
+ca_file = "$WORLD_DIR/pki/ca.pem"
+allow_private_addresses = true
+fetch_timeout = "3s"
+connect_timeout = "2s"
+# curl CONNECT_TO syntax; the first matching entry wins, an empty host/port matches any.
+connect_to = ["mta-sts.stall.mta.test:443:127.0.0.1:$STALL_PORT", "::127.0.0.1:$HTTPS_PORT"]
+
+[store]
+path = "$WORLD_DIR/state/policies.sqlite"
+EOF
+}
+
+world_start() {
+  local dir="$1" hosts=() case cert type extra
+  probe_world
+  mkdir -p "$dir"
+  WORLD_DIR="$(cd "$dir" && pwd)"
+  export WORLD_DIR
+  # nginx workers run as nobody when started by root: they must read www/.
+  chmod 0755 "$WORLD_DIR"
+  mkdir -p "$WORLD_DIR"/{pki,zones/src,nsd,unbound,nginx/tmp,www,stall,state,pids}
+  read -r NSD_PORT UNBOUND_PORT HTTPS_PORT STALL_PORT CLOSED_PORT <<<"$(free_ports 5)"
+  export NSD_PORT UNBOUND_PORT HTTPS_PORT STALL_PORT CLOSED_PORT
+
+  # PKI: the good leaf names every host whose cert column says "good".
+  while read -r case cert type extra; do
+    [ "$cert" = good ] && hosts+=("$(policy_host "$case")")
+  done < <(https_hosts)
+  "$REPO_DIR/tools/gen-test-pki.sh" --wrong "mta-sts.someone-else.mta.test" \
+    --selfsigned "mta-sts.selfsigned.mta.test" --expired "mta-sts.expired.mta.test" \
+    "$WORLD_DIR/pki" "${hosts[@]}" >"$WORLD_DIR/pki/gen.log" 2>&1 || {
+    cat "$WORLD_DIR/pki/gen.log" >&2
+    wdie "tools/gen-test-pki.sh failed"
+  }
+
+  # DNS: copy, sign, configure.
+  cp "$ENV_DIR"/zones/*.zone "$WORLD_DIR/zones/src/"
+  publish_zones
+  grep -q 'evil\.bogus\.mta\.test' "$WORLD_DIR/zones/serve/mta.test.zone" ||
+    wdie "could not make bogus.mta.test MX bogus (ldns-signzone output format changed?)"
+  render "$ENV_DIR/nsd.conf.in" "$WORLD_DIR/nsd/nsd.conf"
+  render "$ENV_DIR/unbound.conf.in" "$WORLD_DIR/unbound/unbound.conf"
+
+  # HTTPS.
+  build_www
+  chmod -R a+rX "$WORLD_DIR/www"
+  render "$ENV_DIR/nginx.conf.in" "$WORLD_DIR/nginx/nginx.conf"
+  build_nginx_servers
+
+  write_env
+
+  start_bg nsd nsd -d -c "$WORLD_DIR/nsd/nsd.conf"
+  start_bg unbound unbound -d -c "$WORLD_DIR/unbound/unbound.conf"
+  start_bg nginx nginx -e "$WORLD_DIR/nginx/error.log" -p "$WORLD_DIR/nginx/" \
+    -c "$WORLD_DIR/nginx/nginx.conf"
+  # The stall listener: accepts TCP connections and never says a word.
+  start_bg stall python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64)
+held = []
+while True:
+    c, _ = s.accept(); held.append(c)
+' "$STALL_PORT"
+
+  wait_tcp nsd "$(pid_of nsd)" "$NSD_PORT"
+  wait_tcp unbound "$(pid_of unbound)" "$UNBOUND_PORT"
+  wait_tcp nginx "$(pid_of nginx)" "$HTTPS_PORT"
+  wait_tcp stall "$(pid_of stall)" "$STALL_PORT"
+
+  # Sanity: NSD serves the zone, Unbound validates it (AD bit), nginx speaks TLS with the CA.
+  local serial want i
+  want="$(zone_serial "$WORLD_DIR/zones/src/mta.test.zone")"
+  for ((i = 0; i < 100; i++)); do
+    serial="$(nsd_serial mta.test)"
+    [ "$serial" = "$want" ] && break
+    sleep 0.02
+  done
+  [ "$serial" = "$want" ] || wdie "NSD does not serve mta.test (see $WORLD_DIR/nsd/nsd.log)"
+  drill -D -p "$UNBOUND_PORT" @127.0.0.1 mta.test SOA 2>/dev/null | grep -q 'flags:.* ad' ||
+    wdie "Unbound does not validate mta.test (no AD bit; see $WORLD_DIR/unbound/unbound.log)"
+  curl -sS -o /dev/null --max-time 5 --cacert "$WORLD_DIR/pki/ca.pem" \
+    --connect-to "::127.0.0.1:$HTTPS_PORT" https://mta-sts.enforce.mta.test/.well-known/mta-sts.txt ||
+    wdie "nginx does not serve the enforce policy (see $WORLD_DIR/nginx/error.log)"
+  wlog "up in $WORLD_DIR: nsd $NSD_PORT, unbound $UNBOUND_PORT, https $HTTPS_PORT, stall $STALL_PORT"
+}
+
+world_stop() {
+  local dir="${1:-${WORLD_DIR:-}}" f pid name i alive
+  [ -n "$dir" ] && [ -d "$dir/pids" ] || return 0
+  for f in "$dir"/pids/*.pid; do
+    [ -e "$f" ] || continue
+    pid="$(cat "$f")"
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for f in "$dir"/pids/*.pid; do
+    [ -e "$f" ] || continue
+    pid="$(cat "$f")"
+    name="$(basename "$f" .pid)"
+    alive=1
+    for ((i = 0; i < 150; i++)); do
+      kill -0 "$pid" 2>/dev/null || { alive=0; break; }
+      sleep 0.02
+    done
+    if [ "$alive" = 1 ]; then
+      wlog "$name (pid $pid) ignored SIGTERM: SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+    rm -f "$f"
+  done
+}
+
+world_dump_logs() {
+  local dir="${1:-$WORLD_DIR}" f
+  for f in "$dir"/pki/gen.log "$dir"/zones/sign.log "$dir"/nsd/stderr.log "$dir"/nsd/nsd.log \
+    "$dir"/unbound/stderr.log "$dir"/unbound/unbound.log "$dir"/nginx/stderr.log \
+    "$dir"/nginx/error.log "$dir"/nginx/access.log "$dir"/stall/stderr.log; do
+    [ -s "$f" ] || continue
+    echo "----- ${f#"$dir"/} (last 200 lines) -----"
+    tail -n 200 "$f"
+  done
+}
+
+# Executed rather than sourced: run one helper, e.g. lib.sh world_set_txt NAME RDATA.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  case "${1:-}" in
+    world_start | world_stop | world_set_txt | world_set_policy | world_remove_policy | \
+      world_dump_logs | world_missing_prereqs | probe_world)
+      "$@"
+      ;;
+    *)
+      echo "usage: WORLD_DIR=DIR $0 world_set_txt|world_set_policy|world_remove_policy|..." >&2
+      exit 64
+      ;;
+  esac
+fi
