@@ -5,6 +5,7 @@
 #include "tlspolicy/sts/discovery.hpp"
 
 #include <cctype>
+#include <ostream>
 
 #include <gtest/gtest.h>
 
@@ -257,6 +258,9 @@ struct ResponseCase {
   bool ok;
   Errc code;
 };
+
+// Row names, not raw bytes, in gtest and ctest test names.
+void PrintTo(const ResponseCase& row, std::ostream* os) { *os << row.name; }
 
 class PolicyResponse : public ::testing::TestWithParam<ResponseCase> {};
 

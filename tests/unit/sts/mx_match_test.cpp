@@ -3,6 +3,7 @@
 // mx_pattern_matches() and mx_matches_any() against RFC 8461 §4.1
 // (RFC-CHECKLIST STS-25): exact names, "*." matching exactly one whole
 // left-most label, case-insensitive comparison.
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,9 @@ struct MatchRow {
   std::string_view host;
   bool want;
 };
+
+// Row names, not raw bytes, in gtest and ctest test names.
+void PrintTo(const MatchRow& row, std::ostream* os) { *os << row.name; }
 
 const MatchRow k_match_rows[] = {
     {"STS-25 exact", "mail.example.com", "mail.example.com", true},

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -198,6 +199,9 @@ struct AcceptRow {
   StsPolicy want;
 };
 
+// Row names, not raw bytes, in gtest and ctest test names.
+void PrintTo(const AcceptRow& row, std::ostream* os) { *os << row.name; }
+
 const AcceptRow k_accept_rows[] = {
     {"STS-20 minimal enforce",
      std::string{k_head} + "mx: a.example\nmax_age: 1\n",
@@ -280,6 +284,9 @@ struct RejectRow {
   std::string body;
   std::string_view want_in_detail;
 };
+
+// Row names, not raw bytes, in gtest and ctest test names.
+void PrintTo(const RejectRow& row, std::ostream* os) { *os << row.name; }
 
 const RejectRow k_reject_rows[] = {
     {"STS-20 mode testing without mx", "version: STSv1\nmode: testing\nmax_age: 1\n", "no \"mx\""},

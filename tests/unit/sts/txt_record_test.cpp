@@ -3,6 +3,7 @@
 // parse_sts_txt() and select_sts_txt() against the RFC 8461 §3.1 ABNF and the
 // record-selection rule (RFC-CHECKLIST STS-2..STS-4, STS-6, STS-8). Every
 // table row names the checklist ID it exercises.
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,9 @@ struct TxtRow {
   std::string_view want_id;  // empty: an error is expected
   Errc want_error = Errc::StsTxtSyntax;
 };
+
+// Row names, not raw bytes, in gtest and ctest test names.
+void PrintTo(const TxtRow& row, std::ostream* os) { *os << row.name; }
 
 const std::string k_id32(32, 'a');
 const std::string k_id33(33, 'a');
@@ -144,6 +148,9 @@ struct SelectRow {
   Errc want_error = Errc::StsTxtSyntax;
   std::string_view want_in_detail = "";
 };
+
+// Row names, not raw bytes, in gtest and ctest test names.
+void PrintTo(const SelectRow& row, std::ostream* os) { *os << row.name; }
 
 const SelectRow k_select_rows[] = {
     {"STS-3 no records", {}, "", Errc::StsNoRecord},
