@@ -212,8 +212,17 @@ Decision PolicyEngine::decide(const DecideRequest& request) const {
     // RFC 8461 §5 (STS-29): mode none, or no policy → no MTA-STS.
     d.source = Source::None;
     d.action = Action::Opportunistic;
-    d.reason = policy ? "MTA-STS policy of " + d.domain + " is none: opportunistic TLS"
-                      : "no TLS policy for " + d.domain + ": opportunistic TLS";
+    if (policy) {
+      d.reason = "MTA-STS policy of " + d.domain + " is none: opportunistic TLS";
+    } else if (!d.failures.empty()) {
+      // RFC 8461 §3.3 (STS-17): no policy could be obtained and none is
+      // cached: deliver as if the domain had no MTA-STS policy.
+      d.reason = "the MTA-STS policy of " + d.domain + " could not be obtained (" +
+                 std::string(to_string(d.failures.back().code)) +
+                 "): opportunistic TLS (RFC 8461 §3.3)";
+    } else {
+      d.reason = "no TLS policy for " + d.domain + ": opportunistic TLS";
+    }
   }
 
   // Step 5: REQUIRETLS (RFC 8689 §4.2.1): satisfiable with MTA-STS enforce or

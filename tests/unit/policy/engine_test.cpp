@@ -184,6 +184,17 @@ TEST_F(Engine, Sts18CachedPolicyUsedWhenFetchFails) {
   EXPECT_EQ(d.failures.size(), 1u);
 }
 
+TEST_F(Engine, Sts17FetchFailureWithoutCacheIsOpportunisticAndSaysWhy) {
+  dns.set("example.test", dns::RrType::Mx, mx_answer({{10, "mx.example.test"}}));
+  dns.set("_mta-sts.example.test", dns::RrType::Txt, txt_answer({{"v=STSv1; id=id1"}}));
+  https.set(k_url, fail(Errc::FetchTls, Retry::Permanent, "certificate has expired"));
+  const auto d = decide("example.test");
+  EXPECT_EQ(d.action, Action::Opportunistic);
+  EXPECT_FALSE(d.mta_sts);
+  EXPECT_NE(d.reason.find("could not be obtained (fetch-tls)"), std::string::npos) << d.reason;
+  EXPECT_EQ(d.postfix, "NOTFOUND ");
+}
+
 TEST_F(Engine, Rt3RequireTlsSatisfiedBySecureMx) {
   dns.set("example.test", dns::RrType::Mx, mx_answer({{10, "mx.example.test"}}));
   no_sts();
