@@ -37,11 +37,12 @@
 #include "tlspolicy/dns/name.hpp"
 #include "tlspolicy/sts/policy.hpp"
 
+#include "quote.hpp"
+
 namespace tlspolicy::sts {
 namespace {
 
 constexpr std::size_t k_max_age_digits = 10;  // §3.2: 1*10(DIGIT)
-constexpr std::size_t k_max_quoted = 40;      // bytes of input echoed in a detail
 
 bool is_alpha(char c) noexcept { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
@@ -98,27 +99,6 @@ bool is_valid_value_text(std::string_view v) noexcept {
     i += n;
   }
   return true;
-}
-
-// Renders untrusted bytes for a detail: printable ASCII as is, anything else
-// as \xNN, cut after k_max_quoted bytes, in double quotes.
-std::string quote(std::string_view s) {
-  static constexpr char k_hex[] = "0123456789abcdef";
-  std::string out = "\"";
-  const std::size_t n = s.size() < k_max_quoted ? s.size() : k_max_quoted;
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto u = static_cast<unsigned char>(s[i]);
-    if (u >= 0x20U && u < 0x7FU && s[i] != '"' && s[i] != '\\') {
-      out += s[i];
-    } else {
-      out += "\\x";
-      out += k_hex[u >> 4U];
-      out += k_hex[u & 0xFU];
-    }
-  }
-  out += '"';
-  if (s.size() > n) out += "...";
-  return out;
 }
 
 Unexpected<Error> syntax(std::string detail) {

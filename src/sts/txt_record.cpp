@@ -15,13 +15,14 @@
 
 #include "tlspolicy/sts/policy.hpp"
 
+#include "quote.hpp"
+
 namespace tlspolicy::sts {
 namespace {
 
 constexpr std::string_view k_version = "v=STSv1";
 constexpr std::size_t k_max_id_length = 32;        // §3.1: 1*32(ALPHA / DIGIT)
 constexpr std::size_t k_max_ext_name_length = 32;  // §3.1: 1 + *31(...)
-constexpr std::size_t k_max_quoted = 40;           // bytes of input echoed in a detail
 
 bool is_alpha(char c) noexcept { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
@@ -35,27 +36,6 @@ bool is_ext_name_char(char c) noexcept { return is_alnum(c) || c == '_' || c == 
 bool is_ext_value_char(char c) noexcept {
   const auto u = static_cast<unsigned char>(c);
   return u >= 0x21 && u <= 0x7E && c != ';' && c != '=';
-}
-
-// Renders untrusted bytes for a detail: printable ASCII as is, anything else
-// as \xNN, cut after k_max_quoted bytes, in double quotes.
-std::string quote(std::string_view s) {
-  static constexpr char k_hex[] = "0123456789abcdef";
-  std::string out = "\"";
-  const std::size_t n = s.size() < k_max_quoted ? s.size() : k_max_quoted;
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto u = static_cast<unsigned char>(s[i]);
-    if (u >= 0x20 && u < 0x7F && s[i] != '"' && s[i] != '\\') {
-      out += s[i];
-    } else {
-      out += "\\x";
-      out += k_hex[u >> 4U];
-      out += k_hex[u & 0xFU];
-    }
-  }
-  out += '"';
-  if (s.size() > n) out += "...";
-  return out;
 }
 
 Unexpected<Error> syntax(std::string detail) {
