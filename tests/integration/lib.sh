@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# The integration test world: NSD (signed test zones) + Unbound (validating, stub to NSD) +
-# nginx (HTTPS policy hosts, test CA) + a "stall" TCP listener, all on 127.0.0.1 with random
-# ports, every file and process inside one world directory.
+# The integration test world: NSD (a private signed root, signed test zones) + Unbound
+# (validating with the private root's DS, stub-zones to NSD) + nginx (HTTPS policy hosts, test
+# CA) + a "stall" TCP listener + an "errdns" UDP listener that answers SERVFAIL or REFUSED,
+# all on 127.0.0.1 with random ports, every file and process inside one world directory.
 #
 # Sourced by tests/integration/run. Also executable, so suites in any language can call a
 # helper:   WORLD_DIR=DIR tests/integration/lib.sh world_set_txt NAME 'RDATA'...
@@ -11,6 +12,7 @@
 # they rely on `set -e` to stop at the first failing step.
 #
 #   world_start DIR              build and start everything, write DIR/env.sh, DIR/tlspolicy.toml
+#                                (resolver.mode trust-ad) and DIR/tlspolicy-validate.toml (validate)
 #   world_stop DIR               stop every process the world started (by pid), bounded wait
 #   world_dump_logs DIR          print every server log (run does this when a suite fails)
 #   world_set_txt NAME [RDATA..] replace the TXT RRset at NAME (none given: delete it), re-sign,
@@ -27,8 +29,11 @@ INTEGRATION_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$INTEGRATION_DIR/../.." && pwd)"
 ENV_DIR="$INTEGRATION_DIR/env"
 
-# Zones in env/zones/ that are DNSSEC-signed; every other env/zones/*.zone is served unsigned.
-SIGNED_ZONES=(mta.test)
+# Zones in env/zones/ (file stems; root = ".") that are DNSSEC-signed, in one chain of trust
+# from the private root; every other env/zones/*.zone is served unsigned. DS_ONLY_ZONES are
+# served unsigned although their parent publishes a DS for them (bogus).
+SIGNED_ZONES=(root test mta.test dane.test)
+DS_ONLY_ZONES=(ds-unsigned.dane.test)
 
 WORLD_PREREQS=(nsd nsd-control unbound unbound-control nginx ldns-keygen ldns-signzone drill
   openssl curl python3)
@@ -101,7 +106,7 @@ wait_tcp() {
 render() {
   sed -e "s|@DIR@|$WORLD_DIR|g" -e "s|@NSD_PORT@|$NSD_PORT|g" \
     -e "s|@UNBOUND_PORT@|$UNBOUND_PORT|g" -e "s|@HTTPS_PORT@|$HTTPS_PORT|g" \
-    -e "s|@STALL_PORT@|$STALL_PORT|g" "$1" >"$2"
+    -e "s|@STALL_PORT@|$STALL_PORT|g" -e "s|@ERRDNS_PORT@|$ERRDNS_PORT|g" "$1" >"$2"
 }
 
 # policy_host CASE: the policy host of an env/https-hosts line.
@@ -198,13 +203,14 @@ is_signed() {
 
 # publish_zones: sign the signed zones, then put what NSD serves in zones/serve/<origin>.zone.
 publish_zones() {
-  local f origin signed=()
+  local f origin z signed=() dsonly=()
   for f in "$WORLD_DIR"/zones/src/*.zone; do
     origin="$(basename "$f" .zone)"
     if is_signed "$origin"; then signed+=("$f"); fi
   done
+  for z in "${DS_ONLY_ZONES[@]}"; do dsonly+=(--ds-only "$z"); done
   if [ "${#signed[@]}" -gt 0 ]; then
-    "$REPO_DIR/tools/sign-test-zones.sh" "$WORLD_DIR/zones" "${signed[@]}" \
+    "$REPO_DIR/tools/sign-test-zones.sh" "${dsonly[@]}" "$WORLD_DIR/zones" "${signed[@]}" \
       >>"$WORLD_DIR/zones/sign.log" 2>&1 || {
       cat "$WORLD_DIR/zones/sign.log" >&2
       wdie "signing the test zones failed"
@@ -222,14 +228,26 @@ publish_zones() {
   done
 }
 
-# tamper ORIGIN: filter a signed zone. The MX of bogus.mta.test changes AFTER signing, so its
-# RRSIG no longer matches and a validator calls the RRset bogus.
+# tamper ORIGIN: filter a signed zone. These RRsets change AFTER signing, so their RRSIGs no
+# longer match and a validator calls them bogus: the MX of bogus.mta.test and of
+# bogus-mx.dane.test (target mx1 -> evil), and the TLSA of _25._tcp.mx1.bogus-tlsa.dane.test
+# (every hex digit of the digest swapped with its neighbour: 0<->1, ..., e<->f).
 tamper() {
-  if [ "$1" = mta.test ]; then
-    sed -E 's/^(bogus\.mta\.test\.[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]+MX[[:space:]]+10 )mx1\.bogus\.mta\.test\.$/\1evil.bogus.mta.test./'
-  else
-    cat
-  fi
+  case "$1" in
+    mta.test)
+      sed -E 's/^(bogus\.mta\.test\.[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]+MX[[:space:]]+10 )mx1\.bogus\.mta\.test\.$/\1evil.bogus.mta.test./' ;;
+    dane.test)
+      sed -E 's/^(bogus-mx\.dane\.test\.[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]+MX[[:space:]]+10 )mx1\./\1evil./' |
+        awk '$1 == "_25._tcp.mx1.bogus-tlsa.dane.test." && $4 == "TLSA" {
+          out = ""
+          for (i = 1; i <= length($NF); i++) {
+            c = substr($NF, i, 1); j = index("0123456789abcdef", tolower(c))
+            out = out (j ? substr("1032547698badcfe", j, 1) : c)
+          }
+          $NF = out
+        } { print }' ;;
+    *) cat ;;
+  esac
 }
 
 zone_serial() {  # zone_serial FILE: the SOA serial in an unsigned source zone file
@@ -252,9 +270,14 @@ world_set_txt() {
   . "$WORLD_DIR/env.sh"
   local name="${1%.}." zonefile="" f origin tmp serial i rdata
   shift
-  for f in "$WORLD_DIR"/zones/src/*.zone; do
+  local best=0
+  for f in "$WORLD_DIR"/zones/src/*.zone; do  # the longest origin that holds NAME
     origin="$(basename "$f" .zone)."
-    case "$name" in *."$origin" | "$origin") zonefile="$f" ;; esac
+    [ "$origin" = root. ] && continue
+    case "$name" in
+      *."$origin" | "$origin")
+        if [ "${#origin}" -gt "$best" ]; then zonefile="$f" best="${#origin}"; fi ;;
+    esac
   done
   [ -n "$zonefile" ] || wdie "no test zone holds $name"
   origin="$(basename "$zonefile" .zone)"
@@ -303,9 +326,13 @@ write_env() {
     printf 'export WORLD_DIR=%q\n' "$WORLD_DIR"
     printf 'export NSD_PORT=%q UNBOUND_PORT=%q HTTPS_PORT=%q STALL_PORT=%q CLOSED_PORT=%q\n' \
       "$NSD_PORT" "$UNBOUND_PORT" "$HTTPS_PORT" "$STALL_PORT" "$CLOSED_PORT"
+    printf 'export ERRDNS_PORT=%q\n' "$ERRDNS_PORT"
     printf 'export CA_FILE=%q\n' "$WORLD_DIR/pki/ca.pem"
-    printf 'export TRUST_ANCHOR=%q\n' "$WORLD_DIR/zones/trust-anchors.ds"
+    printf 'export TRUST_ANCHOR=%q\n' "$WORLD_DIR/zones/root.ds"
+    printf 'export TLSA_EE_SPKI_SHA256=%q TLSA_TA_CERT_SHA256=%q\n' \
+      "$TLSA_EE_SPKI_SHA256" "$TLSA_TA_CERT_SHA256"
     printf 'export TLSPOLICY_CONFIG=%q\n' "$WORLD_DIR/tlspolicy.toml"
+    printf 'export TLSPOLICY_VALIDATE_CONFIG=%q\n' "$WORLD_DIR/tlspolicy-validate.toml"
     printf 'export WORLD_LIB=%q\n' "$INTEGRATION_DIR/lib.sh"
   } >"$WORLD_DIR/env.sh"
   cat >"$WORLD_DIR/tlspolicy.toml" <<EOF
@@ -315,7 +342,7 @@ state_dir = "$WORLD_DIR/state"
 [resolver]
 mode = "trust-ad"
 servers = ["127.0.0.1@$UNBOUND_PORT"]
-trust_anchor = "$WORLD_DIR/zones/trust-anchors.ds"
+trust_anchor = "$WORLD_DIR/zones/root.ds"
 timeout = "2s"
 
 [mta_sts]
@@ -329,10 +356,29 @@ connect_to = ["mta-sts.stall.mta.test:443:127.0.0.1:$STALL_PORT", "::127.0.0.1:$
 [store]
 path = "$WORLD_DIR/state/policies.sqlite"
 EOF
+  # The same world through libunbound: validate mode, forwarding to the world's Unbound (root
+  # hints cannot carry a port, so no iteration), with the private root's DS as trust anchor.
+  sed -e 's/^mode = "trust-ad"$/mode = "validate"/' \
+    -e 's/^state_dir = .*/# resolver.mode = "validate": libunbound, forwarding to the world Unbound.\n&/' \
+    "$WORLD_DIR/tlspolicy.toml" >"$WORLD_DIR/tlspolicy-validate.toml"
+  grep -q '^mode = "validate"$' "$WORLD_DIR/tlspolicy-validate.toml" ||
+    wdie "could not write tlspolicy-validate.toml"
+}
+
+# tlsa_digests: the TLSA association data the zones publish, from the world's PKI.
+tlsa_digests() {
+  TLSA_EE_SPKI_SHA256="$(openssl x509 -in "$WORLD_DIR/pki/good.pem" -noout -pubkey |
+    openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1)"
+  TLSA_TA_CERT_SHA256="$(openssl x509 -in "$WORLD_DIR/pki/ca.pem" -outform DER |
+    sha256sum | cut -d' ' -f1)"
+  if [ "${#TLSA_EE_SPKI_SHA256}" != 64 ] || [ "${#TLSA_TA_CERT_SHA256}" != 64 ]; then
+    wdie "could not compute the TLSA digests from $WORLD_DIR/pki"
+  fi
+  export TLSA_EE_SPKI_SHA256 TLSA_TA_CERT_SHA256
 }
 
 world_start() {
-  local dir="$1" hosts=() case cert type extra
+  local dir="$1" hosts=() case cert type extra f
   probe_world
   mkdir -p "$dir"
   WORLD_DIR="$(cd "$dir" && pwd)"
@@ -340,8 +386,8 @@ world_start() {
   # nginx workers run as nobody when started by root: they must read www/.
   chmod 0755 "$WORLD_DIR"
   mkdir -p "$WORLD_DIR"/{pki,zones/src,nsd,unbound,nginx/tmp,www,stall,state,pids}
-  read -r NSD_PORT UNBOUND_PORT HTTPS_PORT STALL_PORT CLOSED_PORT <<<"$(free_ports 5)"
-  export NSD_PORT UNBOUND_PORT HTTPS_PORT STALL_PORT CLOSED_PORT
+  read -r NSD_PORT UNBOUND_PORT HTTPS_PORT STALL_PORT CLOSED_PORT ERRDNS_PORT <<<"$(free_ports 6)"
+  export NSD_PORT UNBOUND_PORT HTTPS_PORT STALL_PORT CLOSED_PORT ERRDNS_PORT
 
   # PKI: the good leaf names every host whose cert column says "good".
   while read -r case cert type extra; do
@@ -354,11 +400,24 @@ world_start() {
     wdie "tools/gen-test-pki.sh failed"
   }
 
-  # DNS: copy, sign, configure.
-  cp "$ENV_DIR"/zones/*.zone "$WORLD_DIR/zones/src/"
+  # DNS: copy (TLSA digests from the PKI), sign, configure.
+  tlsa_digests
+  for f in "$ENV_DIR"/zones/*.zone; do
+    sed -e "s/@EE_SPKI_SHA256@/$TLSA_EE_SPKI_SHA256/g" \
+      -e "s/@TA_CERT_SHA256@/$TLSA_TA_CERT_SHA256/g" \
+      "$f" >"$WORLD_DIR/zones/src/$(basename "$f")"
+  done
   publish_zones
   grep -q 'evil\.bogus\.mta\.test' "$WORLD_DIR/zones/serve/mta.test.zone" ||
     wdie "could not make bogus.mta.test MX bogus (ldns-signzone output format changed?)"
+  grep -q 'evil\.bogus-mx\.dane\.test' "$WORLD_DIR/zones/serve/dane.test.zone" ||
+    wdie "could not make bogus-mx.dane.test MX bogus (ldns-signzone output format changed?)"
+  if ! grep -Eq '^_25\._tcp\.mx1\.bogus-tlsa\.dane\.test\..*TLSA[[:space:]]+3 1 1 [0-9a-f]{64}$' \
+    "$WORLD_DIR/zones/serve/dane.test.zone" ||
+    grep -q "^_25\._tcp\.mx1\.bogus-tlsa\.dane\.test\..*$TLSA_EE_SPKI_SHA256" \
+      "$WORLD_DIR/zones/serve/dane.test.zone"; then
+    wdie "could not make the TLSA of bogus-tlsa.dane.test bogus"
+  fi
   render "$ENV_DIR/nsd.conf.in" "$WORLD_DIR/nsd/nsd.conf"
   render "$ENV_DIR/unbound.conf.in" "$WORLD_DIR/unbound/unbound.conf"
 
@@ -384,6 +443,24 @@ while True:
     c, _ = s.accept(); held.append(c)
 ' "$STALL_PORT"
 
+  # errdns: a UDP DNS listener for the servfail/refused delegations of dane.test: REFUSED when
+  # the query name has a label "refused", SERVFAIL otherwise.
+  start_bg errdns python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+while True:
+    q, peer = s.recvfrom(4096)
+    if len(q) < 12 or q[2] & 0x80:
+        continue
+    i, labels = 12, []
+    while i < len(q) and q[i] != 0 and len(labels) < 128:
+        labels.append(q[i + 1:i + 1 + q[i]].lower()); i += 1 + q[i]
+    rcode = 5 if b"refused" in labels else 2
+    head = bytes([q[0], q[1], 0x80 | (q[2] & 0x79), rcode, 0, 1, 0, 0, 0, 0, 0, 0])
+    s.sendto(head + q[12:min(i + 5, len(q))], peer)
+' "$ERRDNS_PORT"
+
   wait_tcp nsd "$(pid_of nsd)" "$NSD_PORT"
   wait_tcp unbound "$(pid_of unbound)" "$UNBOUND_PORT"
   wait_tcp nginx "$(pid_of nginx)" "$HTTPS_PORT"
@@ -398,8 +475,10 @@ while True:
     sleep 0.02
   done
   [ "$serial" = "$want" ] || wdie "NSD does not serve mta.test (see $WORLD_DIR/nsd/nsd.log)"
-  drill -D -p "$UNBOUND_PORT" @127.0.0.1 mta.test SOA 2>/dev/null | grep -q 'flags:.* ad' ||
-    wdie "Unbound does not validate mta.test (no AD bit; see $WORLD_DIR/unbound/unbound.log)"
+  for f in . test mta.test dane.test; do
+    drill -D -p "$UNBOUND_PORT" @127.0.0.1 "$f" SOA 2>/dev/null | grep -q 'flags:.* ad' ||
+      wdie "Unbound does not validate $f (no AD bit; see $WORLD_DIR/unbound/unbound.log)"
+  done
   curl -sS -o /dev/null --max-time 5 --cacert "$WORLD_DIR/pki/ca.pem" \
     --connect-to "::127.0.0.1:$HTTPS_PORT" https://mta-sts.enforce.mta.test/.well-known/mta-sts.txt ||
     wdie "nginx does not serve the enforce policy (see $WORLD_DIR/nginx/error.log)"
@@ -436,7 +515,8 @@ world_dump_logs() {
   local dir="${1:-$WORLD_DIR}" f
   for f in "$dir"/pki/gen.log "$dir"/zones/sign.log "$dir"/nsd/stderr.log "$dir"/nsd/nsd.log \
     "$dir"/unbound/stderr.log "$dir"/unbound/unbound.log "$dir"/nginx/stderr.log \
-    "$dir"/nginx/error.log "$dir"/nginx/access.log "$dir"/stall/stderr.log; do
+    "$dir"/nginx/error.log "$dir"/nginx/access.log "$dir"/stall/stderr.log \
+    "$dir"/errdns/stderr.log; do
     [ -s "$f" ] || continue
     echo "----- ${f#"$dir"/} (last 200 lines) -----"
     tail -n 200 "$f"

@@ -55,4 +55,27 @@ struct ResolverOptions {
 [[nodiscard]] Result<std::unique_ptr<Resolver>> make_trust_ad_resolver(
     const ResolverOptions& options);
 
+struct ValidatingResolverOptions {
+  /// Forwarders, in order; empty = the nameservers of /etc/resolv.conf.
+  /// Ignored when root_hints is set.
+  std::vector<ServerAddress> servers;
+  /// DNSKEY or DS records in zone-file format (e.g. Debian's
+  /// /usr/share/dns/root.key, or a private test root's key).
+  std::string trust_anchor;
+  /// Unbound root hints file; when non-empty, iterate from these roots
+  /// instead of forwarding (a private signed test root works).
+  std::string root_hints;
+  /// Time allowed for one lookup (libunbound resolves asynchronously; the
+  /// lookup is abandoned with DnsTimeout after this).
+  std::chrono::milliseconds timeout{5000};
+};
+
+/// The `validate` backend on libunbound: in-process DNSSEC validation
+/// (RFC 4035) with the given trust anchor. Every answer carries Secure /
+/// Insecure / Bogus (with the validator's reason in `why`) / Indeterminate.
+/// Errors at construction: InvalidArgument (unreadable trust anchor or
+/// hints, bad forwarder).
+[[nodiscard]] Result<std::unique_ptr<Resolver>> make_validating_resolver(
+    const ValidatingResolverOptions& options);
+
 }  // namespace tlspolicy::dns

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Checks the test world itself, without tlspolicy: every case's DNS answer validates (AD bit)
+# through the private signed root, every bogus or failed lookup is a SERVFAIL from Unbound,
 # and every policy host answers the way its case needs (status, Content-Type, certificate
 # error). When this suite fails, the other suites' failures are the world's fault, not the
 # binary's. `run --world-only` runs only the world_* suites.
@@ -54,6 +55,93 @@ check_dns dns-bogus-mx-servfail bogus.mta.test MX "SERVFAIL - 0"
 check_dns dns-bogus-txt-secure _mta-sts.bogus.mta.test TXT "NOERROR ad 1"
 check_dns dns-unsigned-mx-insecure insecure.unsigned.test MX "NOERROR - 1"
 check_dns dns-unsigned-txt-insecure _mta-sts.insecure.unsigned.test TXT "NOERROR - 1"
+
+# The private signed root: Unbound's one trust anchor is the root DS, and the chain
+# . -> test. -> mta.test./dane.test. validates (RFC 4035 §5).
+check_dns root-dnskey-secure . DNSKEY "NOERROR ad 2"
+check_dns root-soa-secure . SOA "NOERROR ad 1"
+check_dns test-ds-secure test DS "NOERROR ad 1"
+check_dns mta-ds-secure mta.test DS "NOERROR ad 1"
+check_dns dane-ds-secure dane.test DS "NOERROR ad 1"
+check_dns unsigned-no-ds unsigned.test DS "NOERROR ad 0"
+anchors="$(grep -cv -e '^;' -e '^[[:space:]]*$' "$TRUST_ANCHOR" || true)"
+owner="$(awk '!/^;/ && NF { print $1; exit }' "$TRUST_ANCHOR")"
+if [ "$anchors" = 1 ] && [ "$owner" = . ]; then ok trust-anchor-root-only; else
+  bad trust-anchor-root-only "got $anchors records, first owner '$owner', want one DS for ."
+fi
+if grep -q '^mode = "validate"$' "$TLSPOLICY_VALIDATE_CONFIG" &&
+  grep -q "^trust_anchor = \"$TRUST_ANCHOR\"$" "$TLSPOLICY_VALIDATE_CONFIG" &&
+  grep -q "^servers = \[\"127.0.0.1@$UNBOUND_PORT\"\]$" "$TLSPOLICY_VALIDATE_CONFIG"; then
+  ok validate-config
+else
+  bad validate-config "$TLSPOLICY_VALIDATE_CONFIG lacks mode validate / trust_anchor / servers"
+fi
+
+# DANE cases (dane.test): secure MX and TLSA where expected, SERVFAIL for every bogus or failed
+# lookup, secure denials where there is nothing.
+for c in tlsa311 tlsa201 unusable notlsa bogus-tlsa nullmx mx-cname; do
+  check_dns "dane-$c-mx" "$c.dane.test" MX "NOERROR ad 1"
+done
+check_dns dane-dane-sts-mx dane-sts.dane.test MX "NOERROR ad 2"
+check_dns dane-twomx-mx twomx.dane.test MX "NOERROR ad 2"
+check_dns dane-tlsa311-tlsa _25._tcp.mx1.tlsa311.dane.test TLSA "NOERROR ad 1"
+check_dns dane-tlsa201-tlsa _25._tcp.mx1.tlsa201.dane.test TLSA "NOERROR ad 1"
+check_dns dane-dane-sts-tlsa1 _25._tcp.mx1.dane-sts.dane.test TLSA "NOERROR ad 1"
+check_dns dane-dane-sts-tlsa2 _25._tcp.mx2.dane-sts.dane.test TLSA "NOERROR ad 1"
+check_dns dane-dane-sts-txt _mta-sts.dane-sts.dane.test TXT "NOERROR ad 1"
+check_dns dane-twomx-tlsa1 _25._tcp.mx1.twomx.dane.test TLSA "NOERROR ad 1"
+check_dns dane-twomx-tlsa2-denied _25._tcp.mx2.twomx.dane.test TLSA "NXDOMAIN ad 0"
+check_dns dane-unusable-tlsa _25._tcp.mx1.unusable.dane.test TLSA "NOERROR ad 3"
+check_dns dane-notlsa-denied _25._tcp.mx1.notlsa.dane.test TLSA "NXDOMAIN ad 0"
+check_dns dane-mx-cname-a mx.mx-cname.dane.test A "NOERROR ad 1"
+check_dns dane-mx-cname-cname mx.mx-cname.dane.test CNAME "NOERROR ad 1"
+check_dns dane-mx-cname-tlsa _25._tcp.real.mx-cname.dane.test TLSA "NOERROR ad 1"
+check_dns dane-nxdomain nxdomain.dane.test MX "NXDOMAIN ad 0"
+check_dns dane-bogus-mx-servfail bogus-mx.dane.test MX "SERVFAIL - 0"
+check_dns dane-bogus-tlsa-a mx1.bogus-tlsa.dane.test A "NOERROR ad 1"
+check_dns dane-bogus-tlsa-servfail _25._tcp.mx1.bogus-tlsa.dane.test TLSA "SERVFAIL - 0"
+check_dns dane-ds-unsigned-servfail ds-unsigned.dane.test MX "SERVFAIL - 0"
+check_dns dane-servfail-servfail servfail.dane.test MX "SERVFAIL - 0"
+check_dns dane-refused-servfail refused.dane.test MX "SERVFAIL - 0"
+check_dns dane-unsigned-tlsa-mx unsigned-tlsa.unsigned.test MX "NOERROR - 1"
+check_dns dane-unsigned-tlsa-tlsa _25._tcp.mx1.unsigned-tlsa.unsigned.test TLSA "NOERROR - 1"
+check_dns dane-plain-mx plain.unsigned.test MX "NOERROR - 1"
+
+# The TLSA data are the world PKI's digests; the tampered ones are not.
+tlsa_data() {  # tlsa_data NAME [drill options]: "u s m hex" lines
+  drill "${@:2}" -p "$UNBOUND_PORT" @127.0.0.1 "$1" TLSA 2>/dev/null |
+    awk '!/^;/ && $4 == "TLSA" { print $5, $6, $7, tolower($8) }'
+}
+want="3 1 1 $TLSA_EE_SPKI_SHA256"
+got="$(tlsa_data _25._tcp.mx1.tlsa311.dane.test)"
+check_eq() {  # check_eq LABEL GOT WANT
+  if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "got '$2', want '$3'"; fi
+}
+check_eq dane-tlsa311-data "$got" "$want"
+want="2 0 1 $TLSA_TA_CERT_SHA256"
+got="$(tlsa_data _25._tcp.mx1.tlsa201.dane.test)"
+check_eq dane-tlsa201-data "$got" "$want"
+got="$(tlsa_data _25._tcp.mx1.bogus-tlsa.dane.test -o CD)"  # checking disabled: the raw data
+if [[ "$got" == "3 1 1 "* ]] && [ "$got" != "3 1 1 $TLSA_EE_SPKI_SHA256" ]; then
+  ok dane-bogus-tlsa-tampered
+else
+  bad dane-bogus-tlsa-tampered "got '$got', want a 3 1 1 record that is not the good leaf's"
+fi
+ee="$(openssl x509 -in "$WORLD_DIR/pki/good.pem" -noout -pubkey |
+  openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1)"
+if [ "$ee" = "$TLSA_EE_SPKI_SHA256" ]; then ok dane-digest-from-pki; else
+  bad dane-digest-from-pki "got $TLSA_EE_SPKI_SHA256 in env.sh, want $ee (good.pem SPKI)"
+fi
+
+# The errdns listener answers SERVFAIL, and REFUSED for names under refused.dane.test.
+rcode_of() {
+  drill -p "$ERRDNS_PORT" @127.0.0.1 "$1" MX 2>/dev/null |
+    awk '/rcode:/ { for (i = 1; i <= NF; i++) if ($i == "rcode:") rc = $(i + 1) }
+         END { sub(",", "", rc); print rc }'
+}
+check_eq errdns-servfail "$(rcode_of servfail.dane.test)" SERVFAIL
+check_eq errdns-refused "$(rcode_of refused.dane.test)" REFUSED
+
 split="$(drill -p "$UNBOUND_PORT" @127.0.0.1 _mta-sts.split.mta.test TXT 2>/dev/null |
   awk '!/^;/ && $4 == "TXT" { sub(/^[^"]*/, ""); print }')"
 if [ "$split" = '"v=STSv1; id=spl" "it1;"' ]; then ok dns-split-strings; else
