@@ -20,6 +20,8 @@ std::string_view to_string(Errc code) noexcept {
       return "dns-refused";
     case Errc::DnsNetwork:
       return "dns-network";
+    case Errc::DaneHostUnusable:
+      return "dane-host-unusable";
     case Errc::DnsMalformed:
       return "dns-malformed";
     case Errc::FetchConnect:

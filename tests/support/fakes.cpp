@@ -12,11 +12,17 @@ void FakeResolver::set(std::string name, dns::RrType type, Result<dns::DnsAnswer
   m_answers.insert_or_assign({std::move(name), type}, std::move(answer));
 }
 
+void FakeResolver::set_default(dns::RrType type, Result<dns::DnsAnswer> answer) {
+  const std::lock_guard lock{m_mu};
+  m_defaults.insert_or_assign(type, std::move(answer));
+}
+
 Result<dns::DnsAnswer> FakeResolver::lookup(const dns::DomainName& name, dns::RrType type) const {
   const std::lock_guard lock{m_mu};
   ++m_calls[{name.str(), type}];
   const auto it = m_answers.find({name.str(), type});
   if (it == m_answers.end()) {
+    if (const auto d = m_defaults.find(type); d != m_defaults.end()) return d->second;
     ADD_FAILURE() << "FakeResolver: unscripted query " << name.str() << " " << dns::to_string(type);
     return fail(Errc::DnsServfail, Retry::Transient, "unscripted query");
   }
@@ -146,6 +152,34 @@ Unexpected<Error> dns_error(Errc code) {
 
 fetch::HttpsResponse http(long status, std::string body, std::string content_type) {
   return fetch::HttpsResponse{status, std::move(content_type), std::move(body)};
+}
+
+dns::DnsAnswer address_answer(std::vector<std::string> ips, dns::Security security,
+                              std::string canonical) {
+  dns::DnsAnswer a;
+  a.qtype = dns::RrType::A;
+  a.outcome = ips.empty() ? dns::Outcome::NoData : dns::Outcome::Data;
+  a.security = security;
+  a.ttl = std::chrono::seconds{300};
+  a.canonical_name = std::move(canonical);
+  a.addresses = std::move(ips);
+  return a;
+}
+
+dns::DnsAnswer tlsa_answer(std::vector<dns::TlsaRecord> records, dns::Security security) {
+  dns::DnsAnswer a;
+  a.qtype = dns::RrType::Tlsa;
+  a.outcome = records.empty() ? dns::Outcome::NoData : dns::Outcome::Data;
+  a.security = security;
+  a.ttl = std::chrono::seconds{300};
+  a.tlsa = std::move(records);
+  return a;
+}
+
+dns::TlsaRecord tlsa(int usage, int selector, int mtype, std::size_t length) {
+  return dns::TlsaRecord{static_cast<std::uint8_t>(usage), static_cast<std::uint8_t>(selector),
+                         static_cast<std::uint8_t>(mtype),
+                         std::vector<std::uint8_t>(length, std::uint8_t{0xab})};
 }
 
 }  // namespace tlspolicy::testing

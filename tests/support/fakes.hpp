@@ -23,6 +23,8 @@ class FakeResolver final : public dns::Resolver {
  public:
   /// Scripts the answer (or error) for (name, type); replaces an earlier one.
   void set(std::string name, dns::RrType type, Result<dns::DnsAnswer> answer);
+  /// The answer for any name of `type` that set() did not script.
+  void set_default(dns::RrType type, Result<dns::DnsAnswer> answer);
   [[nodiscard]] Result<dns::DnsAnswer> lookup(const dns::DomainName& name,
                                               dns::RrType type) const override;
   [[nodiscard]] int calls(const std::string& name, dns::RrType type) const;
@@ -30,6 +32,7 @@ class FakeResolver final : public dns::Resolver {
  private:
   mutable std::mutex m_mu;
   std::map<std::pair<std::string, dns::RrType>, Result<dns::DnsAnswer>> m_answers;
+  std::map<dns::RrType, Result<dns::DnsAnswer>> m_defaults;
   mutable std::map<std::pair<std::string, dns::RrType>, int> m_calls;
 };
 
@@ -79,5 +82,17 @@ class MemoryPolicyCache final : public cache::PolicyCache {
 [[nodiscard]] Unexpected<Error> dns_error(Errc code);
 [[nodiscard]] fetch::HttpsResponse http(long status, std::string body,
                                         std::string content_type = "text/plain");
+
+// Builders for DANE tests (appended for src/dane).
+/// A or AAAA answer: Data with `ips` (NoData when empty); `canonical` is the
+/// CNAME target when the answer followed a CNAME chain.
+[[nodiscard]] dns::DnsAnswer address_answer(std::vector<std::string> ips,
+                                            dns::Security security = dns::Security::Secure,
+                                            std::string canonical = "");
+/// TLSA answer: Data with `records` (NoData when empty).
+[[nodiscard]] dns::DnsAnswer tlsa_answer(std::vector<dns::TlsaRecord> records,
+                                         dns::Security security = dns::Security::Secure);
+/// A TLSA record whose data is `length` octets of 0xab.
+[[nodiscard]] dns::TlsaRecord tlsa(int usage, int selector, int mtype, std::size_t length);
 
 }  // namespace tlspolicy::testing

@@ -23,6 +23,7 @@ enum class Errc {
   DnsRefused,
   DnsNetwork,
   DnsMalformed,
+  DaneHostUnusable,
   FetchConnect,
   FetchTls,
   FetchTimeout,

@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// DaneLookup::lookup_host over a scripted resolver: the address-then-TLSA
+// procedure and CNAME rules of RFC 7672 §2.2.2–2.2.3 and the four outcomes
+// of §2.2 (RFC-CHECKLIST DANE-4, DANE-5, DANE-9..DANE-11 in test names).
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "tlspolicy/dane/dane.hpp"
+
+#include "support/fakes.hpp"
+
+namespace tlspolicy::dane {
+namespace {
+
+using dns::RrType;
+using dns::Security;
+using testing::address_answer;
+using testing::dns_error;
+using testing::FakeResolver;
+using testing::nodata;
+using testing::nxdomain;
+using testing::tlsa;
+using testing::tlsa_answer;
+
+constexpr const char* k_host = "mx.example.test";
+constexpr const char* k_tlsa = "_25._tcp.mx.example.test";
+constexpr const char* k_target = "mx.hosting.test";
+constexpr const char* k_target_tlsa = "_25._tcp.mx.hosting.test";
+
+class DaneLookupTest : public ::testing::Test {
+ protected:
+  FakeResolver dns;
+  DaneLookup dane{dns, util::null_logger()};
+
+  /// Secure A and AAAA for `name` (optionally via a CNAME to `canonical`).
+  void secure_host(const std::string& name, const std::string& canonical = "",
+                   Security security = Security::Secure) {
+    dns.set(name, RrType::A, address_answer({"192.0.2.1"}, security, canonical));
+    auto aaaa = address_answer({"2001:db8::1"}, security, canonical);
+    aaaa.qtype = RrType::Aaaa;
+    dns.set(name, RrType::Aaaa, aaaa);
+  }
+
+  static std::string trail(const HostResult& r) {
+    std::string out;
+    for (const auto& line : r.trail) out += "\n  " + line;
+    return out;
+  }
+};
+
+TEST_F(DaneLookupTest, Dane5aSecureUsableTlsaAuthenticates) {
+  secure_host(k_host);
+  const std::vector records{tlsa(3, 1, 1, 32), tlsa(0, 0, 1, 32)};
+  dns.set(k_tlsa, RrType::Tlsa, tlsa_answer(records));
+  const auto r = dane.lookup_host(k_host);
+  EXPECT_EQ(r.status, HostStatus::Authenticated)
+      << k_host << ": got " << to_string(r.status) << ", want dane-authenticated" << trail(r);
+  EXPECT_EQ(r.tlsa, std::vector{tlsa(3, 1, 1, 32)});
+  EXPECT_EQ(r.published, records);
+  EXPECT_EQ(r.tlsa_base_domain, k_host);
+  EXPECT_EQ(r.host, k_host);
+  EXPECT_TRUE(r.error.empty());
+  EXPECT_FALSE(r.trail.empty());
+}
+
+TEST_F(DaneLookupTest, Dane16DigestAgilityApplied) {
+  secure_host(k_host);
+  dns.set(k_tlsa, RrType::Tlsa, tlsa_answer({tlsa(2, 1, 1, 32), tlsa(2, 1, 2, 64)}));
+  const auto r = dane.lookup_host(k_host);
+  ASSERT_EQ(r.status, HostStatus::Authenticated) << trail(r);
+  EXPECT_EQ(r.tlsa, std::vector{tlsa(2, 1, 2, 64)});
+  EXPECT_EQ(r.published.size(), 2U);
+}
+
+TEST_F(DaneLookupTest, Dane5bAllUnusableIsUnauthenticated) {
+  secure_host(k_host);
+  const std::vector records{tlsa(0, 0, 1, 32), tlsa(1, 1, 1, 32), tlsa(3, 1, 1, 31)};
+  dns.set(k_tlsa, RrType::Tlsa, tlsa_answer(records));
+  const auto r = dane.lookup_host(k_host);
+  EXPECT_EQ(r.status, HostStatus::Unauthenticated)
+      << k_host << ": got " << to_string(r.status) << ", want tls-unauthenticated" << trail(r);
+  EXPECT_TRUE(r.tlsa.empty());
+  EXPECT_EQ(r.published, records);
+  EXPECT_EQ(r.tlsa_base_domain, k_host);
+}
+
+TEST_F(DaneLookupTest, Dane5cInsecureTlsaIsNoDane) {
+  secure_host(k_host);
+  dns.set(k_tlsa, RrType::Tlsa, tlsa_answer({tlsa(3, 1, 1, 32)}, Security::Insecure));
+  const auto r = dane.lookup_host(k_host);
+  EXPECT_EQ(r.status, HostStatus::NoDane) << trail(r);
+  EXPECT_TRUE(r.tlsa.empty());
+  EXPECT_TRUE(r.tlsa_base_domain.empty());
+}
+
+TEST_F(DaneLookupTest, Dane5cSecureNodataIsNoDane) {
+  secure_host(k_host);
+  dns.set(k_tlsa, RrType::Tlsa, nodata(Security::Secure));
+  const auto r = dane.lookup_host(k_host);
+  EXPECT_EQ(r.status, HostStatus::NoDane) << trail(r);
+  EXPECT_TRUE(r.error.empty());
+}
+
+TEST_F(DaneLookupTest, Dane5cSecureNxdomainIsNoDane) {
+  secure_host(k_host);
+  dns.set(k_tlsa, RrType::Tlsa, nxdomain(Security::Secure));
+  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::NoDane);
+}
+
+TEST_F(DaneLookupTest, Dane4TlsaServfailIsUnusable) {
+  secure_host(k_host);
+  dns.set(k_tlsa, RrType::Tlsa, dns_error(Errc::DnsServfail));
+  const auto r = dane.lookup_host(k_host);
+  EXPECT_EQ(r.status, HostStatus::Unusable) << trail(r);
+  EXPECT_NE(r.error.find("dns-servfail"), std::string::npos) << r.error;
+}
+
+TEST_F(DaneLookupTest, Dane4TlsaTimeoutIsUnusable) {
+  secure_host(k_host);
+  dns.set(k_tlsa, RrType::Tlsa, dns_error(Errc::DnsTimeout));
+  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::Unusable);
+}
+
+TEST_F(DaneLookupTest, Dane4TlsaMalformedIsUnusable) {
+  secure_host(k_host);
+  dns.set(k_tlsa, RrType::Tlsa, dns_error(Errc::DnsMalformed));
+  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::Unusable);
+}
+
+TEST_F(DaneLookupTest, Dane4BogusTlsaIsUnusable) {
+  secure_host(k_host);
+  auto bogus = tlsa_answer({tlsa(3, 1, 1, 32)}, Security::Bogus);
+  bogus.why = "signature expired";
+  dns.set(k_tlsa, RrType::Tlsa, bogus);
+  const auto r = dane.lookup_host(k_host);
+  EXPECT_EQ(r.status, HostStatus::Unusable) << trail(r);
+  EXPECT_NE(r.error.find("signature expired"), std::string::npos) << r.error;
+  EXPECT_TRUE(r.tlsa.empty());
+}
+
+TEST_F(DaneLookupTest, Dane4IndeterminateTlsaIsUnusable) {
+  secure_host(k_host);
+  dns.set(k_tlsa, RrType::Tlsa, nodata(Security::Indeterminate));
+  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::Unusable);
+}
+
+TEST_F(DaneLookupTest, Dane4BogusAddressIsUnusable) {
+  secure_host(k_host);
+  dns.set(k_host, RrType::A, address_answer({"192.0.2.1"}, Security::Bogus));
+  const auto r = dane.lookup_host(k_host);
+  EXPECT_EQ(r.status, HostStatus::Unusable) << trail(r);
+  EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
+}
+
+TEST_F(DaneLookupTest, Dane4IndeterminateAddressIsUnusable) {
+  secure_host(k_host, "", Security::Indeterminate);
+  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::Unusable);
+  EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
+}
+
+TEST_F(DaneLookupTest, Dane4BothAddressLookupsFailingIsUnusable) {
+  dns.set(k_host, RrType::A, dns_error(Errc::DnsServfail));
+  dns.set(k_host, RrType::Aaaa, dns_error(Errc::DnsTimeout));
+  const auto r = dane.lookup_host(k_host);
+  EXPECT_EQ(r.status, HostStatus::Unusable) << trail(r);
+  EXPECT_NE(r.error.find("dns-servfail"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("dns-timeout"), std::string::npos) << r.error;
+  EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
+}
+
+TEST_F(DaneLookupTest, OneAddressFamilyAnsweringIsEnough) {
+  dns.set(k_host, RrType::A, address_answer({"192.0.2.1"}));
+  dns.set(k_host, RrType::Aaaa, dns_error(Errc::DnsTimeout));
+  dns.set(k_tlsa, RrType::Tlsa, tlsa_answer({tlsa(3, 1, 1, 32)}));
+  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::Authenticated);
+}
+
+TEST_F(DaneLookupTest, NonexistentHostIsUnusable) {
+  dns.set(k_host, RrType::A, nxdomain(Security::Secure));
+  dns.set(k_host, RrType::Aaaa, nxdomain(Security::Secure));
+  const auto r = dane.lookup_host(k_host);
+  EXPECT_EQ(r.status, HostStatus::Unusable) << trail(r);
+  EXPECT_NE(r.error.find("does not exist"), std::string::npos) << r.error;
+  EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
+}
+
+TEST_F(DaneLookupTest, HostWithoutAddressesIsUnusable) {
+  dns.set(k_host, RrType::A, nodata(Security::Secure));
+  dns.set(k_host, RrType::Aaaa, nodata(Security::Secure));
+  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::Unusable);
+  EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
+}
+
+TEST_F(DaneLookupTest, Dane9InsecureAddressIsNoDaneWithoutTlsaQuery) {
+  secure_host(k_host, "", Security::Insecure);
+  const auto r = dane.lookup_host(k_host);
+  EXPECT_EQ(r.status, HostStatus::NoDane) << trail(r);
+  EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
+  EXPECT_EQ(dns.calls(k_host, RrType::Cname), 0);
+}
+
+TEST_F(DaneLookupTest, Dane9SecureAAndInsecureAaaaIsNoDane) {
+  secure_host(k_host);
+  auto aaaa = address_answer({"2001:db8::1"}, Security::Insecure);
+  aaaa.qtype = RrType::Aaaa;
+  dns.set(k_host, RrType::Aaaa, aaaa);
+  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::NoDane);
+  EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
+}
+
+TEST_F(DaneLookupTest, Dane10SecureCnameChainTriesExpandedNameFirst) {
+  secure_host(k_host, k_target);
+  dns.set(k_target_tlsa, RrType::Tlsa, tlsa_answer({tlsa(2, 0, 1, 32)}));
+  dns.set(k_tlsa, RrType::Tlsa, tlsa_answer({tlsa(3, 1, 1, 32)}));
+  const auto r = dane.lookup_host(k_host);
+  ASSERT_EQ(r.status, HostStatus::Authenticated) << trail(r);
+  // DANE-11: the expanded name is the TLSA base domain (SNI, reference id).
+  EXPECT_EQ(r.tlsa_base_domain, k_target);
+  EXPECT_EQ(r.tlsa, std::vector{tlsa(2, 0, 1, 32)});
+  EXPECT_EQ(r.host, k_host);
+  EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
+}
+
+TEST_F(DaneLookupTest, Dane10ExpandedSecureDenialFallsBackToOriginal) {
+  secure_host(k_host, k_target);
+  dns.set(k_target_tlsa, RrType::Tlsa, nxdomain(Security::Secure));
+  dns.set(k_tlsa, RrType::Tlsa, tlsa_answer({tlsa(3, 1, 1, 32)}));
+  const auto r = dane.lookup_host(k_host);
+  ASSERT_EQ(r.status, HostStatus::Authenticated) << trail(r);
+  EXPECT_EQ(r.tlsa_base_domain, k_host);
+  EXPECT_EQ(dns.calls(k_target_tlsa, RrType::Tlsa), 1);
+  EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 1);
+}
+
+TEST_F(DaneLookupTest, Dane10ExpandedInsecureFallsBackToOriginal) {
+  secure_host(k_host, k_target);
+  dns.set(k_target_tlsa, RrType::Tlsa, tlsa_answer({tlsa(3, 1, 1, 32)}, Security::Insecure));
+  dns.set(k_tlsa, RrType::Tlsa, tlsa_answer({tlsa(2, 1, 2, 64)}));
+  const auto r = dane.lookup_host(k_host);
+  ASSERT_EQ(r.status, HostStatus::Authenticated) << trail(r);
+  EXPECT_EQ(r.tlsa_base_domain, k_host);
+  EXPECT_EQ(r.tlsa, std::vector{tlsa(2, 1, 2, 64)});
+}
+
+TEST_F(DaneLookupTest, Dane10NeitherCandidateSecureIsNoDane) {
+  secure_host(k_host, k_target);
+  dns.set(k_target_tlsa, RrType::Tlsa, nodata(Security::Secure));
+  dns.set(k_tlsa, RrType::Tlsa, nxdomain(Security::Secure));
+  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::NoDane);
+}
+
+TEST_F(DaneLookupTest, Dane4ExpandedTlsaFailureIsUnusableWithoutFallback) {
+  secure_host(k_host, k_target);
+  dns.set(k_target_tlsa, RrType::Tlsa, dns_error(Errc::DnsServfail));
+  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::Unusable);
+  EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
+}
+
+TEST_F(DaneLookupTest, Dane9PartlyInsecureCnameChainTriesOnlyOriginal) {
+  // The chain's first hop (the CNAME at the MX host) is secure, a later hop
+  // is not: the address answer is Insecure as a whole.
+  secure_host(k_host, k_target, Security::Insecure);
+  auto hop = address_answer({}, Security::Secure, k_target);
+  hop.qtype = RrType::Cname;
+  hop.outcome = dns::Outcome::Data;
+  dns.set(k_host, RrType::Cname, hop);
+  dns.set(k_tlsa, RrType::Tlsa, tlsa_answer({tlsa(3, 1, 1, 32)}));
+  const auto r = dane.lookup_host(k_host);
+  ASSERT_EQ(r.status, HostStatus::Authenticated) << trail(r);
+  EXPECT_EQ(r.tlsa_base_domain, k_host);
+  EXPECT_EQ(dns.calls(k_target_tlsa, RrType::Tlsa), 0);
+}
+
+TEST_F(DaneLookupTest, Dane9InsecureFirstCnameHopIsNoDane) {
+  secure_host(k_host, k_target, Security::Insecure);
+  auto hop = address_answer({}, Security::Insecure, k_target);
+  hop.qtype = RrType::Cname;
+  hop.outcome = dns::Outcome::Data;
+  dns.set(k_host, RrType::Cname, hop);
+  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::NoDane);
+  EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
+  EXPECT_EQ(dns.calls(k_target_tlsa, RrType::Tlsa), 0);
+}
+
+TEST_F(DaneLookupTest, Dane4FirstCnameHopFailureIsUnusable) {
+  secure_host(k_host, k_target, Security::Insecure);
+  dns.set(k_host, RrType::Cname, dns_error(Errc::DnsServfail));
+  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::Unusable);
+}
+
+TEST_F(DaneLookupTest, IpLiteralHostIsUnusable) {
+  for (const char* host : {"192.0.2.1", "[192.0.2.1]", "2001:db8::1", "", "bad host"}) {
+    const auto r = dane.lookup_host(host);
+    EXPECT_EQ(r.status, HostStatus::Unusable) << "host \"" << host << "\"";
+    EXPECT_FALSE(r.error.empty()) << host;
+    EXPECT_EQ(r.host, host);
+  }
+}
+
+TEST_F(DaneLookupTest, Dane10Port465QueriesUnderscore465) {
+  secure_host(k_host);
+  dns.set("_465._tcp.mx.example.test", RrType::Tlsa, tlsa_answer({tlsa(3, 1, 1, 32)}));
+  const auto r = dane.lookup_host(k_host, 465);
+  EXPECT_EQ(r.status, HostStatus::Authenticated) << trail(r);
+  EXPECT_EQ(dns.calls("_465._tcp.mx.example.test", RrType::Tlsa), 1);
+  EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
+}
+
+TEST_F(DaneLookupTest, HostNameIsNormalisedForQueries) {
+  secure_host(k_host);
+  dns.set(k_tlsa, RrType::Tlsa, tlsa_answer({tlsa(3, 1, 1, 32)}));
+  const auto r = dane.lookup_host("MX.Example.Test.");
+  EXPECT_EQ(r.status, HostStatus::Authenticated) << trail(r);
+  EXPECT_EQ(r.host, "MX.Example.Test.");
+  EXPECT_EQ(r.tlsa_base_domain, k_host);
+}
+
+TEST_F(DaneLookupTest, TrailHasOneLinePerLookup) {
+  secure_host(k_host, k_target);
+  dns.set(k_target_tlsa, RrType::Tlsa, nodata(Security::Secure));
+  dns.set(k_tlsa, RrType::Tlsa, tlsa_answer({tlsa(3, 1, 1, 32), tlsa(0, 0, 1, 32)}));
+  const auto r = dane.lookup_host(k_host);
+  ASSERT_GE(r.trail.size(), 4U) << trail(r);
+  EXPECT_EQ(r.trail[0].rfind("A mx.example.test: data, secure, via CNAME to mx.hosting.test", 0),
+            0U)
+      << r.trail[0];
+  EXPECT_EQ(r.trail[1].rfind("AAAA mx.example.test:", 0), 0U) << r.trail[1];
+  EXPECT_EQ(r.trail[2].rfind("TLSA _25._tcp.mx.hosting.test: nodata, secure", 0), 0U) << r.trail[2];
+  EXPECT_NE(r.trail[3].find("2 records, 1 usable"), std::string::npos) << r.trail[3];
+}
+
+}  // namespace
+}  // namespace tlspolicy::dane
