@@ -20,21 +20,21 @@ Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings,
   rt->settings = settings;
   rt->log = std::move(log);
 
-  if (settings.resolver.mode != "trust-ad") {
-    return fail(Errc::ConfigValue, Retry::Permanent,
-                "resolver.mode = \"" + settings.resolver.mode +
-                    "\" is not available in this version; use \"trust-ad\" with a local "
-                    "validating resolver in resolver.servers");
-  }
-  dns::ResolverOptions ro;
-  for (const auto& s : settings.resolver.servers) {
-    auto addr = dns::parse_server_address(s);
+  std::vector<dns::ServerAddress> servers;
+  for (const auto& text : settings.resolver.servers) {
+    auto addr = dns::parse_server_address(text);
     if (!addr) return Unexpected{addr.error()};
-    ro.servers.push_back(*addr);
+    servers.push_back(*addr);
   }
-  ro.timeout = settings.resolver.timeout;
-  ro.attempts = settings.resolver.attempts;
-  auto resolver = dns::make_trust_ad_resolver(ro);
+  auto resolver = [&]() -> Result<std::unique_ptr<dns::Resolver>> {
+    if (settings.resolver.mode == "trust-ad") {
+      return dns::make_trust_ad_resolver(
+          dns::ResolverOptions{servers, settings.resolver.timeout, settings.resolver.attempts});
+    }
+    return dns::make_validating_resolver(
+        dns::ValidatingResolverOptions{servers, settings.resolver.trust_anchor,
+                                       settings.resolver.root_hints, settings.resolver.timeout});
+  }();
   if (!resolver) return Unexpected{resolver.error()};
   rt->resolver = std::move(*resolver);
 
@@ -59,8 +59,9 @@ Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings,
   rt->sts = std::make_unique<sts::StsDiscovery>(*rt->resolver, *rt->fetcher, *rt->cache, rt->clock,
                                                 rt->log.with_name("sts"),
                                                 sts::StsOptions{settings.mta_sts.retry_interval});
+  rt->dane = std::make_unique<dane::DaneLookup>(*rt->resolver, rt->log.with_name("dane"));
   rt->engine = std::make_unique<policy::PolicyEngine>(
-      *rt->resolver, *rt->sts, rt->clock, rt->log.with_name("engine"),
+      *rt->resolver, *rt->dane, *rt->sts, rt->clock, rt->log.with_name("engine"),
       policy::EngineOptions{settings.policies, settings.mta_sts.exclude});
   return rt;
 }

@@ -8,6 +8,7 @@
 
 #include "tlspolicy/cache/policy_cache.hpp"
 #include "tlspolicy/config/settings.hpp"
+#include "tlspolicy/dane/dane.hpp"
 #include "tlspolicy/dns/resolver.hpp"
 #include "tlspolicy/fetch/https_fetcher.hpp"
 #include "tlspolicy/policy/engine.hpp"
@@ -25,6 +26,7 @@ struct Runtime {
   std::unique_ptr<dns::Resolver> resolver;
   std::unique_ptr<fetch::HttpsFetcher> fetcher;
   std::unique_ptr<cache::PolicyCache> cache;
+  std::unique_ptr<dane::DaneLookup> dane;
   std::unique_ptr<sts::StsDiscovery> sts;
   std::unique_ptr<policy::PolicyEngine> engine;
 };
@@ -32,9 +34,9 @@ struct Runtime {
 /// Parses "debug" | "info" | "notice" | "warning" | "error".
 [[nodiscard]] util::Level parse_log_level(std::string_view text);
 
-/// Builds every component. Errors: ConfigValue for settings that cannot be
-/// honoured (e.g. an unimplemented resolver mode), CacheIo/CacheSchema when
-/// the store cannot be opened.
+/// Builds every component. Errors: InvalidArgument/ConfigValue for settings
+/// that cannot be honoured (unreadable trust anchor, bad server address),
+/// CacheIo/CacheSchema when the store cannot be opened.
 [[nodiscard]] Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings,
                                                              util::Logger log);
 

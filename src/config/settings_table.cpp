@@ -425,9 +425,9 @@ const std::vector<SettingRow> k_settings_table = {
      },
      [](const Settings& s) { return quote(s.log_level); }, nullptr},
 
-    {"resolver.mode", "string", "\"trust-ad\"", "",
-     "\"trust-ad\" (trust the AD bit of resolver.servers) or \"validate\" (in-process DNSSEC "
-     "validation; default once that backend lands).",
+    {"resolver.mode", "string", "\"validate\"", "",
+     "\"validate\" (in-process DNSSEC validation with libunbound) or \"trust-ad\" (trust the "
+     "AD bit of a local validating resolver in resolver.servers).",
      [](const toml::node& n, Settings& s) -> Result<void> {
        auto v = get_enum(n, {"trust-ad", "validate"});
        if (!v) return Unexpected{v.error()};

@@ -106,10 +106,11 @@ std::string socketmap_reply(const Decision& d) {
     case Action::Defer:
       return "TEMP " + one_line(d.reason);
     case Action::Opportunistic:
-      // A local "opportunistic" override names its level; anything else
-      // leaves Postfix on its own smtp_tls_security_level.
-      if (d.source == Source::Local) return "OK " + std::string(to_string(d.postfix_level));
-      return "NOTFOUND ";
+      // A local "opportunistic" override (may) and partial DANE (dane) name
+      // their level; anything else leaves Postfix on its own
+      // smtp_tls_security_level.
+      if (d.postfix_level == TlsLevel::None) return "NOTFOUND ";
+      return "OK " + std::string(to_string(d.postfix_level));
     case Action::Bounce:
       return "NOTFOUND ";
   }

@@ -69,6 +69,66 @@ Decision apply_local(Decision d, const config::LocalPolicy& local) {
   return d;
 }
 
+// What DANE said over the usable MX hosts (SPEC §4 aggregation).
+struct DaneSummary {
+  bool applies = false;                   ///< some usable host has a secure TLSA RRset
+  bool any_authenticated = false;         ///< some host has usable TLSA
+  bool every_host_authenticated = false;  ///< every usable host has usable TLSA
+  bool every_host_has_tlsa = false;       ///< every usable host has secure TLSA (usable or not)
+};
+
+// RFC 7672 §2.2: per MX host, in preference order (DANE-7), the DANE status;
+// only behind a secure MX RRset (§2.2.1, DANE-6). Unusable hosts (lookup
+// failed, bogus) are not allowed: the MTA treats them as unreachable (DANE-4).
+DaneSummary apply_dane(const dane::DaneLookup& lookup, Decision& d) {
+  DaneSummary out;
+  if (d.dnssec != dns::Security::Secure) {
+    d.explain.push_back(
+        "step 3: the MX RRset is not DNSSEC-secure: DANE does not apply"
+        " (RFC 7672 §2.2.1)");
+    return out;
+  }
+  std::size_t usable = 0;
+  std::size_t with_tlsa = 0;
+  std::size_t authenticated = 0;
+  for (auto& host : d.mx) {
+    if (!host.allowed) continue;
+    auto r = lookup.lookup_host(host.host);
+    for (const auto& line : r.trail) d.explain.push_back("step 3: " + line);
+    d.explain.push_back(
+        "step 3: MX " + host.host + ": " + std::string(dane::to_string(r.status)) +
+        (r.tlsa_base_domain.empty() ? "" : ", TLSA base domain " + r.tlsa_base_domain));
+    switch (r.status) {
+      case dane::HostStatus::Authenticated:
+        host.verify = Verify::Dane;
+        host.tlsa = std::move(r.tlsa);
+        ++usable;
+        ++with_tlsa;
+        ++authenticated;
+        break;
+      case dane::HostStatus::Unauthenticated:
+        host.verify = Verify::None;  // TLS mandatory, not authenticated (DANE-5b)
+        host.tlsa = std::move(r.published);
+        ++usable;
+        ++with_tlsa;
+        break;
+      case dane::HostStatus::NoDane:
+        ++usable;
+        break;
+      case dane::HostStatus::Unusable:
+        host.allowed = false;
+        d.failures.push_back(Error{Errc::DaneHostUnusable, Retry::Transient,
+                                   "MX host " + host.host + " is unusable: " + r.error});
+        break;
+    }
+  }
+  out.applies = with_tlsa > 0;
+  out.any_authenticated = authenticated > 0;
+  out.every_host_authenticated = usable > 0 && authenticated == usable;
+  out.every_host_has_tlsa = usable > 0 && with_tlsa == usable;
+  return out;
+}
+
 }  // namespace
 
 bool recipient_requests_requiretls(std::string_view recipient) {
@@ -82,9 +142,11 @@ bool recipient_requests_requiretls(std::string_view recipient) {
   });
 }
 
-PolicyEngine::PolicyEngine(const dns::Resolver& resolver, const sts::StsDiscovery& sts,
-                           const util::Clock& clock, util::Logger log, EngineOptions options)
+PolicyEngine::PolicyEngine(const dns::Resolver& resolver, const dane::DaneLookup& dane,
+                           const sts::StsDiscovery& sts, const util::Clock& clock, util::Logger log,
+                           EngineOptions options)
     : m_resolver(resolver),
+      m_dane(dane),
       m_sts(sts),
       m_clock(clock),
       m_log(std::move(log)),
@@ -155,9 +217,21 @@ Decision PolicyEngine::decide(const DecideRequest& request) const {
   }
   d.ttl = mx->ttl.count() > 0 ? mx->ttl : k_default_ttl;
 
-  // Step 3, DANE (RFC 7672), arrives with the validating resolver.
+  // An MX target must be a host name (RFC 5321 §5.1, RFC 7505): an IP
+  // literal or junk is an unusable host.
+  for (auto& host : d.mx) {
+    if (!dns::DomainName::parse(host.host)) {
+      host.allowed = false;
+      d.explain.push_back("MX " + host.host + " is not a host name: unusable (RFC 5321 §5.1)");
+    }
+  }
 
-  // Step 4: MTA-STS (RFC 8461).
+  // Step 3: DANE (RFC 7672), only behind a secure MX RRset (§2.2.1, DANE-6;
+  // the implicit MX of a secure domain counts, DANE-8).
+  const DaneSummary dane = apply_dane(m_dane, d);
+
+  // Step 4: MTA-STS (RFC 8461). Discovered even when DANE applies: DANE wins
+  // (RFC 8461 §2, STS-32), but MX pattern matching still applies.
   std::optional<cache::CachedPolicy> policy;
   if (sts_excluded) {
     d.explain.push_back("step 4: " + d.domain + " is in mta_sts.exclude; MTA-STS not consulted");
@@ -166,6 +240,11 @@ Decision PolicyEngine::decide(const DecideRequest& request) const {
     for (auto& line : found.trail) d.explain.push_back("step 4: " + line);
     for (auto& e : found.failures) d.failures.push_back(std::move(e));
     policy = std::move(found.policy);
+    if (found.txt_bogus && !policy) {
+      // A bogus answer may be an attacker hiding the policy: never
+      // downgrade on it (RFC 4035 §5.5; SPEC §3 defers on bogus data).
+      return defer(std::move(d), "the _mta-sts TXT answer of " + d.domain + " is DNSSEC-bogus");
+    }
     if (policy) {
       d.mta_sts = StsInfo{
           policy->id,         policy->policy.mode, policy->policy.mx, policy->policy.max_age,
@@ -174,34 +253,51 @@ Decision PolicyEngine::decide(const DecideRequest& request) const {
       if (found.txt_ttl.count() > 0) d.ttl = std::min(d.ttl, found.txt_ttl);
     }
   }
-
-  if (policy && policy->policy.mode == sts::StsMode::Enforce) {
+  const bool enforce = policy && policy->policy.mode == sts::StsMode::Enforce;
+  if (enforce) {
     // RFC 8461 §4.1 (STS-25), §5 (STS-27): only MX hosts matching a pattern
-    // may be used, each with a PKIX-valid certificate for its name.
-    bool any_allowed = false;
+    // may be used.
     for (auto& host : d.mx) {
-      host.allowed = sts::mx_matches_any(policy->policy.mx, host.host);
-      host.verify = host.allowed ? Verify::Pkix : Verify::None;
-      any_allowed = any_allowed || host.allowed;
-      d.explain.push_back("step 4: MX " + host.host + (host.allowed ? " matches" : " matches no") +
+      const bool match = sts::mx_matches_any(policy->policy.mx, host.host);
+      d.explain.push_back("step 4: MX " + host.host + (match ? " matches" : " matches no") +
                           " policy pattern");
+      if (!match) host.allowed = false;
     }
-    d.source = Source::MtaSts;
-    if (!any_allowed) {
-      // RFC 8461 §5.1 (STS-30): never fail permanently before re-checking
-      // for a new id: defer.
-      d.verify = Verify::Pkix;
-      return defer(std::move(d),
-                   "MTA-STS policy of " + d.domain + " (enforce) allows none of its MX hosts");
-    }
+  }
+
+  if (std::none_of(d.mx.begin(), d.mx.end(), [](const MxHost& h) { return h.allowed; })) {
+    // RFC 7672 §2.2 (DANE-4, DANE-5d): every host unusable → delay. RFC 8461
+    // §5.1 (STS-30): never fail permanently on STS before re-checking the id.
+    d.source = dane.applies ? Source::Dane : (enforce ? Source::MtaSts : Source::None);
+    return defer(std::move(d), enforce ? "no MX host of " + d.domain +
+                                             " is both usable and allowed by its MTA-STS policy"
+                                       : "no MX host of " + d.domain + " is usable");
+  }
+
+  if (dane.applies) {
+    // RFC 7672 §2.2 (DANE-5), SPEC §4: dane-only when every usable host has
+    // usable TLSA; dane when some hosts have TLSA or all are unusable.
+    d.source = Source::Dane;
+    d.postfix_level = dane.every_host_authenticated ? TlsLevel::DaneOnly : TlsLevel::Dane;
+    d.verify = dane.any_authenticated ? Verify::Dane : Verify::None;
+    d.action = dane.every_host_has_tlsa ? Action::RequireTls : Action::Opportunistic;
+    d.reason = dane.every_host_authenticated
+                   ? "DANE: every MX host of " + d.domain + " has usable TLSA records"
+               : dane.any_authenticated
+                   ? "DANE: some MX hosts of " + d.domain +
+                         " have usable TLSA records; the others get opportunistic TLS"
+                   : "DANE: the TLSA records of " + d.domain +
+                         " are all unusable; TLS is mandatory but unauthenticated (RFC 7672 §2.2)";
+  } else if (enforce) {
     d.action = Action::RequireTls;
     d.verify = Verify::Pkix;
+    d.source = Source::MtaSts;
     d.postfix_level = TlsLevel::Secure;
+    for (auto& host : d.mx) host.verify = host.allowed ? Verify::Pkix : Verify::None;
     for (const auto& p : policy->policy.mx) d.postfix_match.push_back(postfix_match_name(p));
     d.servername_hostname = true;
     d.reason = "MTA-STS policy of " + d.domain +
-               " is enforce: TLS with a valid certificate for a "
-               "matching MX host is required";
+               " is enforce: TLS with a valid certificate for a matching MX host is required";
   } else if (policy && policy->policy.mode == sts::StsMode::Testing) {
     // RFC 8461 §5 (STS-28): testing → deliver as usual, report failures.
     d.source = Source::MtaSts;
@@ -225,12 +321,14 @@ Decision PolicyEngine::decide(const DecideRequest& request) const {
     }
   }
 
-  // Step 5: REQUIRETLS (RFC 8689 §4.2.1): satisfiable with MTA-STS enforce or
-  // a DNSSEC-secure MX (PKIX against the MX host name).
+  // Step 5: REQUIRETLS (RFC 8689 §4.2.1, RT-3): satisfiable with DANE
+  // authentication, MTA-STS enforce, or a DNSSEC-secure MX (PKIX against the
+  // MX host name). Testing and all-unusable TLSA do not satisfy it (SPEC §3).
   if (request.requiretls) {
-    const bool enforce = d.action == Action::RequireTls && d.source == Source::MtaSts;
-    const bool secure_mx = d.dnssec == dns::Security::Secure;
-    d.requiretls.satisfiable = enforce || secure_mx;
+    const bool by_dane = dane.applies && dane.any_authenticated;
+    const bool by_sts = !dane.applies && enforce;
+    const bool by_secure_mx = !dane.applies && d.dnssec == dns::Security::Secure;
+    d.requiretls.satisfiable = by_dane || by_sts || by_secure_mx;
     if (!d.requiretls.satisfiable) {
       d.action = Action::Bounce;
       d.source = Source::RequireTls;
@@ -241,14 +339,16 @@ Decision PolicyEngine::decide(const DecideRequest& request) const {
       return d;
     }
     d.requiretls.peer_must_advertise = true;
-    if (!enforce) {
+    if (by_secure_mx && !by_sts) {
       d.action = Action::RequireTls;
       d.source = Source::RequireTls;
       d.verify = Verify::Pkix;
       d.postfix_level = TlsLevel::Secure;
       d.servername_hostname = true;
-      for (auto& host : d.mx) host.verify = Verify::Pkix;
+      for (auto& host : d.mx) host.verify = host.allowed ? Verify::Pkix : Verify::None;
       d.reason = "REQUIRETLS: DNSSEC-secure MX, TLS with a certificate for the MX host required";
+    } else if (by_dane) {
+      d.action = Action::RequireTls;
     }
     d.explain.push_back("step 5: REQUIRETLS satisfiable; the peer must advertise REQUIRETLS");
   }

@@ -125,6 +125,7 @@ StsOutcome StsDiscovery::discover(const dns::DomainName& domain) const {
     return out;
   }
   if (txt->security == dns::Security::Bogus) {
+    out.txt_bogus = true;
     failed(Error{Errc::DnsServfail, Retry::Transient, "bogus DNSSEC: " + txt->why},
            "_mta-sts TXT is DNSSEC-bogus");
     use_cache_or_nothing("TXT answer is bogus");

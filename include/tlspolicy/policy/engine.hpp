@@ -2,7 +2,7 @@
 //
 // policy::PolicyEngine: the decision of SPEC §3, in its order of evaluation:
 // local policy and the MTA-STS exception list, MX lookup with DNSSEC state,
-// (DANE: next issue), MTA-STS, REQUIRETLS, otherwise opportunistic.
+// DANE, MTA-STS, REQUIRETLS, otherwise opportunistic.
 // docs/decision-rules.md lists every rule with its RFC section.
 #pragma once
 
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tlspolicy/config/settings.hpp"
+#include "tlspolicy/dane/dane.hpp"
 #include "tlspolicy/dns/name.hpp"
 #include "tlspolicy/dns/resolver.hpp"
 #include "tlspolicy/policy/decision.hpp"
@@ -33,8 +34,9 @@ struct EngineOptions {
 class PolicyEngine {
  public:
   /// Keeps references: every argument must outlive this object.
-  PolicyEngine(const dns::Resolver& resolver, const sts::StsDiscovery& sts,
-               const util::Clock& clock, util::Logger log, EngineOptions options);
+  PolicyEngine(const dns::Resolver& resolver, const dane::DaneLookup& dane,
+               const sts::StsDiscovery& sts, const util::Clock& clock, util::Logger log,
+               EngineOptions options);
 
   /// Always returns a decision: infrastructure failures become `defer`,
   /// never a downgrade. Thread-safe; blocks for DNS and HTTPS.
@@ -42,6 +44,7 @@ class PolicyEngine {
 
  private:
   const dns::Resolver& m_resolver;
+  const dane::DaneLookup& m_dane;
   const sts::StsDiscovery& m_sts;
   const util::Clock& m_clock;
   util::Logger m_log;

@@ -40,6 +40,9 @@ struct StsOutcome {
   /// TTL of the TXT answer (0 when there was none): how long the id may be
   /// trusted before it is looked up again.
   std::chrono::seconds txt_ttl{0};
+  /// The _mta-sts TXT answer was DNSSEC-bogus (validate mode). The engine
+  /// defers rather than deliver without the policy an attacker may hide.
+  bool txt_bogus = false;
   /// Failures met on the way (TXT lookup error, fetch error, invalid
   /// policy, store error). A decision can still be made; operators and
   /// TLS-RPT (RFC 8461 §6, STS-37) want to know.

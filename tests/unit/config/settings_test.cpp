@@ -82,7 +82,7 @@ TEST(ConfigDefaults, EmbeddedDefaults) {
   ASSERT_TRUE(r) << r.error().detail;
   const Settings& s = r->settings;
   EXPECT_EQ(s.log_level, "info");
-  EXPECT_EQ(s.resolver.mode, "trust-ad");
+  EXPECT_EQ(s.resolver.mode, "validate");
   EXPECT_TRUE(s.resolver.servers.empty());
   EXPECT_EQ(s.resolver.trust_anchor, "/usr/share/dns/root.key");
   EXPECT_EQ(s.resolver.root_hints, "");

@@ -26,10 +26,19 @@ class Engine : public ::testing::Test {
   testing::MemoryPolicyCache store;
   testing::FakeClock clock;
   sts::StsDiscovery sts{dns, https, store, clock, util::null_logger(), sts::StsOptions{300s}};
+  dane::DaneLookup dane{dns, util::null_logger()};
   EngineOptions options;
 
+  Engine() {
+    // Unless a test says otherwise, every MX host has secure addresses and a
+    // secure denial of TLSA: DANE finds nothing (RFC 7672 §2.2, DANE-5c).
+    dns.set_default(dns::RrType::A, testing::address_answer({"192.0.2.1"}, dns::Security::Secure));
+    dns.set_default(dns::RrType::Aaaa, testing::nodata());
+    dns.set_default(dns::RrType::Tlsa, testing::nodata());
+  }
+
   Decision decide(const std::string& domain, bool requiretls = false) {
-    const PolicyEngine engine{dns, sts, clock, util::null_logger(), options};
+    const PolicyEngine engine{dns, dane, sts, clock, util::null_logger(), options};
     return engine.decide(DecideRequest{*dns::DomainName::parse(domain), requiretls});
   }
   void sts_policy(const std::string& body, const std::string& id = "id1") {
@@ -213,6 +222,146 @@ TEST_F(Engine, Rt4RequireTlsNotSatisfiableBounces) {
   EXPECT_EQ(d.action, Action::Bounce);
   EXPECT_FALSE(d.requiretls.satisfiable);
   EXPECT_NE(d.reason.find("5.7.30"), std::string::npos);
+}
+
+// --- DANE (RFC 7672) ---
+
+dns::TlsaRecord usable_311() { return testing::tlsa(3, 1, 1, 32); }
+
+TEST_F(Engine, Dane5aEveryHostAuthenticatedIsDaneOnly) {
+  dns.set("example.test", dns::RrType::Mx,
+          mx_answer({{10, "mx1.example.test"}, {20, "mx2.example.test"}}));
+  dns.set("_25._tcp.mx1.example.test", dns::RrType::Tlsa,
+          testing::tlsa_answer({usable_311()}, dns::Security::Secure));
+  dns.set("_25._tcp.mx2.example.test", dns::RrType::Tlsa,
+          testing::tlsa_answer({testing::tlsa(2, 0, 1, 32)}, dns::Security::Secure));
+  no_sts();
+  const auto d = decide("example.test");
+  EXPECT_EQ(d.action, Action::RequireTls);
+  EXPECT_EQ(d.verify, Verify::Dane);
+  EXPECT_EQ(d.source, Source::Dane);
+  EXPECT_EQ(d.postfix, "OK dane-only");
+  ASSERT_EQ(d.mx.size(), 2u);
+  EXPECT_EQ(d.mx[0].verify, Verify::Dane);
+  EXPECT_EQ(d.mx[0].tlsa.size(), 1u);
+}
+
+TEST_F(Engine, Dane5SomeHostsWithTlsaIsDane) {
+  dns.set("example.test", dns::RrType::Mx,
+          mx_answer({{10, "mx1.example.test"}, {20, "mx2.example.test"}}));
+  dns.set("_25._tcp.mx2.example.test", dns::RrType::Tlsa,
+          testing::tlsa_answer({usable_311()}, dns::Security::Secure));
+  no_sts();
+  const auto d = decide("example.test");
+  EXPECT_EQ(d.source, Source::Dane);
+  EXPECT_EQ(d.postfix, "OK dane");
+  EXPECT_EQ(d.action, Action::Opportunistic);
+  EXPECT_EQ(d.mx[0].verify, Verify::None);  // DANE-7: preference order kept
+  EXPECT_EQ(d.mx[1].verify, Verify::Dane);
+}
+
+TEST_F(Engine, Dane5bAllTlsaUnusableIsMandatoryUnauthenticatedTls) {
+  dns.set("example.test", dns::RrType::Mx, mx_answer({{10, "mx1.example.test"}}));
+  dns.set("_25._tcp.mx1.example.test", dns::RrType::Tlsa,
+          testing::tlsa_answer({testing::tlsa(0, 0, 1, 32), testing::tlsa(3, 1, 1, 20)},
+                               dns::Security::Secure));
+  no_sts();
+  const auto d = decide("example.test");
+  EXPECT_EQ(d.source, Source::Dane);
+  EXPECT_EQ(d.action, Action::RequireTls);
+  EXPECT_EQ(d.verify, Verify::None);
+  EXPECT_EQ(d.postfix, "OK dane");
+}
+
+TEST_F(Engine, Dane6InsecureMxSkipsDane) {
+  dns.set("example.test", dns::RrType::Mx,
+          mx_answer({{10, "mx1.example.test"}}, dns::Security::Insecure));
+  dns.set("_25._tcp.mx1.example.test", dns::RrType::Tlsa,
+          testing::tlsa_answer({usable_311()}, dns::Security::Secure));
+  no_sts();
+  const auto d = decide("example.test");
+  EXPECT_EQ(d.source, Source::None);
+  EXPECT_EQ(d.postfix, "NOTFOUND ");
+  EXPECT_EQ(dns.calls("_25._tcp.mx1.example.test", dns::RrType::Tlsa), 0);
+}
+
+TEST_F(Engine, Dane4FailedTlsaMakesHostUnusableAndAllUnusableDefers) {
+  dns.set("example.test", dns::RrType::Mx, mx_answer({{10, "mx1.example.test"}}));
+  dns.set("_25._tcp.mx1.example.test", dns::RrType::Tlsa, testing::dns_error(Errc::DnsServfail));
+  no_sts();
+  const auto d = decide("example.test");
+  EXPECT_EQ(d.action, Action::Defer);
+  EXPECT_FALSE(d.mx[0].allowed);
+  EXPECT_TRUE(d.postfix.starts_with("TEMP "));
+}
+
+TEST_F(Engine, Dane4BogusTlsaOnOneHostLeavesTheOthers) {
+  dns.set("example.test", dns::RrType::Mx,
+          mx_answer({{10, "mx1.example.test"}, {20, "mx2.example.test"}}));
+  dns.set("_25._tcp.mx1.example.test", dns::RrType::Tlsa,
+          testing::tlsa_answer({usable_311()}, dns::Security::Bogus));
+  dns.set("_25._tcp.mx2.example.test", dns::RrType::Tlsa,
+          testing::tlsa_answer({usable_311()}, dns::Security::Secure));
+  no_sts();
+  const auto d = decide("example.test");
+  EXPECT_FALSE(d.mx[0].allowed);
+  EXPECT_TRUE(d.mx[1].allowed);
+  EXPECT_EQ(d.postfix, "OK dane-only");
+  EXPECT_FALSE(d.failures.empty());
+}
+
+TEST_F(Engine, Sts32DaneWinsOverStsButStsMatchingStillApplies) {
+  dns.set("example.test", dns::RrType::Mx,
+          mx_answer({{10, "mx1.example.test"}, {20, "mx.other.test"}}));
+  dns.set("_25._tcp.mx1.example.test", dns::RrType::Tlsa,
+          testing::tlsa_answer({usable_311()}, dns::Security::Secure));
+  dns.set("_25._tcp.mx.other.test", dns::RrType::Tlsa,
+          testing::tlsa_answer({usable_311()}, dns::Security::Secure));
+  sts_policy("version: STSv1\nmode: enforce\nmx: mx1.example.test\nmax_age: 86400\n");
+  const auto d = decide("example.test");
+  EXPECT_EQ(d.source, Source::Dane);
+  EXPECT_EQ(d.postfix, "OK dane-only");
+  ASSERT_TRUE(d.mta_sts);
+  EXPECT_TRUE(d.mx[0].allowed);
+  EXPECT_FALSE(d.mx[1].allowed);
+}
+
+TEST_F(Engine, Rfc5321IpLiteralMxIsUnusable) {
+  dns.set("example.test", dns::RrType::Mx, mx_answer({{10, "192.0.2.7"}}, dns::Security::Insecure));
+  no_sts();
+  const auto d = decide("example.test");
+  EXPECT_EQ(d.action, Action::Defer);
+  EXPECT_FALSE(d.mx[0].allowed);
+}
+
+TEST_F(Engine, BogusStsTxtDefersRatherThanDowngrade) {
+  dns.set("example.test", dns::RrType::Mx, mx_answer({{10, "mx1.example.test"}}));
+  dns.set("_mta-sts.example.test", dns::RrType::Txt,
+          txt_answer({{"v=STSv1; id=x"}}, dns::Security::Bogus));
+  EXPECT_EQ(decide("example.test").action, Action::Defer);
+}
+
+TEST_F(Engine, Rt3RequireTlsSatisfiedByDane) {
+  dns.set("example.test", dns::RrType::Mx,
+          mx_answer({{10, "mx1.example.test"}, {20, "mx2.example.test"}}));
+  dns.set("_25._tcp.mx2.example.test", dns::RrType::Tlsa,
+          testing::tlsa_answer({usable_311()}, dns::Security::Secure));
+  no_sts();
+  const auto d = decide("example.test", true);
+  EXPECT_EQ(d.action, Action::RequireTls);
+  EXPECT_EQ(d.source, Source::Dane);
+  EXPECT_TRUE(d.requiretls.satisfiable);
+  EXPECT_TRUE(d.requiretls.peer_must_advertise);
+}
+
+TEST_F(Engine, Rt4AllUnusableTlsaDoesNotSatisfyRequireTls) {
+  dns.set("example.test", dns::RrType::Mx, mx_answer({{10, "mx1.example.test"}}));
+  dns.set("_25._tcp.mx1.example.test", dns::RrType::Tlsa,
+          testing::tlsa_answer({testing::tlsa(1, 1, 1, 32)}, dns::Security::Secure));
+  no_sts();
+  const auto d = decide("example.test", true);
+  EXPECT_EQ(d.action, Action::Bounce);
+  EXPECT_FALSE(d.requiretls.satisfiable);
 }
 
 TEST(Recipient, RequireTlsTag) {

@@ -175,6 +175,7 @@ TEST_F(Discovery, BogusTxtIsAFailureNotAPolicy) {
   dns.set(k_txt, dns::RrType::Txt, txt_answer({{"v=STSv1; id=one;"}}, dns::Security::Bogus));
   const auto got = sts.discover(domain);
   EXPECT_FALSE(got.policy);
+  EXPECT_TRUE(got.txt_bogus);
   EXPECT_EQ(got.failures.size(), 1u);
   EXPECT_EQ(https.calls(k_url), 0);
 }
