@@ -248,7 +248,7 @@ Decision PolicyEngine::decide(const DecideRequest& request) const {
     if (policy) {
       d.mta_sts = StsInfo{
           policy->id,         policy->policy.mode, policy->policy.mx, policy->policy.max_age,
-          policy->fetched_at, policy->expires_at,  found.from_cache};
+          policy->fetched_at, policy->expires_at,  found.from_cache,  policy->policy_text};
       if (policy->expires_at > now) d.ttl = std::min(d.ttl, seconds{policy->expires_at - now});
       if (found.txt_ttl.count() > 0) d.ttl = std::min(d.ttl, found.txt_ttl);
     }

@@ -44,6 +44,9 @@ struct StsInfo {
   util::TimePoint fetched_at;
   util::TimePoint expires_at;
   bool from_cache = false;
+  /// The policy body as fetched (not part of the JSON decision object; the
+  /// socketmap TLS-RPT variant quotes its lines as policy_string).
+  std::string policy_text;
 };
 
 struct RequireTlsInfo {

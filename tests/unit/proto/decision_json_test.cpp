@@ -21,7 +21,8 @@ TEST(DecisionJson, EveryFieldOfSpec3) {
                               std::chrono::seconds{86400},
                               util::TimePoint{std::chrono::seconds{0}},
                               util::TimePoint{std::chrono::seconds{86400}},
-                              true};
+                              true,
+                              "version: STSv1\n"};
   d.dnssec = dns::Security::Secure;
   d.postfix = "OK secure match=mx.example.test servername=hostname";
   d.reason = "r";

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// DecisionService: memory cache + single flight + bounded worker pool in
+// front of the (blocking) PolicyEngine. See decision_service.hpp.
+#include "tlspolicy/service/decision_service.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace tlspolicy::service {
+namespace {
+
+std::string cache_key(const policy::DecideRequest& r) {
+  return r.requiretls ? r.domain.str() + "|requiretls" : r.domain.str();
+}
+
+DecisionPtr refusal(const policy::DecideRequest& r, std::string reason) {
+  auto d = std::make_shared<policy::Decision>();
+  d->domain = r.domain.str();
+  d->action = policy::Action::Defer;
+  d->requiretls.requested = r.requiretls;
+  d->reason = std::move(reason);
+  d->postfix = policy::socketmap_reply(*d);
+  return d;
+}
+
+struct Entry {
+  DecisionPtr decision;
+  util::TimePoint expires;
+};
+
+}  // namespace
+
+struct DecisionService::Impl {
+  const policy::PolicyEngine& engine;
+  const util::Clock& clock;
+  util::Logger log;
+  ServiceOptions options;
+
+  mutable std::shared_mutex cache_mu;
+  std::unordered_map<std::string, Entry> cache;
+
+  std::mutex flight_mu;
+  std::condition_variable work_cv;
+  std::unordered_map<std::string, std::vector<DecisionCallback>> in_flight;
+  std::deque<policy::DecideRequest> queue;
+  bool stopping = false;
+  // Counters are atomics so the cached path takes no exclusive lock.
+  std::atomic<std::uint64_t> hits{0};
+  std::atomic<std::uint64_t> misses{0};
+  std::atomic<std::uint64_t> joined{0};
+  std::atomic<std::uint64_t> overloaded{0};
+
+  std::vector<std::thread> workers;
+
+  Impl(const policy::PolicyEngine& e, const util::Clock& c, util::Logger l, ServiceOptions o)
+      : engine(e), clock(c), log(std::move(l)), options(o) {}
+
+  DecisionPtr lookup_cache(const std::string& key) const {
+    const std::shared_lock lock{cache_mu};
+    const auto it = cache.find(key);
+    if (it == cache.end() || it->second.expires <= clock.now()) return nullptr;
+    return it->second.decision;
+  }
+
+  void store(const std::string& key, const DecisionPtr& d) {
+    // Temporary failures are never kept: the next query tries again.
+    if (d->action == policy::Action::Defer || d->ttl.count() <= 0) return;
+    const auto now = clock.now();
+    const std::unique_lock lock{cache_mu};
+    if (cache.size() >= options.max_cached) {
+      std::erase_if(cache, [now](const auto& kv) { return kv.second.expires <= now; });
+      if (cache.size() >= options.max_cached) cache.erase(cache.begin());
+    }
+    cache.insert_or_assign(key, Entry{d, now + d->ttl});
+  }
+
+  void work() {
+    for (;;) {
+      policy::DecideRequest request{*dns::DomainName::parse("invalid.invalid"), false};
+      {
+        std::unique_lock lock{flight_mu};
+        work_cv.wait(lock, [this] { return stopping || !queue.empty(); });
+        if (stopping) return;
+        request = std::move(queue.front());
+        queue.pop_front();
+      }
+      const std::string key = cache_key(request);
+      DecisionPtr decision;
+      try {
+        decision = std::make_shared<const policy::Decision>(engine.decide(request));
+      } catch (const std::exception& e) {
+        log.error("decision failed", {{"domain", request.domain.str()}, {"error", e.what()}});
+        decision = refusal(request, "internal error while deciding");
+      }
+      store(key, decision);
+      std::vector<DecisionCallback> waiting;
+      {
+        const std::lock_guard lock{flight_mu};
+        if (auto it = in_flight.find(key); it != in_flight.end()) {
+          waiting = std::move(it->second);
+          in_flight.erase(it);
+        }
+      }
+      for (auto& done : waiting) done(decision);
+    }
+  }
+};
+
+DecisionService::DecisionService(const policy::PolicyEngine& engine, const util::Clock& clock,
+                                 util::Logger log, ServiceOptions options)
+    : m_impl(std::make_unique<Impl>(engine, clock, std::move(log), options)) {
+  const std::size_t n = options.workers == 0 ? 1 : options.workers;
+  m_impl->workers.reserve(n);
+  for (std::size_t i = 0; i < n; ++i)
+    m_impl->workers.emplace_back([impl = m_impl.get()] { impl->work(); });
+}
+
+DecisionService::~DecisionService() {
+  std::unordered_map<std::string, std::vector<DecisionCallback>> orphans;
+  std::deque<policy::DecideRequest> queued;
+  {
+    const std::lock_guard lock{m_impl->flight_mu};
+    m_impl->stopping = true;
+    queued.swap(m_impl->queue);
+  }
+  m_impl->work_cv.notify_all();
+  for (auto& t : m_impl->workers) t.join();
+  {
+    const std::lock_guard lock{m_impl->flight_mu};
+    orphans.swap(m_impl->in_flight);
+  }
+  for (const auto& request : queued) {
+    auto it = orphans.find(cache_key(request));
+    if (it == orphans.end()) continue;
+    const auto d = refusal(request, "tlspolicy is shutting down");
+    for (auto& done : it->second) done(d);
+    orphans.erase(it);
+  }
+}
+
+void DecisionService::decide(const policy::DecideRequest& request, DecisionCallback done) {
+  const std::string key = cache_key(request);
+  if (auto hit = m_impl->lookup_cache(key)) {
+    m_impl->hits.fetch_add(1, std::memory_order_relaxed);
+    done(std::move(hit));
+    return;
+  }
+  {
+    std::unique_lock lock{m_impl->flight_mu};
+    if (auto it = m_impl->in_flight.find(key); it != m_impl->in_flight.end()) {
+      m_impl->joined.fetch_add(1, std::memory_order_relaxed);
+      it->second.push_back(std::move(done));
+      return;
+    }
+    if (m_impl->stopping || m_impl->queue.size() >= m_impl->options.max_pending) {
+      m_impl->overloaded.fetch_add(1, std::memory_order_relaxed);
+      lock.unlock();
+      m_impl->log.warn("overloaded: lookup refused", {{"domain", request.domain.str()}});
+      done(refusal(request, "tlspolicy is overloaded: too many lookups pending"));
+      return;
+    }
+    m_impl->misses.fetch_add(1, std::memory_order_relaxed);
+    m_impl->in_flight[key].push_back(std::move(done));
+    m_impl->queue.push_back(request);
+  }
+  m_impl->work_cv.notify_one();
+}
+
+DecisionPtr DecisionService::cached(const policy::DecideRequest& request) const {
+  return m_impl->lookup_cache(cache_key(request));
+}
+
+void DecisionService::forget(const std::string& domain) {
+  const std::unique_lock lock{m_impl->cache_mu};
+  if (domain.empty()) {
+    m_impl->cache.clear();
+    return;
+  }
+  m_impl->cache.erase(domain);
+  m_impl->cache.erase(domain + "|requiretls");
+}
+
+ServiceStats DecisionService::stats() const {
+  ServiceStats s;
+  s.hits = m_impl->hits.load(std::memory_order_relaxed);
+  s.misses = m_impl->misses.load(std::memory_order_relaxed);
+  s.joined = m_impl->joined.load(std::memory_order_relaxed);
+  s.overloaded = m_impl->overloaded.load(std::memory_order_relaxed);
+  {
+    const std::lock_guard lock{m_impl->flight_mu};
+    s.in_flight = m_impl->in_flight.size();
+  }
+  const std::shared_lock lock{m_impl->cache_mu};
+  s.cached = m_impl->cache.size();
+  return s;
+}
+
+}  // namespace tlspolicy::service
