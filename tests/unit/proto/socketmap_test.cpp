@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// Socketmap requests, key classification and replies, plain and TLS-RPT
+// (Postfix 3.10 attributes), against golden strings
+// (docs/protocols/socketmap.md).
+#include "tlspolicy/proto/socketmap.hpp"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace tlspolicy::proto {
+namespace {
+
+using policy::Action;
+using policy::Decision;
+using policy::Source;
+using policy::TlsLevel;
+using policy::Verify;
+
+constexpr std::string_view k_enforce_policy =
+    "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmx: *.example.net\r\n"
+    "max_age: 86400\r\n";
+
+Decision with_reply(Decision d) {
+  d.postfix = policy::socketmap_reply(d);
+  return d;
+}
+
+Decision sts_enforce() {
+  Decision d;
+  d.domain = "example.com";
+  d.action = Action::RequireTls;
+  d.verify = Verify::Pkix;
+  d.source = Source::MtaSts;
+  d.mta_sts = policy::StsInfo{};
+  d.mta_sts->id = "20240101";
+  d.mta_sts->mode = sts::StsMode::Enforce;
+  d.mta_sts->mx = {"mx1.example.com", "*.example.net"};
+  d.postfix_level = TlsLevel::Secure;
+  d.postfix_match = {"mx1.example.com", ".example.net"};
+  d.servername_hostname = true;
+  return with_reply(d);
+}
+
+Decision sts_testing() {
+  Decision d;
+  d.domain = "example.com";
+  d.action = Action::Opportunistic;
+  d.source = Source::MtaSts;
+  d.mta_sts = policy::StsInfo{};
+  d.mta_sts->mode = sts::StsMode::Testing;
+  d.mta_sts->mx = {"mx1.example.com"};
+  return with_reply(d);
+}
+
+Decision dane_only() {
+  Decision d;
+  d.domain = "dane.example";
+  d.action = Action::RequireTls;
+  d.verify = Verify::Dane;
+  d.source = Source::Dane;
+  d.postfix_level = TlsLevel::DaneOnly;
+  return with_reply(d);
+}
+
+Decision no_policy() {
+  Decision d;
+  d.domain = "plain.example";
+  d.action = Action::Opportunistic;
+  d.source = Source::None;
+  return with_reply(d);
+}
+
+Decision deferred() {
+  Decision d;
+  d.domain = "broken.example";
+  d.action = Action::Defer;
+  d.source = Source::MtaSts;
+  d.mta_sts = policy::StsInfo{};
+  d.mta_sts->mode = sts::StsMode::Enforce;
+  d.mta_sts->mx = {"mx.other.example"};
+  d.reason = "no MX host matches the MTA-STS policy";
+  return with_reply(d);
+}
+
+// ---- requests -------------------------------------------------------------
+
+TEST(SocketmapRequest, SplitsAtFirstSpace) {
+  const auto got = parse_socketmap_request("postfix example.com");
+  ASSERT_TRUE(got) << got.error().detail;
+  EXPECT_EQ(got->map_name, "postfix");
+  EXPECT_EQ(got->key, "example.com");
+  const auto two = parse_socketmap_request("QUERY a b");
+  ASSERT_TRUE(two);
+  EXPECT_EQ(two->map_name, "QUERY");
+  EXPECT_EQ(two->key, "a b");
+}
+
+TEST(SocketmapRequest, RejectsMalformed) {
+  for (const std::string_view bad : {"", " ", "postfix", "postfix ", " example.com"}) {
+    const auto got = parse_socketmap_request(bad);
+    ASSERT_FALSE(got) << "got a request for \"" << bad << "\", want an error";
+    EXPECT_EQ(got.error().code, Errc::InvalidArgument);
+    EXPECT_EQ(got.error().retry, Retry::Permanent);
+  }
+}
+
+// ---- keys ------------------------------------------------------------------
+
+TEST(SocketmapKey, Classifies) {
+  struct Case {
+    std::string_view key;
+    KeyKind want;
+  };
+  const std::vector<Case> cases = {
+      {"example.com", KeyKind::Domain},
+      {"EXAMPLE.com", KeyKind::Domain},
+      {"example.com.", KeyKind::Domain},
+      {"bücher.example", KeyKind::Domain},
+      {".example.com", KeyKind::NotADomain},
+      {"[192.0.2.1]:25", KeyKind::NotADomain},
+      {"[mx.example.com]", KeyKind::NotADomain},
+      {"mx.example.com:587", KeyKind::NotADomain},
+      {"192.0.2.1", KeyKind::NotADomain},
+      {"bad..x", KeyKind::NotADomain},
+      {"/var/run/lmtp", KeyKind::NotADomain},
+      {"exa\nmple.com", KeyKind::NotADomain},
+      {std::string_view{"a\0b.com", 7}, KeyKind::NotADomain},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(classify_key(c.key), c.want) << "key \"" << c.key << "\"";
+  }
+  EXPECT_EQ(classify_key(std::string(2000, 'a')), KeyKind::NotADomain);
+}
+
+TEST(SocketmapMap, TlsrptNames) {
+  EXPECT_TRUE(is_tlsrpt_map("tlsrpt"));
+  EXPECT_TRUE(is_tlsrpt_map("QUERYwithTLSRPT"));
+  for (const std::string_view plain :
+       {"postfix", "QUERY", "tlspolicy", "TLSRPT", "querywithtlsrpt"}) {
+    EXPECT_FALSE(is_tlsrpt_map(plain)) << plain;
+  }
+}
+
+// ---- replies ---------------------------------------------------------------
+
+struct ReplyCase {
+  std::string_view name;
+  Decision decision;
+  std::string_view policy_text;
+  std::string_view want_plain;
+  std::string_view want_tlsrpt;
+};
+
+class SocketmapReply : public testing::TestWithParam<ReplyCase> {};
+
+TEST_P(SocketmapReply, Golden) {
+  const auto& c = GetParam();
+  EXPECT_EQ(socketmap_response(c.decision, false, c.policy_text), c.want_plain)
+      << "domain " << c.decision.domain;
+  EXPECT_EQ(socketmap_response(c.decision, true, c.policy_text), c.want_tlsrpt)
+      << "domain " << c.decision.domain;
+  EXPECT_EQ(socketmap_response(c.decision, false, c.policy_text), c.decision.postfix);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Socketmap, SocketmapReply,
+    testing::Values(
+        ReplyCase{"EnforceTwoPatternsWithWildcard", sts_enforce(), k_enforce_policy,
+                  "OK secure match=mx1.example.com:.example.net servername=hostname",
+                  "OK secure match=mx1.example.com:.example.net servername=hostname"
+                  " policy_type=sts policy_domain=example.com"
+                  " mx_host_pattern=mx1.example.com mx_host_pattern=*.example.net"
+                  " { policy_string = version: STSv1 } { policy_string = mode: enforce }"
+                  " { policy_string = mx: mx1.example.com } { policy_string = mx: *.example.net }"
+                  " { policy_string = max_age: 86400 }"},
+        ReplyCase{"EnforceWithoutPolicyText", sts_enforce(), "",
+                  "OK secure match=mx1.example.com:.example.net servername=hostname",
+                  "OK secure match=mx1.example.com:.example.net servername=hostname"
+                  " policy_type=sts policy_domain=example.com"
+                  " mx_host_pattern=mx1.example.com mx_host_pattern=*.example.net"},
+        ReplyCase{"Testing", sts_testing(), "version: STSv1\nmode: testing\n", "NOTFOUND ",
+                  "NOTFOUND "},
+        ReplyCase{"Dane", dane_only(), "", "OK dane-only", "OK dane-only"},
+        ReplyCase{"NoPolicy", no_policy(), "", "NOTFOUND ", "NOTFOUND "},
+        ReplyCase{"Defer", deferred(), k_enforce_policy,
+                  "TEMP no MX host matches the MTA-STS policy",
+                  "TEMP no MX host matches the MTA-STS policy"}),
+    [](const testing::TestParamInfo<ReplyCase>& p) { return std::string(p.param.name); });
+
+TEST(SocketmapReply, UsesSocketmapReplyWhenPostfixFieldIsEmpty) {
+  auto d = dane_only();
+  d.postfix.clear();
+  EXPECT_EQ(socketmap_response(d, false, ""), "OK dane-only");
+}
+
+TEST(SocketmapReply, DropsPolicyLinesWithBracesAndControls) {
+  const auto d = sts_enforce();
+  const std::string text =
+      "version: STSv1\nmode: enforce\nx-ext: {evil} policy_type=sts\nx-tab: a\tb\n";
+  const auto got = socketmap_response(d, true, text);
+  EXPECT_EQ(got.find("evil"), std::string::npos) << got;
+  EXPECT_NE(got.find("{ policy_string = x-tab: a b }"), std::string::npos) << got;
+  for (const char c : got) EXPECT_GE(static_cast<unsigned char>(c), 0x20U);
+}
+
+TEST(SocketmapReply, TruncatesPolicyStringsNeverTheLevel) {
+  const auto d = sts_enforce();
+  std::string text = "version: STSv1\nmode: enforce\n";
+  for (int i = 0; i < 5000; ++i) text += "mx: host" + std::to_string(i) + ".example.com\n";
+  const auto got = socketmap_response(d, true, text);
+  EXPECT_LE(got.size(), k_max_socketmap_reply_bytes);
+  EXPECT_TRUE(got.starts_with(d.postfix + " policy_type=sts policy_domain=example.com"))
+      << got.substr(0, 200);
+  EXPECT_TRUE(got.ends_with(" }")) << got.substr(got.size() - 100);
+}
+
+TEST(SocketmapReply, OmitsAttributesWhenPatternsDoNotFit) {
+  auto d = sts_enforce();
+  d.mta_sts->mx.clear();
+  for (int i = 0; i < 4000; ++i)
+    d.mta_sts->mx.push_back("host" + std::to_string(i) + ".example.com");
+  const auto got = socketmap_response(d, true, "");
+  EXPECT_EQ(got, d.postfix);
+}
+
+TEST(SocketmapReply, OversizedOkBecomesTemp) {
+  auto d = sts_enforce();
+  d.postfix = "OK secure match=" + std::string(k_max_socketmap_reply_bytes, 'a');
+  EXPECT_EQ(socketmap_response(d, false, ""), "TEMP policy reply exceeds the socketmap limit");
+}
+
+TEST(SocketmapReply, TempAndPermAreOneBoundedLine) {
+  EXPECT_EQ(temp_reply("resolver\ntimeout"), "TEMP resolver timeout");
+  EXPECT_EQ(perm_reply("bad request"), "PERM bad request");
+  const auto long_reply = temp_reply(std::string(5000, 'x'));
+  EXPECT_EQ(long_reply.size(), 5 + k_max_reason_bytes);
+  // A cut never splits a UTF-8 sequence.
+  std::string umlauts;
+  for (int i = 0; i < 400; ++i) umlauts += "\xc3\xbc";
+  const auto cut = perm_reply("x" + umlauts);
+  EXPECT_LE(cut.size(), 5 + k_max_reason_bytes);
+  EXPECT_NE(static_cast<unsigned char>(cut.back()), 0xc3U);
+}
+
+TEST(SocketmapReply, DeferReasonIsBoundedToo) {
+  auto d = deferred();
+  d.reason = std::string(200000, 'r');
+  d.postfix = policy::socketmap_reply(d);
+  const auto got = socketmap_response(d, false, "");
+  EXPECT_TRUE(got.starts_with("TEMP rrr"));
+  EXPECT_LE(got.size(), 5 + k_max_reason_bytes);
+}
+
+}  // namespace
+}  // namespace tlspolicy::proto
