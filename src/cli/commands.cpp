@@ -4,7 +4,6 @@
 // statuses, docs/man/ for the manual pages).
 #include "commands.hpp"
 
-#include <csignal>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -15,6 +14,7 @@
 #include "tlspolicy/policy/engine.hpp"
 #include "tlspolicy/proto/decision_json.hpp"
 
+#include "daemon.hpp"
 #include "runtime.hpp"
 
 namespace tlspolicy::cli {
@@ -123,45 +123,9 @@ int cmd_check_config(const GlobalOptions& g, bool defaults, std::ostream& out, s
 }
 
 int cmd_serve(const GlobalOptions& g, std::ostream& err) {
-  const auto cfg = load(g);
-  if (!cfg) {
-    print_error(err, "configuration", cfg.error());
-    return k_exit_config;
-  }
-  const util::Logger log{parse_log_level(cfg->settings.log_level)};
-  auto rt = build_runtime(cfg->settings, log);
-  if (!rt) {
-    print_error(err, "cannot start", rt.error());
-    return k_exit_config;
-  }
-  // Until the daemon lands (listeners, socketmap, JSON), serve loads the
-  // configuration and the store, then waits for a signal.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  log.info("started", {{"version", std::string(k_version)},
-                       {"store", cfg->settings.store.path.string()},
-                       {"resolver", cfg->settings.resolver.mode},
-                       {"note", "listeners arrive with the daemon; waiting for SIGTERM"}});
-  for (;;) {
-    int sig = 0;
-    if (sigwait(&set, &sig) != 0) continue;
-    if (sig == SIGHUP) {
-      auto again = load(g);
-      if (!again) {
-        log.error("reload failed, keeping the running configuration",
-                  {{"error", again.error().detail}});
-      } else {
-        log.info("configuration re-read (takes effect with the daemon's reload support)");
-      }
-      continue;
-    }
-    log.info("stopping", {{"signal", std::to_string(sig)}});
-    return k_exit_ok;
-  }
+  std::optional<std::filesystem::path> file;
+  if (!g.config_file.empty()) file = g.config_file;
+  return run_daemon(file, g.sets, err);
 }
 
 }  // namespace
