@@ -4,6 +4,7 @@
 // statuses, docs/man/ for the manual pages).
 #include "commands.hpp"
 
+#include <chrono>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -12,8 +13,11 @@
 
 #include "tlspolicy/config/settings.hpp"
 #include "tlspolicy/policy/engine.hpp"
+#include "tlspolicy/proto/cache_json.hpp"
 #include "tlspolicy/proto/decision_json.hpp"
+#include "tlspolicy/proto/json_response.hpp"
 
+#include "admin_client.hpp"
 #include "daemon.hpp"
 #include "runtime.hpp"
 
@@ -21,6 +25,10 @@ namespace tlspolicy::cli {
 namespace {
 
 constexpr std::string_view k_version = "0.1.0";
+/// How long `lookup --socket` waits for the daemon's decision.
+constexpr std::chrono::milliseconds k_lookup_timeout{60'000};
+/// How long the admin commands wait (cache.refresh fetches over HTTPS).
+constexpr std::chrono::milliseconds k_admin_timeout{120'000};
 
 struct GlobalOptions {
   std::string config_file;
@@ -68,13 +76,83 @@ void print_summary(std::ostream& out, const policy::Decision& d, bool explain) {
   }
 }
 
+/// The daemon's answer to one request, or the exit status to return.
+struct Answer {
+  int rc = k_exit_ok;
+  proto::JsonResponse response;
+};
+
+/// One request line to `endpoint`; prints why on failure. Error responses are
+/// printed and mapped to exit statuses here.
+Answer ask_daemon(const std::string& endpoint, const std::string& request,
+                  std::chrono::milliseconds timeout, std::ostream& err) {
+  auto line = exchange_line(endpoint, request, timeout);
+  if (!line) {
+    err << "tlspolicy: daemon not reachable: " << line.error().detail << '\n';
+    return {line.error().retry == Retry::Permanent ? k_exit_usage : k_exit_unavailable, {}};
+  }
+  auto response = proto::parse_json_response(*line);
+  if (!response) {
+    err << "tlspolicy: unreadable answer from " << endpoint << ": " << response.error().detail
+        << '\n';
+    return {k_exit_software, {}};
+  }
+  if (response->status == "ok") return {k_exit_ok, std::move(*response)};
+  const auto& code = response->error_code;
+  err << "tlspolicy: " << (code.empty() ? response->status : code) << ": "
+      << response->error_message << '\n';
+  if (code == "not-found") return {k_exit_noinput, {}};
+  if (code == "bad-domain") return {k_exit_dataerr, {}};
+  if (code == "admin-only") {
+    err << "tlspolicy: " << endpoint << " is not the admin socket (setting server.admin)\n";
+    return {k_exit_usage, {}};
+  }
+  if (code == "fetch-failed" || code == "internal" || code == "timeout") {
+    return {k_exit_tempfail, {}};
+  }
+  return {k_exit_software, {}};
+}
+
+/// The member `key` of an ok answer, or nullptr after printing why.
+const std::string* payload(const Answer& a, std::string_view key, std::ostream& err) {
+  const auto* text = a.response.member(key);
+  if (text == nullptr) err << "tlspolicy: the daemon's answer has no \"" << key << "\"\n";
+  return text;
+}
+
+int cmd_lookup_socket(const std::string& endpoint, const dns::DomainName& domain, bool json,
+                      bool explain, bool requiretls, const std::string& recipient,
+                      std::ostream& out, std::ostream& err) {
+  const auto answer = ask_daemon(
+      endpoint, proto::render_decide_request(domain.str(), requiretls, recipient, explain),
+      k_lookup_timeout, err);
+  if (answer.rc != k_exit_ok) return answer.rc;
+  const auto* text = payload(answer, "decision", err);
+  if (text == nullptr) return k_exit_software;
+  auto decision = proto::decision_from_json(*text);
+  if (!decision) {
+    err << "tlspolicy: unreadable decision: " << decision.error().detail << '\n';
+    return k_exit_software;
+  }
+  if (json) {
+    out << *text << '\n';
+  } else {
+    print_summary(out, *decision, explain);
+  }
+  // The wire carries no failure list: only defer is visible in the status.
+  return decision->action == policy::Action::Defer ? k_exit_tempfail : k_exit_ok;
+}
+
 int cmd_lookup(const GlobalOptions& g, const std::string& domain_text, bool json, bool explain,
-               bool requiretls, const std::string& recipient, std::ostream& out,
-               std::ostream& err) {
+               bool requiretls, const std::string& recipient, const std::string& socket,
+               std::ostream& out, std::ostream& err) {
   const auto domain = dns::DomainName::parse(domain_text);
   if (!domain) {
     err << "tlspolicy: invalid domain \"" << domain_text << "\": " << domain.error().detail << '\n';
     return k_exit_dataerr;
+  }
+  if (!socket.empty()) {
+    return cmd_lookup_socket(socket, *domain, json, explain, requiretls, recipient, out, err);
   }
   auto cfg = load(g);
   if (!cfg) {
@@ -100,6 +178,148 @@ int cmd_lookup(const GlobalOptions& g, const std::string& domain_text, bool json
   for (const auto& f : decision.failures) print_error(err, "warning", f);
   if (decision.action == policy::Action::Defer) return k_exit_tempfail;
   return decision.failures.empty() ? k_exit_ok : k_exit_unavailable;
+}
+
+// --- commands that talk to the admin socket --------------------------------------
+
+struct AdminOptions {
+  std::string socket;  ///< empty: the setting server.admin
+  bool json = false;
+  std::string domain;
+};
+
+void print_policy_line(std::ostream& out, const cache::CachedPolicy& p, util::TimePoint now) {
+  out << p.domain << "  " << sts::to_string(p.policy.mode) << "  id " << p.id << "  max_age "
+      << p.policy.max_age.count() << "s  expires " << util::format_rfc3339(p.expires_at)
+      << (p.expires_at <= now ? " (expired)" : "") << "  mx ";
+  for (std::size_t i = 0; i < p.policy.mx.size(); ++i) out << (i ? "," : "") << p.policy.mx[i];
+  out << '\n';
+}
+
+void print_policy(std::ostream& out, const cache::CachedPolicy& p, util::TimePoint now) {
+  out << "domain:     " << p.domain << '\n'
+      << "id:         " << p.id << '\n'
+      << "mode:       " << sts::to_string(p.policy.mode) << '\n'
+      << "max_age:    " << p.policy.max_age.count() << "s\n"
+      << "fetched_at: " << util::format_rfc3339(p.fetched_at) << '\n'
+      << "expires_at: " << util::format_rfc3339(p.expires_at)
+      << (p.expires_at <= now ? " (expired)" : "") << '\n';
+  for (const auto& mx : p.policy.mx) out << "mx:         " << mx << '\n';
+  out << "policy:\n";
+  std::size_t start = 0;
+  while (start < p.policy_text.size()) {
+    auto end = p.policy_text.find('\n', start);
+    if (end == std::string::npos) end = p.policy_text.size();
+    std::string_view line{p.policy_text.data() + start, end - start};
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    out << "  " << line << '\n';
+    start = end + 1;
+  }
+}
+
+int cmd_admin(const GlobalOptions& g, proto::JsonOp op, const AdminOptions& o, std::ostream& out,
+              std::ostream& err) {
+  std::string domain;
+  if (!o.domain.empty()) {
+    const auto name = dns::DomainName::parse(o.domain);
+    if (!name) {
+      err << "tlspolicy: invalid domain \"" << o.domain << "\": " << name.error().detail << '\n';
+      return k_exit_dataerr;
+    }
+    domain = name->str();
+  }
+  std::string endpoint = o.socket;
+  if (endpoint.empty()) {
+    const auto cfg = load(g);
+    if (!cfg) {
+      print_error(err, "configuration", cfg.error());
+      return k_exit_config;
+    }
+    endpoint = cfg->settings.server.admin;
+  }
+  const auto answer =
+      ask_daemon(endpoint, proto::render_admin_request(op, domain), k_admin_timeout, err);
+  if (answer.rc != k_exit_ok) return answer.rc;
+  const auto now = util::SystemClock{}.now();
+
+  switch (op) {
+    case proto::JsonOp::CacheList:
+    case proto::JsonOp::CacheExport: {
+      const auto* text = payload(answer, "entries", err);
+      if (text == nullptr) return k_exit_software;
+      if (o.json || op == proto::JsonOp::CacheExport) {
+        out << *text << '\n';
+        return k_exit_ok;
+      }
+      auto entries = proto::cached_policies_from_json(*text);
+      if (!entries) {
+        err << "tlspolicy: unreadable answer: " << entries.error().detail << '\n';
+        return k_exit_software;
+      }
+      if (entries->empty()) out << "no stored MTA-STS policies\n";
+      for (const auto& p : *entries) print_policy_line(out, p, now);
+      return k_exit_ok;
+    }
+    case proto::JsonOp::CacheShow: {
+      const auto* text = payload(answer, "entry", err);
+      if (text == nullptr) return k_exit_software;
+      if (o.json) {
+        out << *text << '\n';
+        return k_exit_ok;
+      }
+      auto entry = proto::cached_policy_from_json(*text);
+      if (!entry) {
+        err << "tlspolicy: unreadable answer: " << entry.error().detail << '\n';
+        return k_exit_software;
+      }
+      print_policy(out, *entry, now);
+      return k_exit_ok;
+    }
+    case proto::JsonOp::CachePurge: {
+      const auto* removed = answer.response.member("removed");
+      if (o.json) {
+        out << "{\"removed\":" << (removed ? *removed : "null") << "}\n";
+        return k_exit_ok;
+      }
+      out << "removed " << (removed ? *removed : "?") << " stored "
+          << (removed && *removed == "1" ? "policy" : "policies") << " and forgot "
+          << (domain.empty() ? "every decision" : "the decisions for " + domain) << '\n';
+      return k_exit_ok;
+    }
+    case proto::JsonOp::CacheRefresh: {
+      const auto* text = payload(answer, "mta_sts", err);
+      if (text == nullptr) return k_exit_software;
+      if (o.json) {
+        out << *text << '\n';
+        return k_exit_ok;
+      }
+      out << "refreshed " << domain << '\n';
+      auto rows = proto::flatten_json_object(*text);
+      if (!rows) {
+        out << "mta-sts:  none applies now\n";
+        return k_exit_ok;
+      }
+      for (const auto& [name, value] : *rows) out << name << ": " << value << '\n';
+      return k_exit_ok;
+    }
+    case proto::JsonOp::Stats: {
+      const auto* text = payload(answer, "stats", err);
+      if (text == nullptr) return k_exit_software;
+      if (o.json) {
+        out << *text << '\n';
+        return k_exit_ok;
+      }
+      auto rows = proto::flatten_json_object(*text);
+      if (!rows) {
+        err << "tlspolicy: unreadable answer: " << rows.error().detail << '\n';
+        return k_exit_software;
+      }
+      for (const auto& [name, value] : *rows) out << name << ": " << value << '\n';
+      return k_exit_ok;
+    }
+    default:
+      return k_exit_software;
+  }
 }
 
 int cmd_check_config(const GlobalOptions& g, bool defaults, std::ostream& out, std::ostream& err) {
@@ -154,6 +374,37 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   lookup->add_flag("--requiretls", requiretls, "The message carries REQUIRETLS (RFC 8689)");
   lookup->add_option("--recipient", recipient,
                      "Recipient address; a local part ending in +requiretls marks REQUIRETLS");
+  std::string lookup_socket;
+  lookup->add_option("--socket", lookup_socket,
+                     "Ask the running daemon on this JSON socket (unix:PATH, PATH or IP:port) "
+                     "instead of deciding in process");
+
+  // cache list|show|purge|refresh|export and stats: requests to the admin socket.
+  AdminOptions admin;
+  const auto admin_flags = [&admin](CLI::App* cmd) {
+    cmd->add_option("--socket", admin.socket,
+                    "Admin socket (unix:PATH, PATH or IP:port; default: setting server.admin)");
+    cmd->add_flag("--json", admin.json, "Print the answer's JSON payload");
+  };
+  auto* cache = app.add_subcommand("cache", "Inspect and manage the stored MTA-STS policies");
+  cache->require_subcommand(1);
+  auto* cache_list = cache->add_subcommand("list", "List the stored policies");
+  cache_list->add_option("domain", admin.domain, "Only this policy domain");
+  auto* cache_show = cache->add_subcommand("show", "Show one stored policy with its text");
+  cache_show->add_option("domain", admin.domain, "Policy domain")->required();
+  auto* cache_purge =
+      cache->add_subcommand("purge", "Delete stored policies and in-memory decisions");
+  cache_purge->add_option("domain", admin.domain, "Only this domain (default: all)");
+  auto* cache_refresh = cache->add_subcommand(
+      "refresh", "Fetch a domain's policy anew; a failed fetch keeps the stored one");
+  cache_refresh->add_option("domain", admin.domain, "Policy domain")->required();
+  auto* cache_export =
+      cache->add_subcommand("export", "Print every stored policy with its text as a JSON array");
+  for (auto* cmd : {cache_list, cache_show, cache_purge, cache_refresh, cache_export}) {
+    admin_flags(cmd);
+  }
+  auto* stats = app.add_subcommand("stats", "Show the running daemon's counters");
+  admin_flags(stats);
 
   auto* check = app.add_subcommand("check-config", "Show every setting, its value and its origin");
   bool defaults = false;
@@ -170,7 +421,18 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   }
 
   try {
-    if (*lookup) return cmd_lookup(g, domain, json, explain, requiretls, recipient, out, err);
+    if (*lookup) {
+      return cmd_lookup(g, domain, json, explain, requiretls, recipient, lookup_socket, out, err);
+    }
+    if (*cache) {
+      const auto op = *cache_list      ? proto::JsonOp::CacheList
+                      : *cache_show    ? proto::JsonOp::CacheShow
+                      : *cache_purge   ? proto::JsonOp::CachePurge
+                      : *cache_refresh ? proto::JsonOp::CacheRefresh
+                                       : proto::JsonOp::CacheExport;
+      return cmd_admin(g, op, admin, out, err);
+    }
+    if (*stats) return cmd_admin(g, proto::JsonOp::Stats, admin, out, err);
     if (*check) return cmd_check_config(g, defaults, out, err);
     if (*serve) return cmd_serve(g, err);
     if (*version) {

@@ -5,6 +5,10 @@
 // SYNOPSIS
 //   tlspolicy [--config FILE] [--set section.key=value]... COMMAND [ARGS]
 //   tlspolicy lookup DOMAIN [--json] [--explain] [--requiretls] [--recipient ADDR]
+//                           [--socket ENDPOINT]
+//   tlspolicy cache list [DOMAIN] | show DOMAIN | purge [DOMAIN] | refresh DOMAIN | export
+//                   [--socket ENDPOINT] [--json]
+//   tlspolicy stats [--socket ENDPOINT] [--json]
 //   tlspolicy check-config [--defaults]
 //   tlspolicy serve
 //   tlspolicy version
@@ -12,8 +16,13 @@
 //   0 decided cleanly · 64 usage · 65 invalid domain · 69 decided, but policy
 //   discovery met a failure (printed on stderr) · 75 defer (temporary) ·
 //   78 configuration or store error · 70 internal error.
+//   Commands that talk to the daemon (cache, stats, lookup --socket): 69 the
+//   daemon cannot be reached · 66 cache.show: no stored policy · 75
+//   cache.refresh fetched nothing (the stored policy is kept) or the daemon
+//   answered "internal" · 64 the socket is not the admin socket.
 // SEE ALSO
-//   docs/man/tlspolicy.8.md, docs/decision-rules.md, docs/configuration.md
+//   docs/man/tlspolicy.8.md, docs/man/tlspolicy-cache.8.md, docs/decision-rules.md,
+//   docs/configuration.md
 #pragma once
 
 #include <iosfwd>
@@ -23,6 +32,7 @@ namespace tlspolicy::cli {
 inline constexpr int k_exit_ok = 0;
 inline constexpr int k_exit_usage = 64;
 inline constexpr int k_exit_dataerr = 65;
+inline constexpr int k_exit_noinput = 66;
 inline constexpr int k_exit_unavailable = 69;
 inline constexpr int k_exit_software = 70;
 inline constexpr int k_exit_tempfail = 75;

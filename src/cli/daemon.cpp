@@ -7,7 +7,11 @@
 //   "NOTFOUND ", "TEMP …", "PERM …" (docs/protocols/socketmap.md).
 //   json: one JSON object per line each way; a last request without newline
 //   at EOF is answered (Exim ${readsocket}) (docs/protocols/json.md).
-//   admin: the JSON protocol with the cache.* and stats ops.
+//   admin: the JSON protocol with the cache.* and stats ops. stats is
+//   answered on the loop thread (memory only); the cache.* ops run on one
+//   admin worker thread (AdminWorker), so neither SQLite nor the network
+//   (cache.refresh fetches) ever blocks the loop; admin requests are rare and
+//   run one at a time.
 // LIMITS
 //   socketmap request ≤ 10000 bytes, JSON line ≤ 64 KiB; malformed or
 //   oversized framing gets one PERM reply / error object and the connection
@@ -17,17 +21,25 @@
 #include "daemon.hpp"
 
 #include <atomic>
+#include <condition_variable>
 #include <csignal>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <utility>
 
 #include "tlspolicy/config/settings.hpp"
 #include "tlspolicy/daemon/listen.hpp"
 #include "tlspolicy/daemon/server.hpp"
+#include "tlspolicy/proto/cache_json.hpp"
+#include "tlspolicy/proto/decision_json.hpp"
 #include "tlspolicy/proto/json_protocol.hpp"
 #include "tlspolicy/proto/netstring.hpp"
 #include "tlspolicy/proto/socketmap.hpp"
 #include "tlspolicy/service/decision_service.hpp"
+#include "tlspolicy/sts/discovery.hpp"
 
 #include "runtime.hpp"
 
@@ -35,6 +47,12 @@ namespace tlspolicy::cli {
 namespace {
 
 constexpr std::size_t k_max_json_line = 64 * 1024;
+/// Error code of cache.show (and cache.refresh's answer when nothing is stored
+/// and nothing could be fetched): no stored policy for that domain.
+constexpr std::string_view k_code_not_found = "not-found";
+/// Error code of cache.refresh when no new policy could be fetched; the stored
+/// policy, if any, is kept.
+constexpr std::string_view k_code_fetch_failed = "fetch-failed";
 
 // --- framing -----------------------------------------------------------------
 
@@ -190,7 +208,182 @@ std::string stats_json(const State& state, const daemon::ServerStats& server) {
          ",\"idle_timeouts\":" + std::to_string(server.idle_timeouts.load()) + "}";
 }
 
-void handle_json(const StateHolder& holder, const daemon::Server& server, bool admin,
+// --- admin ops ---------------------------------------------------------------------
+
+// One thread that runs the cache.* ops in arrival order. The store is local
+// SQLite (milliseconds), but cache.refresh waits for DNS and HTTPS, and the
+// loop thread must never block. The destructor runs what is queued and joins.
+class AdminWorker {
+ public:
+  AdminWorker() : m_thread([this] { run(); }) {}
+  ~AdminWorker() {
+    {
+      const std::lock_guard lock{m_mu};
+      m_stop = true;
+    }
+    m_cv.notify_one();
+    m_thread.join();
+  }
+  AdminWorker(const AdminWorker&) = delete;
+  AdminWorker& operator=(const AdminWorker&) = delete;
+
+  void post(std::function<void()> task) {
+    {
+      const std::lock_guard lock{m_mu};
+      m_tasks.push_back(std::move(task));
+    }
+    m_cv.notify_one();
+  }
+
+ private:
+  void run() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::unique_lock lock{m_mu};
+        m_cv.wait(lock, [this] { return m_stop || !m_tasks.empty(); });
+        if (m_tasks.empty()) return;
+        task = std::move(m_tasks.front());
+        m_tasks.pop_front();
+      }
+      task();
+    }
+  }
+
+  std::mutex m_mu;
+  std::condition_variable m_cv;
+  std::deque<std::function<void()>> m_tasks;
+  bool m_stop = false;
+  std::thread m_thread;  // last: starts after the members it uses exist
+};
+
+const std::string* id_ptr(const std::optional<std::string>& id) { return id ? &*id : nullptr; }
+
+std::string join_failures(const std::vector<Error>& failures) {
+  std::string out;
+  for (const auto& f : failures) {
+    if (!out.empty()) out += "; ";
+    out += f.detail;
+  }
+  return out;
+}
+
+// cache.refresh: fetch the domain's policy anew, whatever the stored id says.
+// Discovery runs against a throwaway in-memory store, so it cannot take the
+// "same TXT id, use the stored policy" shortcut and always fetches. Only a
+// policy actually fetched replaces the stored one (put is one transaction);
+// a failed fetch keeps the stored policy, which goes on applying until it
+// expires (RFC 8461 §3.3, §5.1). Then the in-memory decision is forgotten and
+// decided again, and the answer is that decision's "mta_sts" object.
+void admin_refresh(const std::shared_ptr<State>& state, const dns::DomainName& domain,
+                   const std::optional<std::string>& id, const daemon::Responder& respond) {
+  auto& rt = *state->runtime;
+  auto scratch = cache::open_sqlite_cache(cache::SqliteOptions{":memory:", 1000});
+  if (!scratch) {
+    respond(proto::render_error(proto::k_code_internal, scratch.error().detail, id_ptr(id)));
+    return;
+  }
+  const sts::StsDiscovery fresh{*rt.resolver,
+                                *rt.fetcher,
+                                **scratch,
+                                rt.clock,
+                                rt.log.with_name("refresh"),
+                                sts::StsOptions{rt.settings.mta_sts.retry_interval}};
+  const auto outcome = fresh.discover(domain);
+  if (!outcome.policy || outcome.txt_bogus) {
+    std::string why = outcome.txt_bogus ? "the _mta-sts TXT answer is DNSSEC-bogus"
+                                        : join_failures(outcome.failures);
+    if (why.empty()) why = "the domain publishes no MTA-STS policy";
+    respond(proto::render_error(
+        k_code_fetch_failed,
+        "no new policy for " + domain.str() + ": " + why +
+            "; the stored policy, if any, is kept until it expires (RFC 8461 §3.3)",
+        id_ptr(id)));
+    return;
+  }
+  if (auto stored = rt.cache->put(*outcome.policy); !stored) {
+    respond(proto::render_error(proto::k_code_internal, stored.error().detail, id_ptr(id)));
+    return;
+  }
+  rt.log.info("policy refreshed by admin request",
+              {{"domain", domain.str()}, {"id", outcome.policy->id}});
+  state->service->forget(domain.str());
+  // The callback keeps no State: it may run on a service worker.
+  state->service->decide(
+      policy::DecideRequest{domain, false}, [respond, id](const service::DecisionPtr& d) {
+        respond(proto::render_ok("mta_sts", proto::mta_sts_to_json(*d), id ? &*id : nullptr));
+      });
+}
+
+// The cache.* ops, on the admin worker thread.
+void admin_cache_op(const std::shared_ptr<State>& state, const proto::JsonRequest& req,
+                    const daemon::Responder& respond) {
+  auto& store = *state->runtime->cache;
+  const std::string* idp = id_ptr(req.id);
+  const auto store_error = [&](const Error& e) {
+    respond(proto::render_error(proto::k_code_internal, "policy store: " + e.detail, idp));
+  };
+  // cache.list and cache.export: every stored policy, or the one of "domain".
+  const auto select = [&]() -> Result<std::vector<cache::CachedPolicy>> {
+    if (!req.domain) return store.list();
+    auto one = store.get(*req.domain);
+    if (!one) return Unexpected{one.error()};
+    std::vector<cache::CachedPolicy> out;
+    if (*one) out.push_back(std::move(**one));
+    return out;
+  };
+  switch (req.op) {
+    case proto::JsonOp::CacheList:
+    case proto::JsonOp::CacheExport: {
+      auto policies = select();
+      if (!policies) return store_error(policies.error());
+      const bool with_text = req.op == proto::JsonOp::CacheExport;
+      respond(proto::render_ok("entries", proto::cached_policies_json(*policies, with_text), idp));
+      return;
+    }
+    case proto::JsonOp::CacheShow: {
+      auto one = store.get(*req.domain);
+      if (!one) return store_error(one.error());
+      if (!*one) {
+        respond(proto::render_error(k_code_not_found,
+                                    "no stored MTA-STS policy for " + req.domain->str(), idp));
+        return;
+      }
+      respond(proto::render_ok("entry", proto::cached_policy_json(**one, true), idp));
+      return;
+    }
+    case proto::JsonOp::CachePurge: {
+      std::size_t removed = 0;
+      if (req.domain) {
+        auto r = store.remove(*req.domain);
+        state->service->forget(req.domain->str());
+        if (!r) return store_error(r.error());
+        removed = *r ? 1 : 0;
+      } else {
+        auto all = store.list();
+        if (!all) return store_error(all.error());
+        for (const auto& p : *all) {
+          auto name = dns::DomainName::parse(p.domain);
+          if (!name) continue;
+          auto r = store.remove(*name);
+          if (!r) return store_error(r.error());
+          if (*r) ++removed;
+        }
+        state->service->forget("");
+      }
+      respond(proto::render_ok("removed", std::to_string(removed), idp));
+      return;
+    }
+    case proto::JsonOp::CacheRefresh:
+      admin_refresh(state, *req.domain, req.id, respond);
+      return;
+    default:
+      respond(proto::render_error(proto::k_code_internal, "not a cache op", idp));
+      return;
+  }
+}
+
+void handle_json(const StateHolder& holder, const daemon::Server& server, AdminWorker* admin,
                  const std::string& line, const daemon::Responder& respond) {
   auto parsed = proto::parse_json_request(line);
   if (!parsed) {
@@ -201,7 +394,7 @@ void handle_json(const StateHolder& holder, const daemon::Server& server, bool a
   }
   const auto id = parsed->id;
   const std::string* idp = id ? &*id : nullptr;
-  if (proto::is_admin_op(parsed->op) && !admin) {
+  if (proto::is_admin_op(parsed->op) && admin == nullptr) {
     respond(proto::render_error(
         proto::k_code_admin_only,
         std::string(proto::to_string(parsed->op)) + " is served on the admin socket only", idp));
@@ -220,27 +413,20 @@ void handle_json(const StateHolder& holder, const daemon::Server& server, bool a
     case proto::JsonOp::Stats:
       respond(proto::render_ok("stats", stats_json(*state, server.stats()), idp));
       return;
-    case proto::JsonOp::CachePurge: {
-      auto& store = *state->runtime->cache;
-      if (parsed->domain) {
-        auto removed = store.remove(*parsed->domain);
-        state->service->forget(parsed->domain->str());
-        if (!removed) {
-          respond(proto::render_error(proto::k_code_internal, removed.error().detail, idp));
-          return;
+    case proto::JsonOp::CacheList:
+    case proto::JsonOp::CacheShow:
+    case proto::JsonOp::CachePurge:
+    case proto::JsonOp::CacheRefresh:
+    case proto::JsonOp::CacheExport:
+      admin->post([state, req = std::move(*parsed), respond] {
+        try {
+          admin_cache_op(state, req, respond);
+        } catch (const std::exception&) {
+          respond(proto::render_error(proto::k_code_internal, "internal error",
+                                      req.id ? &*req.id : nullptr));
         }
-      } else {
-        auto all = store.list();
-        if (all) {
-          for (const auto& p : *all) {
-            if (auto name = dns::DomainName::parse(p.domain)) (void)store.remove(*name);
-          }
-        }
-        state->service->forget("");
-      }
-      respond(proto::render_ok(idp));
+      });
       return;
-    }
     default:
       respond(proto::render_error(
           proto::k_code_bad_request,
@@ -284,6 +470,8 @@ int run_daemon(const std::optional<std::filesystem::path>& config_file,
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  // Declared before the server: destroyed after it, so no handler outlives it.
+  AdminWorker admin_worker;
   daemon::ServerOptions options;
   options.max_request_bytes = k_max_json_line;  // each protocol applies its own, smaller limit
   daemon::Server server{options, log.with_name("server")};
@@ -308,12 +496,13 @@ int run_daemon(const std::optional<std::filesystem::path>& config_file,
                       });
   server.add_listener("json", std::move(*json), std::make_unique<JsonLinesProtocol>(),
                       [&holder, &server](std::string line, daemon::Responder respond) {
-                        handle_json(holder, server, false, line, respond);
+                        handle_json(holder, server, nullptr, line, respond);
                       });
-  server.add_listener("admin", std::move(*admin), std::make_unique<JsonLinesProtocol>(),
-                      [&holder, &server](std::string line, daemon::Responder respond) {
-                        handle_json(holder, server, true, line, respond);
-                      });
+  server.add_listener(
+      "admin", std::move(*admin), std::make_unique<JsonLinesProtocol>(),
+      [&holder, &server, &admin_worker](std::string line, daemon::Responder respond) {
+        handle_json(holder, server, &admin_worker, line, respond);
+      });
   server.start();
   log.info("serving", {{"socketmap", s.socketmap},
                        {"json", s.json},

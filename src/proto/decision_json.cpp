@@ -26,7 +26,23 @@ std::string hex(const std::vector<std::uint8_t>& bytes) {
   return out;
 }
 
+ordered_json mta_sts_object(const policy::Decision& d) {
+  if (!d.mta_sts) return nullptr;
+  const auto& s = *d.mta_sts;
+  return {{"id", s.id},
+          {"mode", sts::to_string(s.mode)},
+          {"mx", s.mx},
+          {"max_age", s.max_age.count()},
+          {"fetched_at", util::format_rfc3339(s.fetched_at)},
+          {"expires_at", util::format_rfc3339(s.expires_at)},
+          {"from_cache", s.from_cache}};
+}
+
 }  // namespace
+
+std::string mta_sts_to_json(const policy::Decision& d) {
+  return mta_sts_object(d).dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+}
 
 std::string decision_to_json(const policy::Decision& d, bool with_explain, int indent) {
   ordered_json j;
@@ -50,18 +66,7 @@ std::string decision_to_json(const policy::Decision& d, bool with_explain, int i
                   {"tlsa", std::move(tlsa)}});
   }
   j["mx"] = std::move(mx);
-  if (d.mta_sts) {
-    const auto& s = *d.mta_sts;
-    j["mta_sts"] = {{"id", s.id},
-                    {"mode", sts::to_string(s.mode)},
-                    {"mx", s.mx},
-                    {"max_age", s.max_age.count()},
-                    {"fetched_at", util::format_rfc3339(s.fetched_at)},
-                    {"expires_at", util::format_rfc3339(s.expires_at)},
-                    {"from_cache", s.from_cache}};
-  } else {
-    j["mta_sts"] = nullptr;
-  }
+  j["mta_sts"] = mta_sts_object(d);
   j["dnssec"] = dns::to_string(d.dnssec);
   j["requiretls"] = {{"requested", d.requiretls.requested},
                      {"satisfiable", d.requiretls.satisfiable},

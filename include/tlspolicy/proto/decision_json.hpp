@@ -14,4 +14,8 @@ namespace tlspolicy::proto {
 [[nodiscard]] std::string decision_to_json(const policy::Decision& d, bool with_explain,
                                            int indent = -1);
 
+/// The decision's "mta_sts" member alone: the object, or "null" when no
+/// MTA-STS policy applied (the cache.refresh answer).
+[[nodiscard]] std::string mta_sts_to_json(const policy::Decision& d);
+
 }  // namespace tlspolicy::proto

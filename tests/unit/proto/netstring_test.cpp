@@ -4,6 +4,7 @@
 // the size limits (docs/protocols/socketmap.md "Limits").
 #include "tlspolicy/proto/netstring.hpp"
 
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -122,6 +123,9 @@ struct BadCase {
   std::string_view name;
   std::string_view wire;
 };
+
+// Case names, not raw bytes, in gtest and ctest test names.
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
 
 class NetstringRejects : public testing::TestWithParam<BadCase> {};
 

@@ -5,6 +5,7 @@
 // (docs/protocols/socketmap.md).
 #include "tlspolicy/proto/socketmap.hpp"
 
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -154,6 +155,9 @@ struct ReplyCase {
   std::string_view want_plain;
   std::string_view want_tlsrpt;
 };
+
+// Case names, not raw bytes, in gtest and ctest test names.
+void PrintTo(const ReplyCase& c, std::ostream* os) { *os << c.name; }
 
 class SocketmapReply : public testing::TestWithParam<ReplyCase> {};
 
