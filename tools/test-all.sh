@@ -23,6 +23,20 @@ cmake --preset asan-ubsan >/dev/null
 cmake --build --preset asan-ubsan -j "$jobs"
 ctest --preset asan-ubsan
 
+# The daemon's bad-input and concurrency suite, against the sanitizer build:
+# any ASan/UBSan report aborts the daemon and fails the suite.
+asan_summary=build/asan-ubsan/integration-summary.txt
+rm -f "$asan_summary"
+if [ -f tests/integration/suites/daemon_clients.py ]; then
+  echo "== asan-ubsan: daemon suite (real Postfix and Exim, bad input, concurrency)"
+  tests/integration/run --binary build/asan-ubsan/src/cli/tlspolicy --suite daemon_clients \
+    --summary "$asan_summary"
+  grep -Eq 'integration: [1-9][0-9]* passed, 0 failed, 0 skipped' "$asan_summary" || {
+    echo "test-all: FAIL: the daemon suite under ASan/UBSan skipped or ran no test" >&2
+    exit 1
+  }
+fi
+
 echo "== ci: unit, fuzz replays and integration suites"
 cmake --preset ci >/dev/null
 cmake --build --preset ci -j "$jobs"

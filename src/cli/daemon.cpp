@@ -436,13 +436,14 @@ void handle_json(const StateHolder& holder, const daemon::Server& server, AdminW
 }
 
 Result<util::Fd> open_listener(std::multimap<std::string, util::Fd>& activated,
-                               const std::string& name, const std::string& endpoint) {
+                               const std::string& name, const std::string& endpoint,
+                               const daemon::ListenOptions& options) {
   if (auto it = activated.find(name); it != activated.end()) {
     util::Fd fd = std::move(it->second);
     activated.erase(it);
     return fd;
   }
-  return daemon::listen_endpoint(endpoint);
+  return daemon::listen_endpoint(endpoint, options);
 }
 
 }  // namespace
@@ -481,9 +482,13 @@ int run_daemon(const std::optional<std::filesystem::path>& config_file,
     return 78;
   }
   const auto& s = cfg->settings.server;
-  auto socketmap = open_listener(*activated, "socketmap", s.socketmap);
-  auto json = open_listener(*activated, "json", s.json);
-  auto admin = open_listener(*activated, "admin", s.admin);
+  // Socket activation brings its own permissions (the .socket units); for
+  // sockets we create, server.socket_* apply, and admin is owner-only.
+  const daemon::ListenOptions shared{s.socket_mode, s.socket_owner, s.socket_group, 1024};
+  const daemon::ListenOptions owner_only{0600, s.socket_owner, s.socket_group, 1024};
+  auto socketmap = open_listener(*activated, "socketmap", s.socketmap, shared);
+  auto json = open_listener(*activated, "json", s.json, shared);
+  auto admin = open_listener(*activated, "admin", s.admin, owner_only);
   for (const auto* r : {&socketmap, &json, &admin}) {
     if (!*r) {
       err << "tlspolicy: cannot listen: " << r->error().detail << '\n';

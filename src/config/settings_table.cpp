@@ -14,6 +14,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <initializer_list>
@@ -646,6 +647,46 @@ const std::vector<SettingRow> k_settings_table = {
      },
      [](const Settings& s) { return quote(s.server.admin); },
      [](Settings& s) { return derive_listener(s, s.server.admin, "admin.sock"); }},
+
+    {"server.socket_mode", "string", "\"0666\"", "",
+     "Permission bits (octal) of the socketmap and JSON Unix sockets; the admin socket is "
+     "always 0600.",
+     [](const toml::node& n, Settings& s) -> Result<void> {
+       auto v = get_string(n);
+       if (!v) return Unexpected{v.error()};
+       const bool octal =
+           !v->empty() && v->size() <= 4 && v->find_first_not_of("01234567") == std::string::npos;
+       if (!octal) return value_error("\"" + *v + "\" is not an octal mode such as \"0660\"");
+       s.server.socket_mode = static_cast<std::uint32_t>(std::stoul(*v, nullptr, 8));
+       return {};
+     },
+     [](const Settings& s) {
+       char buf[8];
+       std::snprintf(buf, sizeof buf, "%04o", s.server.socket_mode);
+       return quote(buf);
+     },
+     nullptr},
+
+    {"server.socket_owner", "string", "\"\"", "",
+     "Owner (name or number) of the Unix sockets; \"\" = the daemon's user.",
+     [](const toml::node& n, Settings& s) -> Result<void> {
+       auto v = get_string(n);
+       if (!v) return Unexpected{v.error()};
+       s.server.socket_owner = *v;
+       return {};
+     },
+     [](const Settings& s) { return quote(s.server.socket_owner); }, nullptr},
+
+    {"server.socket_group", "string", "\"\"", "",
+     "Group (name or number) of the Unix sockets, e.g. \"postfix\" with socket_mode \"0660\"; "
+     "\"\" = the daemon's group.",
+     [](const toml::node& n, Settings& s) -> Result<void> {
+       auto v = get_string(n);
+       if (!v) return Unexpected{v.error()};
+       s.server.socket_group = *v;
+       return {};
+     },
+     [](const Settings& s) { return quote(s.server.socket_group); }, nullptr},
 };
 
 }  // namespace

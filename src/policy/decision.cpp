@@ -18,13 +18,15 @@ constexpr std::array k_tls_level_names = {
 };
 
 // Socketmap replies must stay on one line and within Postfix's limits:
-// never copy control characters from a reason into a reply.
+// never copy control characters from a reason into a reply. Commas become
+// semicolons: Exim 4.96's ${extract json} stops at a comma inside a string,
+// and the reply is also the decision's "postfix" member.
 std::string one_line(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (const char c : s) {
     const auto u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u == 0x7f) ? ' ' : c;
+    out += (u < 0x20 || u == 0x7f) ? ' ' : (c == ',' ? ';' : c);
   }
   return out;
 }

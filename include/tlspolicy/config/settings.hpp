@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -61,6 +62,9 @@ struct Settings {
     std::string socketmap;  ///< "unix:PATH" or "IP:port"
     std::string json;
     std::string admin;
+    std::uint32_t socket_mode = 0666;  ///< socketmap and JSON sockets; admin is 0600
+    std::string socket_owner;          ///< "" = unchanged
+    std::string socket_group;          ///< "" = unchanged
   } server;
 
   std::vector<LocalPolicy> policies;

@@ -226,6 +226,9 @@ busy_timeout = "100ms"
 socketmap = "unix:/tmp/sm.sock"
 json = "127.0.0.1:8461"
 admin = "[::1]:8462"
+socket_mode = "0660"
+socket_owner = "tlspolicy"
+socket_group = "postfix"
 
 [[policy]]
 domain = "Dane.Example."
@@ -242,6 +245,14 @@ match = [".Example.NET", "mx.example.org."]
 domain = "plain.example"
 action = "opportunistic"
 )";
+
+TEST(ConfigValues, SocketModeMustBeOctal) {
+  EXPECT_FALSE(load_config_text("[server]\nsocket_mode = \"0999\"\n", {}));
+  EXPECT_FALSE(load_config_text("[server]\nsocket_mode = \"rw\"\n", {}));
+  auto ok = load_config_text("[server]\nsocket_mode = \"600\"\n", {});
+  ASSERT_TRUE(ok) << ok.error().detail;
+  EXPECT_EQ(ok->settings.server.socket_mode, 0600u);
+}
 
 TEST(ConfigFile, OverridesEveryDefault) {
   const TempFile f{k_full};
@@ -271,6 +282,9 @@ TEST(ConfigFile, OverridesEveryDefault) {
   EXPECT_EQ(s.server.socketmap, "unix:/tmp/sm.sock");
   EXPECT_EQ(s.server.json, "127.0.0.1:8461");
   EXPECT_EQ(s.server.admin, "[::1]:8462");
+  EXPECT_EQ(s.server.socket_mode, 0660u);
+  EXPECT_EQ(s.server.socket_owner, "tlspolicy");
+  EXPECT_EQ(s.server.socket_group, "postfix");
   ASSERT_EQ(s.policies.size(), 3U);
   EXPECT_EQ(s.policies[0], (LocalPolicy{"dane.example", "require-tls", "dane", {}}));
   EXPECT_EQ(

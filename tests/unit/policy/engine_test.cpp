@@ -380,8 +380,8 @@ TEST(SocketmapReply, PostfixMatchName) {
 TEST(SocketmapReply, DeferReasonStaysOnOneLine) {
   Decision d;
   d.action = Action::Defer;
-  d.reason = "a\r\nb";
-  EXPECT_EQ(socketmap_reply(d), "TEMP a  b");
+  d.reason = "a\r\nb, c";
+  EXPECT_EQ(socketmap_reply(d), "TEMP a  b; c");  // no comma: Exim 4.96 JSON extraction
 }
 
 }  // namespace

@@ -1,0 +1,1031 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+#
+# `tlspolicy serve` end to end, through the real clients: Postfix's dict_sockmap (postmap -q)
+# and Exim's ${readsocket} / ${extract json} (exim -be, -bt, -bP), plus raw-socket bad input,
+# concurrency, SIGHUP reload and SIGTERM shutdown. See docs/testing.md ("Real Postfix and
+# Exim"), docs/protocols/socketmap.md, docs/protocols/json.md, docs/guides/postfix.md and
+# docs/guides/exim.md (the blocks marked "<!-- checked: NAME -->" there are read and run here).
+#
+# One daemon per resolver mode (trust-ad: TLSPOLICY_CONFIG, validate: TLSPOLICY_VALIDATE_CONFIG),
+# each with its own store and its own socket directory under WORLD_DIR. The truth for every
+# domain is `tlspolicy lookup DOMAIN --json` with the same configuration and store: its
+# "postfix" field is what the socketmap must answer, its "action" what Exim must extract.
+#
+# Environment (from DIR/env.sh via tests/integration/run): TLSPOLICY_BIN, WORLD_DIR, WORLD_LIB,
+# TLSPOLICY_CONFIG, TLSPOLICY_VALIDATE_CONFIG. Needs root, postmap and the unpacked Exim
+# (clients.sh); exits 77 without them.
+# Output: "ok NAME" / "FAIL NAME: ..." / "skip NAME: ..." lines, then
+# "suite-result: passed=N failed=M skipped=K".
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lib_cases import BIN, CONFIG, CRASH_MARKERS, VALIDATE_CONFIG, WORLD, lookup  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+CLIENTS = os.path.abspath(os.path.join(HERE, "..", "clients.sh"))
+POSTFIX_GUIDE = os.path.join(REPO, "docs", "guides", "postfix.md")
+EXIM_GUIDE = os.path.join(REPO, "docs", "guides", "exim.md")
+
+# Every world domain of sts_lookup.py and dane_lookup.py, each asked the same way. Left out on
+# purpose: idchange, cachefallback and restart (sts_lookup changes their TXT records and policy
+# files while it runs, so their truth depends on which suite ran first); private, resolver-down,
+# usage and badconfig (they are settings, not domains: enforce.mta.test with another config);
+# baddomain and normalize are keys below. stall is kept: its cold lookup waits out
+# mta_sts.fetch_timeout (3 s), which the parallel workers absorb.
+STS_DOMAINS = [f"{n}.mta.test" for n in (
+    "enforce", "testing", "none", "wildcard", "multi", "cname", "split", "tworecords",
+    "othertxt", "badid", "missingid", "notxt", "notfound", "redirect", "wrongname",
+    "selfsigned", "expired", "oversize", "lfonly", "crlf", "unknownkeys", "nomaxage",
+    "badmode", "html", "stall", "nomx-match", "bogus")] + ["insecure.unsigned.test"]
+DANE_DOMAINS = [f"{n}.dane.test" for n in (
+    "tlsa311", "tlsa201", "dane-sts", "twomx", "unusable", "notlsa", "mx-cname", "bogus-mx",
+    "bogus-tlsa", "ds-unsigned", "servfail", "refused", "nxdomain", "nullmx")] + [
+    "unsigned-tlsa.unsigned.test", "plain.unsigned.test"]
+DOMAINS = STS_DOMAINS + DANE_DOMAINS
+
+# Keys that are not domains: a fast NOTFOUND, no lookup (SPEC §4).
+NOT_DOMAIN_KEYS = [".parent.example", ".enforce.mta.test", "[192.0.2.1]:25", "[192.0.2.1]",
+                   "[mx1.enforce.mta.test]:25", "mx1.enforce.mta.test:587", "bad..domain",
+                   "192.0.2.1"]
+# Keys Postfix sends as written (no case folding): the daemon folds them.
+FOLDED_KEYS = {"ENFORCE.Mta.Test": "enforce.mta.test", "ENFORCE.Mta.Test.": "enforce.mta.test",
+               "TLSA311.Dane.TEST": "tlsa311.dane.test", "EXAMPLE.Test": "example.test"}
+
+PLAIN_MAPS = ("postfix", "QUERY", "tlspolicy")
+TLSRPT_MAPS = ("tlsrpt", "QUERYwithTLSRPT")
+MODES = {"trust-ad": CONFIG, "validate": VALIDATE_CONFIG}
+IO_TIMEOUT = 15.0
+
+
+# --- output protocol -----------------------------------------------------------------------
+
+class Results:
+    def __init__(self):
+        self.passed = self.failed = self.skipped = 0
+        self.lock = threading.Lock()
+
+    def case(self, name, problems, note=""):
+        with self.lock:
+            if problems:
+                self.failed += 1
+                print(f"FAIL {name}: " + "; ".join(problems))
+            else:
+                self.passed += 1
+                print(f"ok {name}{' (' + note + ')' if note else ''}")
+            sys.stdout.flush()
+
+    def skip(self, name, why):
+        with self.lock:
+            self.skipped += 1
+            print(f"skip {name}: {why}")
+            sys.stdout.flush()
+
+    def finish(self):
+        print(f"suite-result: passed={self.passed} failed={self.failed} skipped={self.skipped}")
+        sys.stdout.flush()
+        if self.failed:
+            return 1
+        return 77 if self.passed == 0 else 0
+
+
+R = Results()
+
+
+def check(name, fn, *args):
+    """Runs fn(problems, *args) -> optional note; an exception is a failure of that case."""
+    problems = []
+    note = ""
+    try:
+        note = fn(problems, *args) or ""
+    except Exception as e:  # a broken case is a failure, not a suite crash
+        problems.append(f"{type(e).__name__}: {e}")
+    R.case(name, problems, note)
+    return not problems
+
+
+# --- the daemon ----------------------------------------------------------------------------
+
+class Daemon:
+    """`tlspolicy --config CONFIG --set store.path=… --set server.*=unix:… serve`."""
+
+    def __init__(self, name, config, base, extra=()):
+        self.name = name
+        self.config = config
+        self.dir = os.path.join(base, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.sm = os.path.join(self.dir, "sm.sock")
+        self.json = os.path.join(self.dir, "json.sock")
+        self.admin = os.path.join(self.dir, "admin.sock")
+        self.store = os.path.join(self.dir, "policies.sqlite")
+        self.sets = [f"store.path={self.store}", *extra]
+        args = [BIN, "--config", config]
+        for s in self.sets + [f"server.socketmap=unix:{self.sm}", f"server.json=unix:{self.json}",
+                              f"server.admin=unix:{self.admin}"]:
+            args += ["--set", s]
+        args.append("serve")
+        self.args = args
+        self.logpath = os.path.join(self.dir, "daemon.log")
+        self.logfile = open(self.logpath, "wb")
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.logfile,
+                                     stderr=subprocess.STDOUT)
+
+    def log(self):
+        with open(self.logpath, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def wait_ready(self, limit=10.0):
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"daemon exited {self.proc.returncode}: {self.log()[-1500:]}")
+            try:
+                for p in (self.sm, self.json, self.admin):
+                    with socket.socket(socket.AF_UNIX) as s:
+                        s.settimeout(1)
+                        s.connect(p)
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"sockets not ready within {limit:.0f}s: {self.log()[-1500:]}")
+
+    def lookup(self, domain):
+        return lookup(domain, *self.sets, config=self.config, timeout=60)
+
+    def stop(self, limit=10.0):
+        """SIGTERM; returns (exit code or None, seconds)."""
+        start = time.monotonic()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            rc = None
+        return rc, time.monotonic() - start
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.logfile.close()
+
+
+# --- raw clients ---------------------------------------------------------------------------
+
+def netstring(payload):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    return str(len(payload)).encode() + b":" + payload + b","
+
+
+class Conn:
+    def __init__(self, path, timeout=IO_TIMEOUT):
+        self.s = socket.socket(socket.AF_UNIX)
+        self.s.settimeout(timeout)
+        self.s.connect(path)
+        self.buf = b""
+
+    def send(self, data):
+        self.s.sendall(data.encode() if isinstance(data, str) else data)
+
+    def _fill(self):
+        chunk = self.s.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed by the daemon")
+        self.buf += chunk
+
+    def read_netstring(self):
+        while True:
+            m = re.match(rb"(\d+):", self.buf)
+            if m:
+                n = int(m.group(1))
+                end = m.end() + n
+                if len(self.buf) > end:
+                    if self.buf[end:end + 1] != b",":
+                        raise ValueError(f"reply framing broken: {self.buf[:200]!r}")
+                    out = self.buf[m.end():end].decode()
+                    self.buf = self.buf[end + 1:]
+                    return out
+            elif self.buf and not re.match(rb"\d*$", self.buf):
+                raise ValueError(f"reply is not a netstring: {self.buf[:200]!r}")
+            self._fill()
+
+    def query(self, mapname, key):
+        self.send(netstring(f"{mapname} {key}"))
+        return self.read_netstring()
+
+    def read_line(self):
+        while b"\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line.decode())
+
+    def request(self, obj_or_line):
+        line = obj_or_line if isinstance(obj_or_line, (bytes, str)) else json.dumps(obj_or_line)
+        self.send((line.encode() if isinstance(line, str) else line) + b"\n")
+        return self.read_line()
+
+    def at_eof(self, limit=5.0):
+        """True when the daemon closes the connection within limit (buffered bytes ignored)."""
+        self.s.settimeout(limit)
+        try:
+            while True:
+                chunk = self.s.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            return True
+
+    def close(self):
+        self.s.close()
+
+
+def sm_ok(d, key="enforce.mta.test", want=None):
+    """A fresh connection gets a normal socketmap answer; returns a problem string or None."""
+    want = want or "OK secure match=mx1.enforce.mta.test servername=hostname"
+    try:
+        c = Conn(d.sm, timeout=5)
+        got = c.query("postfix", key)
+        c.close()
+    except Exception as e:
+        return f"daemon no longer answers a normal query: {type(e).__name__}: {e}"
+    if d.proc.poll() is not None:
+        return f"daemon exited {d.proc.returncode}"
+    return None if got == want else f"normal query after it: got {got!r}, want {want!r}"
+
+
+# --- real clients (clients.sh) -------------------------------------------------------------
+
+def clients(func, *args, cwd=None, timeout=60):
+    p = subprocess.run(["bash", "-c", f'source "$0"; {func} "$@"', CLIENTS, *args],
+                       capture_output=True, text=True, timeout=timeout, cwd=cwd,
+                       stdin=subprocess.DEVNULL)
+    return p.returncode, p.stdout.rstrip("\n"), p.stderr
+
+
+def postfix_query(sock, mapname, key):
+    return clients("postfix_query", sock, mapname, key)[1]
+
+
+def postmap_form(reply):
+    """What postfix_query prints for a daemon reply (postmap prints OK values bare)."""
+    if reply.startswith("OK "):
+        return reply
+    if reply == "NOTFOUND ":
+        return "NOTFOUND"
+    return reply  # "TEMP r" / "PERM r"
+
+
+def exim_expand(sock, string):
+    rc, out, err = clients("exim_expand", sock, string)
+    return out if rc == 0 else f"EXPANSION FAILED: {(out + ' ' + err).strip()[:300]}"
+
+
+def readsocket_decision(field, domain):
+    return ('${extract jsons{' + field + '}{${extract json{decision}{${readsocket{TLSPOLICY_SOCKET}'
+            '{\\{"op":"decide","domain":"' + domain + '"\\}}{5s}{}{FAIL}}}}}}')
+
+
+# --- expected TLS-RPT variant ----------------------------------------------------------------
+
+def policy_lines(domain):
+    """The non-empty lines of the policy file the world serves for domain, or None."""
+    host = "mta-sts." + domain
+    path = os.path.join(WORLD, "www", host, ".well-known", "mta-sts.txt")
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    return [ln.strip() for ln in text.replace("\r", "").split("\n") if ln.strip()]
+
+
+def tlsrpt_problems(problems, what, got, truth, domain):
+    plain = postmap_form(truth["postfix"])
+    sts = truth.get("mta_sts") or {}
+    if not (truth.get("source") == "mta-sts" and truth["postfix"].startswith("OK secure")):
+        if not same_reply(got, plain):
+            problems.append(f"{what}: got {got!r}, want the plain reply {plain!r}")
+        return
+    head = f"{plain} policy_type=sts policy_domain={truth['domain']}"
+    pats = "".join(f" mx_host_pattern={p}" for p in sts.get("mx", []))
+    if not got.startswith(head + pats + " {"):
+        problems.append(f"{what}: got {got!r}, want it to start with {head + pats + ' {'!r}")
+        return
+    rest = got[len(head + pats):]
+    strings = re.findall(r" \{ policy_string = ([^{}]*?) \}", rest)
+    if "".join(f" {{ policy_string = {s} }}" for s in strings) != rest:
+        problems.append(f"{what}: tail is not a sequence of policy_string attributes: {rest!r}")
+        return
+    lines = policy_lines(domain)
+    if lines is not None:
+        want = [re.sub(r"\s+", " ", ln) for ln in lines if "{" not in ln and "}" not in ln]
+        got_n = [re.sub(r"\s+", " ", s) for s in strings]
+        if got_n != want:
+            problems.append(f"{what}: policy_strings {got_n!r}, want the served lines {want!r}")
+    else:
+        for must in ("version: STSv1", "mode: enforce"):
+            if must not in strings:
+                problems.append(f"{what}: no policy_string {must!r} in {strings!r}")
+
+
+# --- the cases -------------------------------------------------------------------------------
+
+def same_reply(got, want):
+    """A TEMP reply matches any TEMP reply: its reason is the resolver's text, which differs
+    between a fresh process and a long-running one (libunbound: "No DNSKEY record …" first,
+    "… marked as invalid because of a previous validation failure …" later; a defer is not
+    cached), and postmap shortens long reasons in its message."""
+    if want.startswith("TEMP ") and got.startswith("TEMP ") and len(got) > 5:
+        return True
+    return got == want
+
+
+def domain_socketmap(problems, d, domain, truth):
+    if truth is None:
+        problems.append("no truth: `tlspolicy lookup --json` printed no decision")
+        return None
+    want = postmap_form(truth["postfix"])
+    for m in PLAIN_MAPS:
+        got = postfix_query(d.sm, m, domain)
+        if not same_reply(got, want):
+            problems.append(f"map {m}: got {got!r}, want {want!r}")
+    for m in TLSRPT_MAPS:
+        tlsrpt_problems(problems, f"map {m}", postfix_query(d.sm, m, domain), truth, domain)
+    return truth["postfix"].split(" ")[0] + (" +tlsrpt" if truth.get("source") == "mta-sts"
+                                             and truth["postfix"].startswith("OK secure") else "")
+
+
+def domain_exim(problems, d, domain, truth):
+    if truth is None:
+        problems.append("no truth")
+        return None
+    want = truth["postfix"]
+    got = exim_expand(d.json, readsocket_decision("postfix", domain))
+    if not same_reply(got, want):
+        problems.append(f"postfix via ${{readsocket}}: got {got!r}, want {want!r}")
+    got = exim_expand(d.json, readsocket_decision("action", domain))
+    if got != truth["action"]:
+        problems.append(f"action via ${{readsocket}}: got {got!r}, want {truth['action']!r}")
+    return None
+
+
+def truths(d, domains):
+    out = {}
+
+    def one(dom):
+        r = d.lookup(dom)
+        return dom, r.json if (r.json and "postfix" in r.json) else None
+
+    with ThreadPoolExecutor(8) as ex:
+        for dom, t in ex.map(one, domains):
+            out[dom] = t
+    return out
+
+
+def run_domains(d, truth):
+    with ThreadPoolExecutor(10) as ex:
+        futs = [(f"socketmap@{d.name}:{dom}", ex.submit(run_one, domain_socketmap, d, dom,
+                                                        truth[dom])) for dom in DOMAINS]
+        futs += [(f"exim-readsocket@{d.name}:{dom}", ex.submit(run_one, domain_exim, d, dom,
+                                                              truth[dom])) for dom in DOMAINS]
+        for name, f in futs:
+            problems, note = f.result()
+            R.case(name, problems, note)
+
+
+def run_one(fn, *args):
+    problems = []
+    try:
+        note = fn(problems, *args) or ""
+    except Exception as e:
+        problems.append(f"{type(e).__name__}: {e}")
+        note = ""
+    return problems, note
+
+
+def keys_case(problems, d, enforce_truth):
+    for key in NOT_DOMAIN_KEYS:
+        for m in ("postfix", "tlsrpt"):
+            got = postfix_query(d.sm, m, key)
+            if got != "NOTFOUND":
+                problems.append(f"{m} {key!r}: got {got!r}, want NOTFOUND")
+    for key, folded in FOLDED_KEYS.items():
+        t = d.lookup(folded).json
+        if not t:
+            problems.append(f"no truth for {folded}")
+            continue
+        got = postfix_query(d.sm, "postfix", key)
+        if got != postmap_form(t["postfix"]):
+            problems.append(f"{key!r}: got {got!r}, want the answer for {folded} "
+                            f"{postmap_form(t['postfix'])!r}")
+
+
+# Exim: the guide's configuration, with one test router.
+
+def guide_block(path, marker):
+    """The fenced block that follows the line `<!-- checked: MARKER -->` in a guide."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    m = re.search(r"<!-- checked: " + re.escape(marker) + r" -->\s*```[a-z]*\n(.*?)```", text,
+                  re.S)
+    if not m:
+        raise RuntimeError(f"{os.path.relpath(path, REPO)}: no block marked {marker!r}")
+    return m.group(1)
+
+
+# Exim cannot reach the world's DNS (its resolver has no port setting), so the test
+# configuration routes to 127.0.0.1 in place of the guide's dnslookup router; -bt shows
+# whether the tlspolicy routers before it let the address through. The router's condition
+# also proves that $address_data set by tlspolicy_lookup reaches later routers.
+TEST_ROUTER = """test_route:
+  driver = manualroute
+  domains = ! +local_domains
+  condition = ${if eq{${extract jsons{status}{$address_data}}}{ok}}
+  route_list = * 127.0.0.1
+  self = send
+  transport = remote_smtp
+
+"""
+
+
+def exim_conf(tmp, sock, name):
+    body = guide_block(EXIM_GUIDE, "exim-configure")
+    body, n = re.subn(r"^TLSPOLICY_SOCKET = .*$", f"TLSPOLICY_SOCKET = {sock}", body, flags=re.M)
+    if n != 1:
+        raise RuntimeError("the Exim guide's configuration does not define TLSPOLICY_SOCKET")
+    if "\ndnslookup:" not in body:
+        raise RuntimeError("the Exim guide's configuration has no dnslookup router")
+    body = body.replace("\ndnslookup:", "\n" + TEST_ROUTER + "dnslookup:", 1)
+    conf = os.path.join(tmp, name, "exim.conf")
+    os.makedirs(os.path.dirname(conf), exist_ok=True)
+    p = subprocess.run(["bash", "-c", 'source "$0"; exim_config "$1"', CLIENTS, conf],
+                       input=body, capture_output=True, text=True, timeout=30)
+    if p.returncode != 0:
+        raise RuntimeError(f"exim_config failed: {p.stderr}")
+    return conf
+
+
+def exim_route_case(problems, conf, address, want_rc, want_re):
+    rc, out, err = clients("exim_route", conf, address)
+    if rc != want_rc or not re.search(want_re, out):
+        problems.append(f"exim -bt {address}: exit {rc}, output {out!r}; want exit {want_rc} "
+                        f"and /{want_re}/")
+
+
+def exim_option_case(problems, conf):
+    rc, out, err = clients("exim_option", conf, "transport", "remote_smtp")
+    if rc != 0:
+        problems.append(f"exim -bP transport remote_smtp: exit {rc}: {err.strip()[:300]}")
+        return
+    opts = dict(ln.split(" = ", 1) for ln in out.splitlines() if " = " in ln)
+    for opt, needle in (("hosts_require_tls", "require-tls"),
+                        ("hosts_require_dane", "OK dane-only"),
+                        ("tls_verify_hosts", "pkix"), ("tls_verify_cert_hostnames", "pkix"),
+                        ("dnssec_request_domains", "*"), ("hosts_try_dane", "*")):
+        if needle not in opts.get(opt, ""):
+            problems.append(f"transport option {opt}: got {opts.get(opt)!r}, want it to hold "
+                            f"{needle!r}")
+
+
+def postfix_guide_case(problems, d, tmp):
+    """The guide's main.cf lines, with the socket moved to the test daemon's, in a real
+    Postfix configuration: `postmap -q KEY $(postconf -h smtp_tls_policy_maps)`. The chroot
+    form (a path relative to the queue directory) is run from the socket's parent directory,
+    which is what Postfix's cwd is."""
+    for marker, mapname in (("postfix-main-cf", "postfix"), ("postfix-main-cf-tlsrpt", "tlsrpt"),
+                            ("postfix-main-cf-chroot", "postfix")):
+        block = guide_block(POSTFIX_GUIDE, marker)
+        m = re.search(r"^smtp_tls_policy_maps\s*=\s*socketmap:unix:(\S+):(\S+)\s*$", block, re.M)
+        if not m:
+            problems.append(f"{marker}: no smtp_tls_policy_maps = socketmap:unix:PATH:NAME line")
+            continue
+        if m.group(2) != mapname:
+            problems.append(f"{marker}: map name {m.group(2)!r}, want {mapname!r}")
+        relative = not m.group(1).startswith("/")
+        path = os.path.relpath(d.sm, os.path.dirname(d.dir)) if relative else d.sm
+        cwd = os.path.dirname(d.dir) if relative else None
+        etc = os.path.join(tmp, "postfix-" + marker)
+        os.makedirs(etc, exist_ok=True)
+        lines = block.replace(m.group(1), path)
+        with open(os.path.join(etc, "main.cf"), "w") as f:
+            f.write("compatibility_level = 3.6\nmyhostname = postfix.clients.test\n"
+                    "mydomain = clients.test\ninet_protocols = ipv4\n" + lines)
+        os.utime(os.path.join(etc, "main.cf"), (946684800, 946684800))
+        env = dict(os.environ, PATH=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+        p = subprocess.run(["postconf", "-c", etc, "-h", "smtp_tls_policy_maps"],
+                           capture_output=True, text=True, env=env, timeout=30)
+        maps = p.stdout.strip()
+        if p.returncode != 0 or not maps.startswith("socketmap:"):
+            problems.append(f"{marker}: postconf -h smtp_tls_policy_maps: {p.stdout!r} "
+                            f"{p.stderr!r}")
+            continue
+        p = subprocess.run(["postmap", "-c", etc, "-q", "enforce.mta.test", maps],
+                           capture_output=True, text=True, env=env, cwd=cwd, timeout=30)
+        want = "secure match=mx1.enforce.mta.test servername=hostname"
+        if p.returncode != 0 or not p.stdout.strip().startswith(want):
+            problems.append(f"{marker}: postmap -q enforce.mta.test {maps} (cwd {cwd}): exit "
+                            f"{p.returncode}, {p.stdout.strip()!r} {p.stderr.strip()[-300:]!r}")
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+def perm_then_close(problems, d, data, what, half_close=False):
+    c = Conn(d.sm, timeout=5)
+    try:
+        try:
+            c.send(data)
+            if half_close:
+                c.s.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the daemon may close before all of it is written
+        try:
+            reply = c.read_netstring()
+        except EOFError:
+            reply = None
+        if half_close and reply is None:
+            pass  # an incomplete request at EOF: closing without a reply is fine
+        elif reply is None or not reply.startswith("PERM "):
+            problems.append(f"{what}: reply {reply!r}, want 'PERM …'")
+        if not c.at_eof(5):
+            problems.append(f"{what}: connection not closed after the reply")
+    finally:
+        c.close()
+    p = sm_ok(d)
+    if p:
+        problems.append(f"{what}: {p}")
+
+
+def bad_netstrings(problems, d):
+    perm_then_close(problems, d, b"abc", "'abc'")
+    perm_then_close(problems, d, b"5:abcdefg,", "'5:abcdefg,' (no comma after 5 bytes)")
+    perm_then_close(problems, d, b"5:ab,", "'5:ab,' then EOF", half_close=True)
+    perm_then_close(problems, d, b"05:ab cd,", "leading zero '05:'")
+    perm_then_close(problems, d, b"00:,", "leading zero '00:'")
+    perm_then_close(problems, d, b"24:postfix enforce.mta.test;", "';' in place of ','")
+    perm_then_close(problems, d, b"24:postfix enforce.mta.test24:postfix enforce.mta.test,",
+                    "missing comma before the next netstring")
+    perm_then_close(problems, d, b"-1:x,", "'-1:'")
+    perm_then_close(problems, d, b"1000000:", "7-digit length")
+    perm_then_close(problems, d, b":x,", "no length")
+
+
+def oversized(problems, d):
+    perm_then_close(problems, d, b"10001:" + b"x" * 10001 + b",", "10001-byte payload")
+    # The largest request is still answered (the key is not a domain: NOTFOUND) and the
+    # connection stays usable.
+    c = Conn(d.sm, timeout=5)
+    try:
+        got = c.query("postfix", "k" * (10000 - len("postfix ")))
+        if got != "NOTFOUND ":
+            problems.append(f"10000-byte payload: got {got[:80]!r}, want 'NOTFOUND '")
+        got = c.query("postfix", "enforce.mta.test")
+        if not got.startswith("OK secure"):
+            problems.append(f"query after the 10000-byte payload: got {got!r}")
+    finally:
+        c.close()
+
+
+def bad_requests(problems, d):
+    """Malformed requests inside good framing: PERM, and the connection stays usable."""
+    c = Conn(d.sm, timeout=5)
+    try:
+        for payload in ("postfix", "postfix ", " enforce.mta.test", ""):
+            c.send(netstring(payload))
+            got = c.read_netstring()
+            if not got.startswith("PERM "):
+                problems.append(f"request {payload!r}: got {got!r}, want 'PERM …'")
+        got = c.query("postfix", "enforce.mta.test")
+        if not got.startswith("OK secure"):
+            problems.append(f"same connection after the bad requests: got {got!r}")
+    except EOFError:
+        problems.append("the daemon closed the connection after a malformed request (framing "
+                        "was intact)")
+    finally:
+        c.close()
+    p = sm_ok(d)
+    if p:
+        problems.append(p)
+
+
+JSON_GARBAGE = [
+    (b"not json", "bad-json"),
+    (b"", "bad-json"),
+    (b"[1]", "bad-json"),
+    (b'"decide"', "bad-json"),
+    (b'{"op":"decide","domain":"enforce.mta.test"} {"op":"stats"}', "bad-json"),
+    (b'{"op":"decide","domain":"\xff\xfe"}', "bad-json"),
+    (b'{"op":"decide","domain":"a\x00b"}', "bad-json"),
+    (b'{"op":"decide","domain":"enforce.mta.test"', "bad-json"),
+    (b'{"op":"lookup","id":2}', "unknown-op"),
+    (b'{"domain":"enforce.mta.test"}', "bad-request"),
+    (b'{"op":"decide"}', "bad-request"),
+    (b'{"op":"decide","domain":"enforce.mta.test","requireTLS":true}', "bad-request"),
+    (b'{"op":"decide","domain":"enforce.mta.test","id":[1]}', "bad-request"),
+    (b'{"v":2,"op":"decide","domain":"enforce.mta.test"}', "unsupported-version"),
+    (b'{"op":"decide","domain":"192.0.2.1"}', "bad-domain"),
+    (b'{"op":"decide","domain":"bad..domain","id":"x"}', "bad-domain"),
+]
+
+
+def json_garbage(problems, d):
+    c = Conn(d.json, timeout=5)
+    try:
+        for line, code in JSON_GARBAGE:
+            r = c.request(line)
+            got = (r.get("status"), (r.get("error") or {}).get("code"))
+            if got != ("error", code):
+                problems.append(f"{line[:60]!r}: got {r!r}, want error code {code!r}")
+        r = c.request(b'{"op":"lookup","id":2}')
+        if r.get("id") != 2:
+            problems.append(f"error does not echo the id: {r!r}")
+        r = c.request({"op": "decide", "domain": "enforce.mta.test", "id": "good"})
+        if r.get("status") != "ok" or r.get("id") != "good" or \
+                (r.get("decision") or {}).get("action") != "require-tls":
+            problems.append(f"good line after the garbage on the same connection: got {r!r}")
+        r = c.request(b'{"op":"decide","domain":"enforce.mta.test"}\r')
+        if r.get("status") != "ok":
+            problems.append(f"CRLF line: got {r!r}")
+    except EOFError:
+        problems.append("the daemon closed the JSON connection after a bad line")
+    finally:
+        c.close()
+    p = sm_ok(d)
+    if p:
+        problems.append(p)
+
+
+def json_long(problems, d):
+    for newline in (True, False):
+        what = "70 KiB line" + ("" if newline else " without newline, connection kept open")
+        c = Conn(d.json, timeout=5)
+        try:
+            data = b'{"op":"decide","domain":"' + b"a" * (70 * 1024) + b'"}'
+            try:
+                c.send(data + (b"\n" if newline else b""))
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            try:
+                r = c.read_line()
+                if r.get("status") != "error" or r.get("error", {}).get("code") != "bad-json":
+                    problems.append(f"{what}: got {r!r}, want error bad-json")
+            except EOFError:
+                problems.append(f"{what}: closed without an error object")
+            if not c.at_eof(5):
+                problems.append(f"{what}: connection not closed after the error")
+        finally:
+            c.close()
+    c = Conn(d.json, timeout=5)
+    try:  # exactly 65536 bytes is still a line: an ordinary bad-domain, the connection stays
+        prefix = b'{"op":"decide","domain":"'
+        line = prefix + b"a" * (65536 - len(prefix) - 2) + b'"}'
+        r = c.request(line)
+        if len(line) != 65536 or r.get("status") != "error" or \
+                r.get("error", {}).get("code") != "bad-domain":
+            problems.append(f"65536-byte line: got {r!r}, want error bad-domain")
+        r = c.request({"op": "decide", "domain": "enforce.mta.test"})
+        if r.get("status") != "ok":
+            problems.append(f"after the 65536-byte line: got {r!r}")
+    except EOFError:
+        problems.append("a 65536-byte line closed the connection")
+    finally:
+        c.close()
+    p = sm_ok(d)
+    if p:
+        problems.append(p)
+
+
+def stalled_clients(problems, d):
+    req = netstring("postfix enforce.mta.test")
+    stalled = Conn(d.sm, timeout=5)
+    stalled_json = Conn(d.json, timeout=5)
+    try:
+        stalled.send(req[:7])  # "24:post"
+        stalled_json.send(b'{"op":"dec')
+        start = time.monotonic()
+        for _ in range(5):
+            p = sm_ok(d)
+            if p:
+                problems.append(f"while a client stalls mid-request: {p}")
+        c = Conn(d.json, timeout=5)
+        r = c.request({"op": "decide", "domain": "enforce.mta.test"})
+        c.close()
+        if r.get("status") != "ok":
+            problems.append(f"JSON while clients stall: got {r!r}")
+        if time.monotonic() - start > 3:
+            problems.append(f"others were served slowly ({time.monotonic() - start:.1f}s)")
+        stalled.send(req[7:])
+        got = stalled.read_netstring()
+        if not got.startswith("OK secure"):
+            problems.append(f"the stalled request, completed: got {got!r}")
+        stalled_json.send(b'ide","domain":"tlsa311.dane.test"}\n')
+        r = stalled_json.read_line()
+        if (r.get("decision") or {}).get("postfix") != "OK dane-only":
+            problems.append(f"the stalled JSON request, completed: got {r!r}")
+    finally:
+        stalled.close()
+        stalled_json.close()
+
+
+def vanishing_clients(problems, d):
+    # mid-request: half a netstring / half a line, then gone
+    for path, data in ((d.sm, b"24:postfix enf"), (d.json, b'{"op":"decide","dom')):
+        c = Conn(path)
+        c.send(data)
+        c.close()
+    # a whole request for a cold lookup, gone before the answer; and an abortive close
+    for path, data in ((d.sm, netstring("postfix vanish1.dane.test")),
+                       (d.json, b'{"op":"decide","domain":"vanish2.dane.test"}\n'),
+                       (d.sm, netstring("postfix vanish3.dane.test") * 50)):
+        c = Conn(path)
+        c.send(data)
+        c.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        c.close()
+    # The cold lookups answer into closed connections; asking for the same domains joins or
+    # finds them.
+    p = sm_ok(d)
+    if p:
+        problems.append(p)
+    p = sm_ok(d, "vanish1.dane.test", "NOTFOUND ")
+    if p:
+        problems.append(p)
+
+
+ADMIN_OPS = [{"op": "cache.list"}, {"op": "cache.show", "domain": "enforce.mta.test"},
+             {"op": "cache.purge"}, {"op": "cache.purge", "domain": "enforce.mta.test"},
+             {"op": "cache.refresh", "domain": "enforce.mta.test"}, {"op": "cache.export"},
+             {"op": "stats"}]
+
+
+def admin_only(problems, d):
+    c = Conn(d.json, timeout=5)
+    try:
+        for i, op in enumerate(ADMIN_OPS):
+            r = c.request(dict(op, id=i))
+            if r.get("status") != "error" or r.get("error", {}).get("code") != "admin-only" \
+                    or r.get("id") != i:
+                problems.append(f"{op} on the JSON socket: got {r!r}, want admin-only, id {i}")
+    finally:
+        c.close()
+    p = sm_ok(d)
+    if p:
+        problems.append(p)
+
+
+def stats(d):
+    c = Conn(d.admin, timeout=5)
+    try:
+        r = c.request({"op": "stats", "id": "s"})
+    finally:
+        c.close()
+    if r.get("status") != "ok" or r.get("id") != "s" or not isinstance(r.get("stats"), dict):
+        raise RuntimeError(f"stats on the admin socket: got {r!r}")
+    return r["stats"]
+
+
+def admin_stats(problems, d):
+    s = stats(d)
+    for k in ("hits", "misses", "joined", "cached", "in_flight"):
+        if not isinstance(s.get("decisions", {}).get(k), int):
+            problems.append(f"stats.decisions.{k} missing: {s!r}")
+    if not isinstance(s.get("connections", {}).get("accepted"), int):
+        problems.append(f"stats.connections.accepted missing: {s!r}")
+    if not problems:
+        return f"hits {s['decisions']['hits']}, misses {s['decisions']['misses']}"
+    return None
+
+
+CONC_DOMAINS = ["enforce.mta.test", "tlsa311.dane.test", "testing.mta.test", "wildcard.mta.test",
+                "nullmx.dane.test", "twomx.dane.test"]
+
+
+def concurrency(problems, d, truth, conns=200, per=20):
+    want = {dom: truth[dom]["postfix"] for dom in CONC_DOMAINS if truth.get(dom)}
+    if len(want) != len(CONC_DOMAINS):
+        problems.append("no truth for some concurrency domains")
+        return None
+    for dom in CONC_DOMAINS:  # warm the cache
+        c = Conn(d.sm)
+        c.query("postfix", dom)
+        c.close()
+    before = stats(d)
+    barrier = threading.Barrier(conns)
+    errors = []
+    lock = threading.Lock()
+
+    def worker(i):
+        try:
+            c = Conn(d.sm, timeout=30)
+        except Exception as e:
+            with lock:
+                errors.append(f"connect {i}: {e}")
+            barrier.abort()
+            return
+        try:
+            barrier.wait(timeout=30)
+            for j in range(per):
+                dom = CONC_DOMAINS[(i + j) % len(CONC_DOMAINS)]
+                got = c.query("postfix" if j % 2 else "tlspolicy", dom)
+                if got != want[dom]:
+                    with lock:
+                        errors.append(f"conn {i} query {j} {dom}: got {got!r}, want {want[dom]!r}")
+                    return
+        except Exception as e:
+            with lock:
+                errors.append(f"conn {i}: {type(e).__name__}: {e}")
+        finally:
+            c.close()
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    elapsed = time.monotonic() - start
+    if errors:
+        problems.append(f"{len(errors)} connections failed, first: {errors[:3]}")
+    after = stats(d)
+    hits = after["decisions"]["hits"] - before["decisions"]["hits"]
+    accepted = after["connections"]["accepted"] - before["connections"]["accepted"]
+    if hits < conns * per:
+        problems.append(f"stats: decisions.hits grew by {hits}, want at least {conns * per}")
+    if accepted < conns:
+        problems.append(f"stats: connections.accepted grew by {accepted}, want at least {conns}")
+    return f"{conns * per} queries in {elapsed:.2f}s, hits +{hits}"
+
+
+# --- SIGHUP ----------------------------------------------------------------------------------
+
+RELOAD_POLICY = '\n[[policy]]\ndomain = "testing.mta.test"\naction = "require-tls"\n' \
+                'verify = "none"\n'
+
+
+def poll(fn, want, limit=10.0):
+    deadline = time.monotonic() + limit
+    got = None
+    while time.monotonic() < deadline:
+        got = fn()
+        if got == want:
+            return got
+        time.sleep(0.1)
+    return got
+
+
+def sighup(problems, base):
+    conf = os.path.join(base, "reload.toml")
+    with open(CONFIG, encoding="utf-8") as f:
+        original = f.read()
+    with open(conf, "w", encoding="utf-8") as f:
+        f.write(original)
+    d = Daemon("reload", conf, base)
+    try:
+        d.wait_ready()
+
+        def ask():
+            try:
+                c = Conn(d.sm, timeout=10)
+                r = c.query("postfix", "testing.mta.test")
+                c.close()
+                return r
+            except Exception as e:
+                return f"{type(e).__name__}: {e}"
+
+        got = ask()
+        if got != "NOTFOUND ":
+            problems.append(f"before the reload: got {got!r}, want 'NOTFOUND '")
+        with open(conf, "a", encoding="utf-8") as f:
+            f.write(RELOAD_POLICY)
+        d.proc.send_signal(signal.SIGHUP)
+        got = poll(ask, "OK encrypt")
+        if got != "OK encrypt":
+            problems.append(f"after the [[policy]] edit and SIGHUP: got {got!r}, "
+                            "want 'OK encrypt' within 10 s")
+        with open(conf, "w", encoding="utf-8") as f:
+            f.write(original + RELOAD_POLICY + "\n[resolver\nbroken = \n")
+        d.proc.send_signal(signal.SIGHUP)
+        if poll(lambda: "reload failed" in d.log(), True) is not True:
+            problems.append("no 'reload failed' in the log within 10 s of SIGHUP with a broken "
+                            "config")
+        got = ask()
+        if got != "OK encrypt":
+            problems.append(f"after the broken reload: got {got!r}, want the previous "
+                            "config's 'OK encrypt'")
+        if d.proc.poll() is not None:
+            problems.append(f"daemon exited {d.proc.returncode} after the broken reload")
+        rc, secs = d.stop()
+        if rc != 0:
+            problems.append(f"SIGTERM: exit {rc} after {secs:.1f}s, want 0 within 10 s")
+        crash = [m for m in CRASH_MARKERS if m in d.log()]
+        if crash:
+            problems.append(f"crash marker in the log: {crash}")
+    finally:
+        d.kill()
+
+
+# --- driver ----------------------------------------------------------------------------------
+
+def prerequisites():
+    if not BIN or not os.access(BIN, os.X_OK):
+        return f"no tlspolicy binary (TLSPOLICY_BIN={BIN!r})"
+    if not WORLD or not all(os.path.isfile(f) for f in MODES.values()):
+        return "no test world (run through tests/integration/run)"
+    p = subprocess.run(["bash", "-c", 'source "$0"; clients_missing', CLIENTS],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        return f"client tests need: {p.stdout.strip()} (tools/install-deps.sh installs them)"
+    return None
+
+
+def main():
+    why = prerequisites()
+    if why:
+        R.skip("daemon_clients", why)
+        return R.finish()
+    start = time.monotonic()
+    base = tempfile.mkdtemp(prefix="dc.", dir=WORLD)  # short: Unix socket paths ≤ 107 bytes
+    daemons = []
+    try:
+        for mode, config in MODES.items():
+            d = Daemon(mode, config, base)
+            daemons.append(d)
+        for d in daemons:
+            check(f"start@{d.name}", lambda p, d=d: d.wait_ready())
+        live = [d for d in daemons if d.proc.poll() is None]
+        truth = {}
+        for d in live:
+            truth[d.name] = truths(d, DOMAINS)
+            run_domains(d, truth[d.name])
+            check(f"socketmap-keys@{d.name}", keys_case, d, truth[d.name].get("enforce.mta.test"))
+        if live:
+            d = live[0]
+            t = truth[d.name]
+            check("postfix-guide-main-cf", postfix_guide_case, d, base)
+            conf = None
+            try:
+                conf = exim_conf(base, d.json, "exim")
+                down = exim_conf(base, os.path.join(d.dir, "absent.sock"), "exim-down")
+            except Exception as e:
+                R.case("exim-guide-config", [f"{type(e).__name__}: {e}"])
+            if conf:
+                check("exim-route-enforce", exim_route_case, conf, "u@enforce.mta.test", 0,
+                      r"router = test_route, transport = remote_smtp")
+                check("exim-route-dane", exim_route_case, conf, "u@tlsa311.dane.test", 0,
+                      r"router = test_route, transport = remote_smtp")
+                check("exim-route-defer", exim_route_case, conf, "u@bogus-mx.dane.test", 1,
+                      r"cannot be resolved at this time: tlspolicy: defer")
+                check("exim-route-bounce", exim_route_case, conf, "u@nullmx.dane.test", 2,
+                      r"is undeliverable: tlspolicy: bounce")
+                check("exim-route-daemon-down", exim_route_case, down, "u@enforce.mta.test", 1,
+                      r"cannot be resolved at this time: tlspolicy: no decision")
+                check("exim-bP-transport", exim_option_case, conf)
+            check("bad-netstrings", bad_netstrings, d)
+            check("oversized-netstring", oversized, d)
+            check("bad-socketmap-requests", bad_requests, d)
+            check("json-garbage-lines", json_garbage, d)
+            check("json-70KiB-line", json_long, d)
+            check("stalled-clients", stalled_clients, d)
+            check("vanishing-clients", vanishing_clients, d)
+            check("admin-ops-on-json-socket", admin_only, d)
+            check("admin-stats", admin_stats, d)
+            check("concurrency-200x20", concurrency, d, t)
+        check("sighup-reload", sighup, base)
+        for d in daemons:
+            def stop_case(p, d=d):
+                rc, secs = d.stop()
+                if rc != 0:
+                    p.append(f"SIGTERM: exit {rc} after {secs:.1f}s, want 0 within 10 s")
+                crash = [m for m in CRASH_MARKERS if m in d.log()]
+                if crash:
+                    p.append(f"crash marker in the log: {crash}: {d.log()[-1500:]}")
+                return f"{secs:.2f}s"
+            check(f"sigterm@{d.name}", stop_case)
+    finally:
+        for d in daemons:
+            d.kill()
+        if R.failed:
+            for d in daemons:
+                print(f"--- {d.name} daemon log (last 3000 bytes)\n{d.log()[-3000:]}")
+        shutil.rmtree(base, ignore_errors=True)
+    print(f"# daemon_clients took {time.monotonic() - start:.1f}s")
+    return R.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
