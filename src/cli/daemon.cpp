@@ -275,14 +275,11 @@ std::string join_failures(const std::vector<Error>& failures) {
 // a failed fetch keeps the stored policy, which goes on applying until it
 // expires (RFC 8461 §3.3, §5.1). Then the in-memory decision is forgotten and
 // decided again, and the answer is that decision's "mta_sts" object.
-void admin_refresh(const std::shared_ptr<State>& state, const dns::DomainName& domain,
-                   const std::optional<std::string>& id, const daemon::Responder& respond) {
-  auto& rt = *state->runtime;
+// Fetches `domain`'s policy anew into a scratch store and, only when that
+// worked, stores it. Error detail says why nothing new was stored.
+Result<cache::CachedPolicy> refetch_policy(Runtime& rt, const dns::DomainName& domain) {
   auto scratch = cache::open_sqlite_cache(cache::SqliteOptions{":memory:", 1000});
-  if (!scratch) {
-    respond(proto::render_error(proto::k_code_internal, scratch.error().detail, id_ptr(id)));
-    return;
-  }
+  if (!scratch) return Unexpected{scratch.error()};
   const sts::StsDiscovery fresh{*rt.resolver,
                                 *rt.fetcher,
                                 **scratch,
@@ -294,19 +291,30 @@ void admin_refresh(const std::shared_ptr<State>& state, const dns::DomainName& d
     std::string why = outcome.txt_bogus ? "the _mta-sts TXT answer is DNSSEC-bogus"
                                         : join_failures(outcome.failures);
     if (why.empty()) why = "the domain publishes no MTA-STS policy";
+    return fail(Errc::FetchOther, Retry::Transient, why);
+  }
+  if (auto stored = rt.cache->put(*outcome.policy); !stored) return Unexpected{stored.error()};
+  return *outcome.policy;
+}
+
+void admin_refresh(const std::shared_ptr<State>& state, const dns::DomainName& domain,
+                   const std::optional<std::string>& id, const daemon::Responder& respond) {
+  auto& rt = *state->runtime;
+  auto refreshed = refetch_policy(rt, domain);
+  if (!refreshed) {
+    if (refreshed.error().code == Errc::CacheIo || refreshed.error().code == Errc::CacheSchema) {
+      respond(proto::render_error(proto::k_code_internal, refreshed.error().detail, id_ptr(id)));
+      return;
+    }
     respond(proto::render_error(
         k_code_fetch_failed,
-        "no new policy for " + domain.str() + ": " + why +
+        "no new policy for " + domain.str() + ": " + refreshed.error().detail +
             "; the stored policy, if any, is kept until it expires (RFC 8461 §3.3)",
         id_ptr(id)));
     return;
   }
-  if (auto stored = rt.cache->put(*outcome.policy); !stored) {
-    respond(proto::render_error(proto::k_code_internal, stored.error().detail, id_ptr(id)));
-    return;
-  }
   rt.log.info("policy refreshed by admin request",
-              {{"domain", domain.str()}, {"id", outcome.policy->id}});
+              {{"domain", domain.str()}, {"id", refreshed->id}});
   state->service->forget(domain.str());
   // The callback keeps no State: it may run on a service worker.
   state->service->decide(
@@ -435,6 +443,75 @@ void handle_json(const StateHolder& holder, const daemon::Server& server, AdminW
   }
 }
 
+// STS-34/STS-35 (RFC 8461 §3.3, §10.2): refreshes stored policies before
+// they expire, about daily, whatever the TXT id says; a failed refresh keeps
+// the stored policy and is logged as a warning unless its mode is none.
+class Refresher {
+ public:
+  Refresher(const StateHolder& holder, std::chrono::seconds period)
+      : m_holder(holder), m_period(period), m_thread([this] { run(); }) {}
+  ~Refresher() {
+    {
+      const std::lock_guard lock{m_mu};
+      m_stop = true;
+    }
+    m_cv.notify_one();
+    m_thread.join();
+  }
+  Refresher(const Refresher&) = delete;
+  Refresher& operator=(const Refresher&) = delete;
+
+ private:
+  void run() {
+    for (;;) {
+      {
+        std::unique_lock lock{m_mu};
+        if (m_cv.wait_for(lock, m_period, [this] { return m_stop; })) return;
+      }
+      pass();
+    }
+  }
+
+  void pass() {
+    const auto state = m_holder.get();
+    auto& rt = *state->runtime;
+    const auto now = rt.clock.now();
+    (void)rt.cache->purge_expired(now);
+    auto stored = rt.cache->list();
+    if (!stored) {
+      rt.log.warn("policy refresh: cannot read the store", {{"error", stored.error().detail}});
+      return;
+    }
+    for (const auto& p : *stored) {
+      {
+        const std::lock_guard lock{m_mu};
+        if (m_stop) return;
+      }
+      if (!sts::refresh_due(p, now)) continue;
+      const auto domain = dns::DomainName::parse(p.domain);
+      if (!domain) continue;
+      if (auto fresh = refetch_policy(rt, *domain); fresh) {
+        state->service->forget(p.domain);
+        rt.log.info("policy refreshed", {{"domain", p.domain}, {"id", fresh->id}});
+      } else {
+        const auto level =
+            p.policy.mode == sts::StsMode::None ? util::Level::Info : util::Level::Warning;
+        rt.log.log(level, "policy refresh failed; the stored policy stays until it expires",
+                   {{"domain", p.domain},
+                    {"expires", util::format_rfc3339(p.expires_at)},
+                    {"error", fresh.error().detail}});
+      }
+    }
+  }
+
+  const StateHolder& m_holder;
+  std::chrono::seconds m_period;
+  std::mutex m_mu;
+  std::condition_variable m_cv;
+  bool m_stop = false;
+  std::thread m_thread;  // last: starts after the members it uses exist
+};
+
 Result<util::Fd> open_listener(std::multimap<std::string, util::Fd>& activated,
                                const std::string& name, const std::string& endpoint,
                                const daemon::ListenOptions& options) {
@@ -509,6 +586,7 @@ int run_daemon(const std::optional<std::filesystem::path>& config_file,
         handle_json(holder, server, &admin_worker, line, respond);
       });
   server.start();
+  const Refresher refresher{holder, std::chrono::minutes(10)};
   log.info("serving", {{"socketmap", s.socketmap},
                        {"json", s.json},
                        {"admin", s.admin},

@@ -33,6 +33,11 @@ std::string error_line(dns::RrType type, const std::string& name, const Error& e
   return std::string(dns::to_string(type)) + " " + name + ": lookup failed, " + describe(e);
 }
 
+// Keeps the smallest positive TTL of the answers a host result rests on.
+void note_ttl(HostResult& r, std::chrono::seconds ttl) {
+  if (ttl.count() > 0 && (r.ttl.count() == 0 || ttl < r.ttl)) r.ttl = ttl;
+}
+
 HostResult unusable(HostResult r, std::string why) {
   r.status = HostStatus::Unusable;
   r.tlsa.clear();
@@ -83,6 +88,7 @@ HostResult DaneLookup::lookup_host(std::string_view host, std::uint16_t port) co
         line += ", " + std::to_string(a->addresses.size()) + " addresses";
       }
       r.trail.push_back(std::move(line));
+      note_ttl(r, a->ttl);
       answers.push_back(std::move(*a));
     }
 
@@ -190,6 +196,7 @@ HostResult DaneLookup::lookup_host(std::string_view host, std::uint16_t port) co
                  {{"host", r.host}, {"qname", qname->str()}, {"detail", describe(a.error())}});
       return unusable(std::move(r), "TLSA lookup failed: " + describe(a.error()));
     }
+    note_ttl(r, a->ttl);
     if (a->security == dns::Security::Bogus || a->security == dns::Security::Indeterminate) {
       r.trail.push_back(answer_line(dns::RrType::Tlsa, qname->str(), *a));
       m_log.warn("TLSA answer not validated",

@@ -94,6 +94,8 @@ DaneSummary apply_dane(const dane::DaneLookup& lookup, Decision& d) {
   for (auto& host : d.mx) {
     if (!host.allowed) continue;
     auto r = lookup.lookup_host(host.host);
+    // The decision is reused no longer than the DANE data it rests on.
+    if (r.ttl.count() > 0) d.ttl = std::min(d.ttl, r.ttl);
     for (const auto& line : r.trail) d.explain.push_back("step 3: " + line);
     d.explain.push_back(
         "step 3: MX " + host.host + ": " + std::string(dane::to_string(r.status)) +

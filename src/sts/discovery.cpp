@@ -56,6 +56,12 @@ Result<void> check_policy_response(long status, std::string_view content_type) {
   return {};
 }
 
+bool refresh_due(const cache::CachedPolicy& p, util::TimePoint now, std::chrono::seconds interval) {
+  if (p.expires_at <= now) return false;  // expired: fetched again on demand, never applied
+  const auto age_limit = std::min(interval, p.policy.max_age / 2);
+  return now >= p.fetched_at + age_limit;
+}
+
 StsDiscovery::StsDiscovery(const dns::Resolver& resolver, const fetch::HttpsFetcher& fetcher,
                            cache::PolicyCache& cache, const util::Clock& clock, util::Logger log,
                            StsOptions options)

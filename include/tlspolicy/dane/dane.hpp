@@ -8,6 +8,7 @@
 // the MX RRset (policy/engine.cpp).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -42,6 +43,9 @@ struct HostResult {
   /// The TLSA base domain (RFC 7672 §2.2.3): the name whose
   /// _port._tcp TLSA RRset was used; "" when none.
   std::string tlsa_base_domain;
+  /// Smallest TTL of the address and TLSA answers consulted (0 = none
+  /// known): how long the host's DANE status may be reused.
+  std::chrono::seconds ttl{0};
   /// Why the host is Unusable (errc text and detail), "" otherwise.
   std::string error;
   /// Step-by-step trail for --explain.

@@ -59,6 +59,12 @@ struct StsOutcome {
 /// FetchStatus for other statuses, FetchContentType (all Permanent).
 [[nodiscard]] Result<void> check_policy_response(long status, std::string_view content_type);
 
+/// RFC 8461 §3.3, §10.2 (STS-34): a stored, unexpired policy is due for a
+/// proactive refresh once it is older than `interval` (about daily) or half
+/// its max_age, whichever comes first — well before it expires.
+[[nodiscard]] bool refresh_due(const cache::CachedPolicy& p, util::TimePoint now,
+                               std::chrono::seconds interval = std::chrono::hours(24));
+
 class StsDiscovery {
  public:
   /// Keeps references: every argument must outlive this object.

@@ -67,7 +67,7 @@ TEST_F(Engine, Sts27EnforceRequiresPkixAndMarksMxHosts) {
   EXPECT_EQ(d.mta_sts->mode, sts::StsMode::Enforce);
   EXPECT_FALSE(d.mta_sts->from_cache);
   EXPECT_EQ(d.dnssec, dns::Security::Secure);
-  EXPECT_EQ(d.ttl, 300s);  // TXT ttl is the smallest
+  EXPECT_EQ(d.ttl, 60s);  // the hosts' AAAA denial (DANE lookup) has the smallest TTL
 }
 
 TEST_F(Engine, Sts30EnforceWithNoAllowedMxDefers) {
@@ -244,6 +244,7 @@ TEST_F(Engine, Dane5aEveryHostAuthenticatedIsDaneOnly) {
   ASSERT_EQ(d.mx.size(), 2u);
   EXPECT_EQ(d.mx[0].verify, Verify::Dane);
   EXPECT_EQ(d.mx[0].tlsa.size(), 1u);
+  EXPECT_EQ(d.ttl, 60s);  // DANE data (AAAA denial 60 s, TLSA 300 s) bounds the MX TTL
 }
 
 TEST_F(Engine, Dane5SomeHostsWithTlsaIsDane) {

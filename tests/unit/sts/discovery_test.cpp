@@ -295,6 +295,21 @@ INSTANTIATE_TEST_SUITE_P(
       return n;
     });
 
+TEST(RefreshDue, Sts34RefreshAboutDailyAndBeforeExpiry) {
+  using namespace std::chrono;
+  cache::CachedPolicy p;
+  p.fetched_at = util::TimePoint{seconds{1'000'000}};
+  p.policy.max_age = days{7};
+  p.expires_at = p.fetched_at + p.policy.max_age;
+  EXPECT_FALSE(refresh_due(p, p.fetched_at + hours{23}));
+  EXPECT_TRUE(refresh_due(p, p.fetched_at + hours{24}));  // about daily
+  p.policy.max_age = hours{4};
+  p.expires_at = p.fetched_at + p.policy.max_age;
+  EXPECT_FALSE(refresh_due(p, p.fetched_at + hours{1}));
+  EXPECT_TRUE(refresh_due(p, p.fetched_at + hours{2}));  // half of a short max_age
+  EXPECT_FALSE(refresh_due(p, p.expires_at));            // expired: not refreshed
+}
+
 TEST(PolicyUrl, Sts10WellKnownUrl) {
   EXPECT_EQ(policy_url(*dns::DomainName::parse("Example.TEST.")),
             "https://mta-sts.example.test/.well-known/mta-sts.txt");
