@@ -93,11 +93,39 @@ std::string format_fields(const std::vector<Field>& fields) {
   return out;
 }
 
+bool RateLimiter::allow(const std::string& key, std::chrono::steady_clock::time_point now,
+                        std::size_t& suppressed) {
+  const std::lock_guard lock{m_mu};
+  if (m_slots.size() > 10000) m_slots.clear();  // bounded memory under a key flood
+  auto& slot = m_slots[key];
+  if (slot.count == 0 || now - slot.start >= m_window) {
+    suppressed = slot.dropped;
+    slot = Slot{now, 1, 0};
+    return true;
+  }
+  if (slot.count < m_burst) {
+    ++slot.count;
+    suppressed = 0;
+    return true;
+  }
+  ++slot.dropped;
+  return false;
+}
+
+namespace {
+constexpr std::size_t k_log_burst = 10;
+constexpr std::chrono::seconds k_log_window{60};
+}  // namespace
+
 Logger::Logger(Level min_level)
-    : m_sink(std::make_shared<const LogSink>(stderr_sink)), m_min_level(min_level) {}
+    : m_sink(std::make_shared<const LogSink>(stderr_sink)),
+      m_limiter(std::make_shared<RateLimiter>(k_log_burst, k_log_window)),
+      m_min_level(min_level) {}
 
 Logger::Logger(LogSink sink, Level min_level)
-    : m_sink(std::make_shared<const LogSink>(std::move(sink))), m_min_level(min_level) {}
+    : m_sink(std::make_shared<const LogSink>(std::move(sink))),
+      m_limiter(std::make_shared<RateLimiter>(k_log_burst, k_log_window)),
+      m_min_level(min_level) {}
 
 Logger Logger::with_name(std::string_view name) const {
   Logger child = *this;
@@ -107,7 +135,16 @@ Logger Logger::with_name(std::string_view name) const {
 
 void Logger::log(Level level, std::string_view message, std::initializer_list<Field> fields) const {
   if (!enabled(level) || !m_sink || !*m_sink) return;
-  (*m_sink)(level, m_name, message, std::vector<Field>(fields));
+  std::vector<Field> all(fields);
+  if (static_cast<int>(level) <= static_cast<int>(Level::Warning) && m_limiter) {
+    std::size_t suppressed = 0;
+    if (!m_limiter->allow(m_name + '\n' + std::string(message), std::chrono::steady_clock::now(),
+                          suppressed)) {
+      return;
+    }
+    if (suppressed > 0) all.push_back({"suppressed", std::to_string(suppressed)});
+  }
+  (*m_sink)(level, m_name, message, all);
 }
 
 Logger null_logger() { return Logger{LogSink{}, Level::Error}; }

@@ -5,11 +5,15 @@
 // default sink writes one line per event to stderr (journald picks it up).
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -25,6 +29,29 @@ struct Field {
 /// A sink receives fully formed events. Thread-safe implementations only.
 using LogSink = std::function<void(Level, std::string_view name, std::string_view message,
                                    const std::vector<Field>& fields)>;
+
+/// Rate limit for repeated log events: at most `burst` events per key in
+/// each `window`; the first event after a window with suppressed ones
+/// reports how many were dropped. Thread-safe; time is passed in (tests).
+class RateLimiter {
+ public:
+  RateLimiter(std::size_t burst, std::chrono::seconds window) : m_burst(burst), m_window(window) {}
+  /// Whether to emit an event with `key` at `now`; `suppressed` gets the
+  /// number dropped since the last emitted one.
+  [[nodiscard]] bool allow(const std::string& key, std::chrono::steady_clock::time_point now,
+                           std::size_t& suppressed);
+
+ private:
+  struct Slot {
+    std::chrono::steady_clock::time_point start;
+    std::size_t count = 0;
+    std::size_t dropped = 0;
+  };
+  std::size_t m_burst;
+  std::chrono::seconds m_window;
+  std::mutex m_mu;
+  std::unordered_map<std::string, Slot> m_slots;
+};
 
 class Logger {
  public:
@@ -54,6 +81,9 @@ class Logger {
 
  private:
   std::shared_ptr<const LogSink> m_sink;
+  /// Warnings and errors: at most 10 per component and message per minute,
+  /// so a flood of bad requests or failing domains cannot flood the journal.
+  std::shared_ptr<RateLimiter> m_limiter;
   std::string m_name;
   Level m_min_level;
 };

@@ -61,5 +61,29 @@ TEST(Log, NamesAndLevels) {
   EXPECT_EQ(seen, "sts.fetch:fetched:id=1");
 }
 
+TEST(Log, RateLimiterBurstWindowAndSuppressedCount) {
+  util::RateLimiter limiter{2, std::chrono::seconds{60}};
+  const auto t0 = std::chrono::steady_clock::time_point{};
+  std::size_t dropped = 0;
+  EXPECT_TRUE(limiter.allow("k", t0, dropped));
+  EXPECT_TRUE(limiter.allow("k", t0 + std::chrono::seconds{1}, dropped));
+  EXPECT_FALSE(limiter.allow("k", t0 + std::chrono::seconds{2}, dropped));
+  EXPECT_FALSE(limiter.allow("k", t0 + std::chrono::seconds{3}, dropped));
+  EXPECT_TRUE(limiter.allow("other", t0 + std::chrono::seconds{3}, dropped));  // per key
+  EXPECT_TRUE(limiter.allow("k", t0 + std::chrono::seconds{61}, dropped));
+  EXPECT_EQ(dropped, 2u);  // the first event of the new window reports the drops
+}
+
+TEST(Log, WarningsAreRateLimitedDebugIsNot) {
+  int seen = 0;
+  util::Logger log{[&](util::Level, std::string_view, std::string_view,
+                       const std::vector<util::Field>&) { ++seen; },
+                   util::Level::Debug};
+  for (int i = 0; i < 50; ++i) log.warn("same warning");
+  EXPECT_EQ(seen, 10);
+  for (int i = 0; i < 50; ++i) log.debug("chatty");
+  EXPECT_EQ(seen, 60);
+}
+
 }  // namespace
 }  // namespace tlspolicy
