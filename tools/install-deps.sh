@@ -28,6 +28,8 @@ packages=(
   dns-root-data ca-certificates
   # integration test world: authoritative DNS, validating resolver, HTTPS
   nsd unbound ldnsutils nginx-light openssl curl sqlite3 iproute2 python3
+  # systemd-analyze and systemd-socket-activate check the units in tools/systemd
+  systemd
   # real clients: Postfix (postmap's dict_sockmap client)
   postfix
   # real clients: the shared libraries of the unpacked Exim (exim4-daemon-light's Depends)

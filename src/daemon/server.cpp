@@ -422,7 +422,13 @@ class Server::Impl {
         frame = Frame::bad(Failure::TooLarge);
       }
       if (frame.status == Frame::Status::Bad) {
-        relaxed_inc(frame.failure == Failure::TooLarge ? m_stats.too_large : m_stats.malformed);
+        const bool too_large = frame.failure == Failure::TooLarge;
+        relaxed_inc(too_large ? m_stats.too_large : m_stats.malformed);
+        // Logged as warnings, which the Logger rate-limits: a hostile
+        // client cannot flood the journal.
+        m_log.warn(too_large ? "request too large, closing connection"
+                             : "malformed request, closing connection",
+                   {{"listener", m_listeners[c.listener].name}});
         fail_and_close(c, frame.failure);
         break;
       }
@@ -599,6 +605,7 @@ class Server::Impl {
       Connection& c = m_conns.at(m_idle.front());
       if (c.idle_deadline > m_now) break;
       relaxed_inc(m_stats.idle_timeouts);
+      m_log.debug("idle connection closed", {{"listener", m_listeners[c.listener].name}});
       close(c);
     }
     while (!m_pending.empty()) {
@@ -606,6 +613,8 @@ class Server::Impl {
       Connection& c = m_conns.at(id);
       if (c.request_deadline > m_now) break;
       relaxed_inc(m_stats.request_timeouts);
+      m_log.warn("no decision within the request time limit, answered with a timeout",
+                 {{"listener", m_listeners[c.listener].name}});
       untrack(m_pending, c.request_pos);
       // The handler's reply, if it ever comes, no longer matches (state/sequence): dropped.
       try {
