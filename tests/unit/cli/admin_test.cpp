@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "commands.hpp"
+#include "run_cli.hpp"
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -22,19 +23,7 @@
 namespace tlspolicy::cli {
 namespace {
 
-struct Run {
-  int rc;
-  std::string out;
-  std::string err;
-};
-
-Run run_cli(std::vector<const char*> args) {
-  args.insert(args.begin(), "tlspolicy");
-  std::ostringstream out;
-  std::ostringstream err;
-  const int rc = run(static_cast<int>(args.size()), args.data(), out, err);
-  return {rc, out.str(), err.str()};
-}
+using testing::run_cli;
 
 // Accepts one connection, records the request line, answers `reply` + "\n".
 class FakeDaemon {

@@ -10,22 +10,12 @@
 
 #include <gtest/gtest.h>
 
+#include "run_cli.hpp"
+
 namespace tlspolicy::cli {
 namespace {
 
-struct Run {
-  int rc;
-  std::string out;
-  std::string err;
-};
-
-Run run_cli(std::vector<const char*> args) {
-  args.insert(args.begin(), "tlspolicy");
-  std::ostringstream out;
-  std::ostringstream err;
-  const int rc = run(static_cast<int>(args.size()), args.data(), out, err);
-  return {rc, out.str(), err.str()};
-}
+using testing::run_cli;
 
 TEST(Cli, NoCommandIsUsageError) { EXPECT_EQ(run_cli({}).rc, k_exit_usage); }
 
