@@ -4,10 +4,30 @@
 // header-only or have their own .cpp files beside this one).
 #include "support/testing.hpp"
 
+#include <stdexcept>
+#include <string>
+#include <vector>
+
 namespace tlspolicy::testing {
 
 std::filesystem::path test_data(std::string_view relative) {
   return std::filesystem::path{TLSPOLICY_TEST_DATA} / relative;
+}
+
+dns::DomainName query_name(std::string_view text) {
+  std::vector<std::string_view> service;
+  while (text.starts_with('_')) {
+    const auto dot = text.find('.');
+    service.push_back(text.substr(0, dot));
+    text.remove_prefix(dot == std::string_view::npos ? text.size() : dot + 1);
+  }
+  auto n = dns::DomainName::parse(text);
+  if (!n) throw std::runtime_error{std::string{text} + ": " + n.error().detail};
+  for (auto it = service.rbegin(); it != service.rend(); ++it) {
+    n = n->prefixed(*it);
+    if (!n) throw std::runtime_error{std::string{*it} + ": " + n.error().detail};
+  }
+  return *n;
 }
 
 }  // namespace tlspolicy::testing

@@ -6,9 +6,16 @@
 #include <filesystem>
 #include <string_view>
 
+#include "tlspolicy/dns/name.hpp"
+
 namespace tlspolicy::testing {
 
 /// Path of a file under tests/data.
 [[nodiscard]] std::filesystem::path test_data(std::string_view relative);
+
+/// A query name as the resolver's callers build it: `text` parsed as a
+/// domain, its leading service labels ("_25._tcp.", "_mta-sts.") added with
+/// DomainName::prefixed(). Throws std::runtime_error on a bad name.
+[[nodiscard]] dns::DomainName query_name(std::string_view text);
 
 }  // namespace tlspolicy::testing

@@ -23,6 +23,7 @@
 
 #include "tlspolicy/dns/resolver.hpp"
 
+#include "support/testing.hpp"
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -222,23 +223,7 @@ class SilentUdpPort {
   std::uint16_t m_port = 0;
 };
 
-/// Parses `text`; leading service labels ("_25._tcp.") are added with
-/// prefixed(), as the callers of the resolver build such names.
-DomainName name(std::string_view text) {
-  std::vector<std::string_view> service;
-  while (text.starts_with('_')) {
-    const auto dot = text.find('.');
-    service.push_back(text.substr(0, dot));
-    text.remove_prefix(dot + 1);
-  }
-  auto n = DomainName::parse(text);
-  if (!n) throw std::runtime_error{std::string{text} + ": " + n.error().detail};
-  for (auto it = service.rbegin(); it != service.rend(); ++it) {
-    n = n->prefixed(*it);
-    if (!n) throw std::runtime_error{std::string{*it} + ": " + n.error().detail};
-  }
-  return *n;
-}
+DomainName name(std::string_view text) { return tlspolicy::testing::query_name(text); }
 
 class TrustAdResolver : public ::testing::Test {
  protected:

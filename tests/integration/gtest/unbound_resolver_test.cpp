@@ -30,6 +30,7 @@
 
 #include "tlspolicy/dns/resolver.hpp"
 
+#include "support/testing.hpp"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -156,23 +157,7 @@ class WorldEnvironment : public ::testing::Environment {
 [[maybe_unused]] ::testing::Environment* const g_world_environment =
     ::testing::AddGlobalTestEnvironment(new WorldEnvironment);
 
-/// Parses `text`; leading service labels ("_mta-sts.") are added with
-/// prefixed(), as the callers of the resolver build such names.
-DomainName name(std::string_view text) {
-  std::vector<std::string_view> service;
-  while (text.starts_with('_')) {
-    const auto dot = text.find('.');
-    service.push_back(text.substr(0, dot));
-    text.remove_prefix(dot + 1);
-  }
-  auto n = DomainName::parse(text);
-  if (!n) throw std::runtime_error{std::string{text} + ": " + n.error().detail};
-  for (auto it = service.rbegin(); it != service.rend(); ++it) {
-    n = n->prefixed(*it);
-    if (!n) throw std::runtime_error{std::string{*it} + ": " + n.error().detail};
-  }
-  return *n;
-}
+DomainName name(std::string_view text) { return tlspolicy::testing::query_name(text); }
 
 /// Starts the world in SetUp (once per process); skips or fails the test
 /// when it cannot run.
