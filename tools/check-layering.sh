@@ -19,7 +19,8 @@ check() {  # check HEADER-REGEX ALLOWED-PATH-REGEX
 check 'ldns/|unbound\.h|idn2\.h' '^src/dns/'
 check 'curl/|openssl/' '^src/fetch/'
 check 'sqlite3\.h' '^policy-cache/'
-check 'nlohmann/' '^src/proto/'
+check 'nlohmann/' '^src/(proto|tlsrpt)/'
+check 'zlib\.h' '^src/tlsrpt/'
 check 'toml\+\+/' '^src/config/'
 check 'CLI/' '^src/cli/'
 [ "$status" -eq 0 ] && echo "check-layering: ok"

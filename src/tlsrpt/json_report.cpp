@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// NAME
+//   json_report - payload parser of the JSON-lines "report" op
+//   (include/tlspolicy/tlsrpt/json_report.hpp documents the format)
+// RULES
+//   Unknown keys are rejected at every level (the JSON protocol's rule, so a
+//   misspelt "failure-detail" never drops data silently); "op", "id" and "v"
+//   belong to the protocol layer and are skipped here.
+// LIMITS
+//   Those of the datagram (datagram.hpp): k_max_datagram bytes,
+//   k_max_json_depth levels, k_max_list_items per array, k_max_text_bytes per
+//   string.
+// SECURITY
+//   Never throws: parse(…, nullptr, false) + is_discarded(), find() + is_*()
+//   before every get(). Unknown key names are quoted cut and escaped.
+#include "tlspolicy/tlsrpt/json_report.hpp"
+
+#include <algorithm>
+#include <array>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tlspolicy/dns/name.hpp"
+
+namespace tlspolicy::tlsrpt {
+namespace {
+
+using nlohmann::ordered_json;
+
+/// Bytes of a client-supplied key quoted in an error detail.
+constexpr std::size_t k_max_quoted = 64;
+
+Unexpected<Error> reject(std::string detail) {
+  return fail(Errc::InvalidArgument, Retry::Permanent, "report: " + detail);
+}
+
+std::string key_path(const std::string& where, std::string_view key) {
+  std::string out = where;
+  if (!out.empty()) out += '.';
+  out += key;
+  return out;
+}
+
+std::string index_path(const std::string& where, std::size_t i) {
+  return where + "[" + std::to_string(i) + "]";
+}
+
+/// A client-supplied key for an error detail: in quotes, printable ASCII and
+/// UTF-8 as is, controls, '"' and '\' as \xNN, cut at k_max_quoted bytes on a
+/// UTF-8 boundary.
+std::string quote_key(std::string_view key) {
+  constexpr std::string_view k_hex = "0123456789abcdef";
+  std::size_t n = std::min(key.size(), k_max_quoted);
+  while (n < key.size() && n > 0 && (static_cast<unsigned char>(key[n]) & 0xC0U) == 0x80U) --n;
+  std::string out = "\"";
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(key[i]);
+    if (c < 0x20 || c == 0x7F || c == '"' || c == '\\') {
+      out += "\\x";
+      out += k_hex[c >> 4U];
+      out += k_hex[c & 0x0FU];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (n < key.size()) out += "…";
+  out += '"';
+  return out;
+}
+
+/// True when arrays and objects nest at most k_max_json_depth deep. A cheap
+/// scan (strings skipped) so that hostile nesting never reaches the parser.
+bool nesting_within_limit(std::string_view text) noexcept {
+  std::size_t depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > k_max_json_depth) return false;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return true;
+}
+
+/// Rejects the first key of `obj` that is not in `allowed`, naming it.
+template <std::size_t N>
+Result<void> check_keys(const ordered_json& obj, const std::array<std::string_view, N>& allowed,
+                        const std::string& where) {
+  for (const auto& [key, value] : obj.items()) {
+    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+    return reject("unknown key " + quote_key(key) +
+                  (where.empty() ? std::string{} : " in \"" + where + "\""));
+  }
+  return {};
+}
+
+/// A string value within the limits: at most k_max_text_bytes, no C0 control.
+Result<void> check_text(const std::string& s, const std::string& where) {
+  if (s.size() > k_max_text_bytes) {
+    return reject("\"" + where + "\" is longer than " + std::to_string(k_max_text_bytes) +
+                  " bytes");
+  }
+  const bool has_control =
+      std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
+  if (has_control) return reject("\"" + where + "\" contains a control character");
+  return {};
+}
+
+Result<std::optional<std::string>> optional_string(const ordered_json& obj, std::string_view key,
+                                                   const std::string& where) {
+  const auto it = obj.find(key);
+  if (it == obj.end()) return std::optional<std::string>{};
+  const std::string path = key_path(where, key);
+  if (!it->is_string()) return reject("\"" + path + "\" must be a string");
+  const auto& s = it->get_ref<const std::string&>();
+  if (auto ok = check_text(s, path); !ok) return Unexpected{ok.error()};
+  return std::optional<std::string>{s};
+}
+
+Result<std::string> required_string(const ordered_json& obj, std::string_view key,
+                                    const std::string& where) {
+  auto s = optional_string(obj, key, where);
+  if (!s) return Unexpected{s.error()};
+  if (!*s) return reject("\"" + key_path(where, key) + "\" is missing");
+  return std::move(**s);
+}
+
+Result<std::vector<std::string>> optional_string_list(const ordered_json& obj, std::string_view key,
+                                                      const std::string& where) {
+  std::vector<std::string> out;
+  const auto it = obj.find(key);
+  if (it == obj.end()) return out;
+  const std::string path = key_path(where, key);
+  if (!it->is_array()) return reject("\"" + path + "\" must be an array of strings");
+  if (it->size() > k_max_list_items) {
+    return reject("\"" + path + "\" has more than " + std::to_string(k_max_list_items) +
+                  " elements");
+  }
+  out.reserve(it->size());
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    const ordered_json& e = (*it)[i];
+    const std::string item = index_path(path, i);
+    if (!e.is_string()) return reject("\"" + item + "\" must be a string");
+    const auto& s = e.get_ref<const std::string&>();
+    if (auto ok = check_text(s, item); !ok) return Unexpected{ok.error()};
+    out.push_back(s);
+  }
+  return out;
+}
+
+Result<std::string> normalise_domain(const std::string& text, const std::string& where) {
+  auto name = dns::DomainName::parse(text);
+  if (!name) return reject("\"" + where + "\": " + name.error().detail);
+  return name->str();
+}
+
+std::string normalise_mx_hostname(std::string text) {
+  auto name = dns::DomainName::parse(text);
+  if (name) return name->str();
+  return text;
+}
+
+constexpr std::array<std::string_view, 8> k_top_keys{
+    "op", "id", "v", "domain", "result", "policy", "failure-details", "tlsrpt-record"};
+constexpr std::array<std::string_view, 4> k_policy_keys{"policy-type", "policy-domain",
+                                                        "policy-string", "mx-host"};
+constexpr std::array<std::string_view, 7> k_detail_keys{
+    "result-type",  "sending-mta-ip",         "receiving-mx-hostname", "receiving-mx-helo",
+    "receiving-ip", "additional-information", "failure-reason-code"};
+
+Result<FailureDetail> parse_detail(const ordered_json& obj, const std::string& where) {
+  if (!obj.is_object()) return reject("\"" + where + "\" must be an object");
+  if (auto ok = check_keys(obj, k_detail_keys, where); !ok) return Unexpected{ok.error()};
+  auto name = required_string(obj, "result-type", where);
+  if (!name) return Unexpected{name.error()};
+  const auto type = parse_result_type(*name);
+  if (!type) {
+    return reject("\"" + key_path(where, "result-type") + "\" " + quote_key(*name) +
+                  " is not an RFC 8460 result type");
+  }
+  FailureDetail d;
+  d.result_type = *type;
+  struct Field {
+    std::string_view key;
+    std::string* target;
+  };
+  const std::array<Field, 6> fields{{
+      {"sending-mta-ip", &d.sending_mta_ip},
+      {"receiving-mx-hostname", &d.receiving_mx_hostname},
+      {"receiving-mx-helo", &d.receiving_mx_helo},
+      {"receiving-ip", &d.receiving_ip},
+      {"additional-information", &d.additional_information},
+      {"failure-reason-code", &d.failure_reason_code},
+  }};
+  for (const auto& f : fields) {
+    auto s = optional_string(obj, f.key, where);
+    if (!s) return Unexpected{s.error()};
+    if (*s) *f.target = std::move(**s);
+  }
+  d.receiving_mx_hostname = normalise_mx_hostname(std::move(d.receiving_mx_hostname));
+  return d;
+}
+
+Result<PolicyKey> parse_policy(const ordered_json& obj, const std::string& report_domain) {
+  const std::string where = "policy";
+  if (!obj.is_object()) return reject("\"policy\" must be an object");
+  if (auto ok = check_keys(obj, k_policy_keys, where); !ok) return Unexpected{ok.error()};
+  PolicyKey key;
+  auto type_name = required_string(obj, "policy-type", where);
+  if (!type_name) return Unexpected{type_name.error()};
+  const auto type = parse_policy_type(*type_name);
+  if (!type) {
+    return reject("\"policy.policy-type\" " + quote_key(*type_name) +
+                  " is not \"tlsa\", \"sts\" or \"no-policy-found\"");
+  }
+  key.type = *type;
+
+  auto domain = optional_string(obj, "policy-domain", where);
+  if (!domain) return Unexpected{domain.error()};
+  if (*domain) {
+    auto normalised = normalise_domain(**domain, "policy.policy-domain");
+    if (!normalised) return Unexpected{normalised.error()};
+    key.policy_domain = std::move(*normalised);
+  } else {
+    key.policy_domain = report_domain;
+  }
+
+  auto strings = optional_string_list(obj, "policy-string", where);
+  if (!strings) return Unexpected{strings.error()};
+  key.policy_strings = std::move(*strings);
+  auto mx = optional_string_list(obj, "mx-host", where);
+  if (!mx) return Unexpected{mx.error()};
+  key.mx_hosts = std::move(*mx);
+  return key;
+}
+
+Result<JsonReport> parse(std::string_view text) {
+  if (text.size() > k_max_datagram) {
+    return reject("longer than " + std::to_string(k_max_datagram) + " bytes");
+  }
+  if (text.find('\0') != std::string_view::npos) return reject("contains a NUL byte");
+  if (!nesting_within_limit(text)) {
+    return reject("nested deeper than " + std::to_string(k_max_json_depth) + " levels");
+  }
+  const ordered_json root =
+      ordered_json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded()) return reject("not a JSON text in UTF-8 (RFC 8259)");
+  if (!root.is_object()) return reject("not a JSON object");
+  if (auto ok = check_keys(root, k_top_keys, ""); !ok) return Unexpected{ok.error()};
+
+  JsonReport out;
+  ResultBatch& batch = out.batch;
+  batch.origin = Origin::JsonOp;
+  batch.at = util::TimePoint{};
+
+  auto domain_text = required_string(root, "domain", "");
+  if (!domain_text) return Unexpected{domain_text.error()};
+  auto domain = normalise_domain(*domain_text, "domain");
+  if (!domain) return Unexpected{domain.error()};
+  batch.domain = std::move(*domain);
+
+  auto result = required_string(root, "result", "");
+  if (!result) return Unexpected{result.error()};
+  if (*result != "success" && *result != "failure") {
+    return reject("\"result\" " + quote_key(*result) + " is not \"success\" or \"failure\"");
+  }
+  const bool failed = *result == "failure";
+
+  auto record = optional_string(root, "tlsrpt-record", "");
+  if (!record) return Unexpected{record.error()};
+  if (*record) batch.tlsrpt_record = std::move(**record);
+
+  PolicyResult policy;
+  if (const auto it = root.find("policy"); it != root.end()) {
+    auto key = parse_policy(*it, batch.domain);
+    if (!key) return Unexpected{key.error()};
+    policy.policy = std::move(*key);
+    out.policy_given = true;
+  } else {
+    policy.policy.type = PolicyType::NoPolicyFound;
+    policy.policy.policy_domain = batch.domain;
+  }
+
+  if (const auto it = root.find("failure-details"); it != root.end()) {
+    if (!it->is_array()) return reject("\"failure-details\" must be an array of objects");
+    if (it->size() > k_max_list_items) {
+      return reject("\"failure-details\" has more than " + std::to_string(k_max_list_items) +
+                    " entries");
+    }
+    policy.details.reserve(it->size());
+    for (std::size_t i = 0; i < it->size(); ++i) {
+      auto d = parse_detail((*it)[i], index_path("failure-details", i));
+      if (!d) return Unexpected{d.error()};
+      policy.details.push_back(std::move(*d));
+    }
+  }
+
+  policy.successes = failed ? 0 : 1;
+  policy.failures = policy.details.size();
+  if (failed && policy.failures == 0) policy.failures = 1;
+  batch.policies.push_back(std::move(policy));
+  return out;
+}
+
+}  // namespace
+
+Result<JsonReport> parse_json_report(std::string_view request_object_json) {
+  try {
+    return parse(request_object_json);
+  } catch (...) {
+    // Only allocation failure can get here: every get() is guarded by is_*().
+    return fail(Errc::Internal, Retry::Transient, "report: out of memory");
+  }
+}
+
+}  // namespace tlspolicy::tlsrpt
