@@ -20,8 +20,13 @@
 //   timeout -> FetchTimeout, resolve/connect -> FetchConnect (Transient); refused address ->
 //   FetchPrivateAddress; certificate or handshake -> FetchTls; body over the cap ->
 //   FetchTooLarge; not an https URL -> InvalidArgument; anything else -> FetchOther.
+// SHARED
+//   The transport policy (configure_transfer), the error mapping (transfer_error), the URL check
+//   and the options check are declared in curl_handles.hpp (namespace detail) and also used by
+//   curl_poster.cpp, the TLS-RPT HTTPS upload (RFC 8460 §5.4), so both directions obey one rule
+//   set.
 // SEE ALSO
-//   RFC 8461 §3.3, §7.2; RFC 6125 (via RFC 8461 §3.3); docs/decision-rules.md
+//   RFC 8461 §3.3, §7.2; RFC 6125 (via RFC 8461 §3.3); curl_poster.cpp; docs/decision-rules.md
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -51,35 +56,33 @@ constexpr const char* k_user_agent = "tlspolicy/0.1";
 // CURLOPT_PROTOCOLS_STR / CURLOPT_REDIR_PROTOCOLS_STR need libcurl 7.85.0.
 constexpr unsigned int k_min_curl_version = 0x075500;
 
-/// Everything the C callbacks of one transfer read or record. Lives on get()'s stack for the
-/// whole transfer; the callbacks are noexcept and only record, never throw.
-struct Transfer {
-  std::string host;                  // the URL's host: SNI, Host header and DNS-ID to verify
-  std::size_t max_body = 0;          // FetcherOptions::max_body_bytes
-  bool allow_private = false;        // FetcherOptions::allow_private_addresses
-  std::string body;                  // bytes received so far (never more than max_body)
-  bool too_large = false;            // write_body() refused data beyond max_body
-  bool out_of_memory = false;        // write_body() could not store data
-  std::vector<std::string> refused;  // addresses open_socket() refused as not public
-  bool tls_setup_failed = false;     // on_ssl_ctx() could not set the verification rules
-  std::array<char, CURL_ERROR_SIZE> error_buffer{};  // CURLOPT_ERRORBUFFER
-};
+using detail::append;
+using detail::check_options;
+using detail::configure_transfer;
+using detail::parse_https_url;
+using detail::RequestLists;
+using detail::Transfer;
+using detail::transfer_error;
 
 /// CURLOPT_WRITEFUNCTION. Enforces the body cap while reading (RFC 8461 §3.3 allows a size
-/// limit): returning less than given makes curl abort with CURLE_WRITE_ERROR.
+/// limit): returning less than given makes curl abort with CURLE_WRITE_ERROR. A POST's response
+/// body is only counted (Transfer::keep_body false): the caller wants the status alone.
 std::size_t write_body(char* data, std::size_t size, std::size_t nmemb, void* user) noexcept {
   auto* t = static_cast<Transfer*>(user);
   const std::size_t n = size * nmemb;  // curl guarantees size == 1
-  if (n > t->max_body - t->body.size()) {
+  if (n > t->max_body - t->received) {
     t->too_large = true;
     return 0;
   }
-  try {
-    t->body.append(data, n);
-  } catch (...) {  // std::bad_alloc: no exception may cross into C
-    t->out_of_memory = true;
-    return 0;
+  if (t->keep_body) {
+    try {
+      t->body.append(data, n);
+    } catch (...) {  // std::bad_alloc: no exception may cross into C
+      t->out_of_memory = true;
+      return 0;
+    }
   }
+  t->received += n;
   return n;
 }
 
@@ -140,62 +143,6 @@ CURLcode on_ssl_ctx(CURL* /*easy*/, void* ssl_ctx, void* user) noexcept {
   return CURLE_OK;
 }
 
-/// Appends one string to a curl_slist, keeping ownership in `list`.
-bool append(CurlSlist& list, const std::string& item) {
-  curl_slist* head = curl_slist_append(list.get(), item.c_str());
-  if (head == nullptr) return false;
-  (void)list.release();  // curl_slist_append returned the same head, or a new one for an empty list
-  list.reset(head);
-  return true;
-}
-
-/// The request lists that must outlive the transfer.
-struct RequestLists {
-  CurlSlist headers;
-  CurlSlist connect_to;
-};
-
-/// The whole transport policy of a policy fetch, one reason per line. Returns the first
-/// curl_easy_setopt failure (an old or oddly built libcurl), CURLE_OK otherwise.
-CURLcode configure_transfer(CURL* h, CURLU* url, const FetcherOptions& o, Transfer& t,
-                            const RequestLists& lists) {
-  CURLcode rc = CURLE_OK;
-  const auto check = [&rc](CURLcode c) {
-    if (rc == CURLE_OK) rc = c;
-  };
-  // clang-format off
-  check(curl_easy_setopt(h, CURLOPT_CURLU, url));                      // RFC 8461 §3.2: the URL parsed and checked in get()
-  check(curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https"));          // RFC 8461 §3.3: HTTPS only
-  check(curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https"));    // ... also for any redirect target
-  check(curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L));              // RFC 8461 §3.3: redirects MUST NOT be followed; a 3xx is returned as status
-  check(curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L));              // RFC 8461 §3.3: chain to a trusted root, not expired
-  check(curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L));              // RFC 8461 §3.3: certificate valid for mta-sts.<domain>
-  check(curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx));    // RFC 8461 §3.3 / RFC 6125: OpenSSL DNS-ID matching, CN ignored
-  check(curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, static_cast<void*>(&t)));
-  check(curl_easy_setopt(h, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2)));  // RFC 8461 §7.2: TLS 1.2 or later
-  if (!o.ca_file.empty()) {
-    check(curl_easy_setopt(h, CURLOPT_CAINFO, o.ca_file.c_str()));     // mta_sts.ca_file: injectable trust anchors (tests, private PKI)
-  }
-  check(curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o.connect_timeout.count())));  // RFC 8461 §3.3: a timeout is allowed
-  check(curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(o.total_timeout.count())));           // RFC 8461 §3.3: suggested 1 minute in total
-  check(curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L));                    // multi-threaded daemon: no SIGALRM-based DNS timeouts
-  check(curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_body));       // RFC 8461 §3.3: size limit enforced while reading
-  check(curl_easy_setopt(h, CURLOPT_WRITEDATA, static_cast<void*>(&t)));
-  check(curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(o.max_body_bytes)));  // early refusal by Content-Length
-  check(curl_easy_setopt(h, CURLOPT_HTTPHEADER, lists.headers.get())); // RFC 8461 §3.3: HTTP caching MUST NOT be used
-  check(curl_easy_setopt(h, CURLOPT_USERAGENT, k_user_agent));         // identify ourselves to policy hosts
-  check(curl_easy_setopt(h, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1)));  // HTTP/1.1 is enough for one small GET
-  check(curl_easy_setopt(h, CURLOPT_PROXY, ""));                       // ignore https_proxy & co: reach the policy host itself
-  check(curl_easy_setopt(h, CURLOPT_CONNECT_TO, lists.connect_to.get()));  // test hook; SNI, Host and name checks keep the URL's host
-  if (!o.allow_private_addresses) {
-    check(curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket));  // no loopback/private/link-local peers (SSRF, DNS rebinding)
-    check(curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, static_cast<void*>(&t)));
-  }
-  check(curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t.error_buffer.data()));  // curl's own words for the operator
-  // clang-format on
-  return rc;
-}
-
 /// curl's error buffer when it has text, curl_easy_strerror() otherwise.
 std::string curl_words(CURLcode rc, const Transfer& t) {
   std::string text(t.error_buffer.data());
@@ -224,97 +171,6 @@ bool is_tls_error(CURLcode rc) {
     default:
       return false;
   }
-}
-
-/// Maps a failed transfer to the fetcher's error codes, with a sentence for the operator.
-Error transfer_error(CURLcode rc, const Transfer& t, const FetcherOptions& o) {
-  const std::string& host = t.host;
-  if (!t.refused.empty()) {
-    std::string list;
-    for (const auto& a : t.refused) list += (list.empty() ? "" : ", ") + a;
-    return Error{Errc::FetchPrivateAddress, Retry::Permanent,
-                 "refused to connect to non-public address " + list + " for " + host +
-                     " (private addresses are not allowed for policy hosts)"};
-  }
-  if (t.too_large || rc == CURLE_FILESIZE_EXCEEDED) {  // RFC 8461 §3.3: size limit
-    return Error{Errc::FetchTooLarge, Retry::Permanent,
-                 "response body from " + host + " exceeds the limit of " +
-                     std::to_string(o.max_body_bytes) + " bytes"};
-  }
-  if (t.tls_setup_failed) {
-    return Error{Errc::FetchTls, Retry::Permanent,
-                 "could not set the OpenSSL verification rules for " + host};
-  }
-  const std::string words = curl_words(rc, t);
-  switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT:  // RFC 8461 §3.3: timeout
-      return Error{Errc::FetchTimeout, Retry::Transient,
-                   "timed out fetching from " + host + ": " + words};
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_CONNECT:
-      return Error{Errc::FetchConnect, Retry::Transient,
-                   "could not connect to " + host + ": " + words};
-    case CURLE_PEER_FAILED_VERIFICATION:  // RFC 8461 §3.3 (STS-11)
-      return Error{Errc::FetchTls, Retry::Permanent,
-                   "certificate verify failed for " + host + ": " + words};
-    case CURLE_WRITE_ERROR:
-      if (t.out_of_memory) {
-        return Error{Errc::FetchOther, Retry::Transient,
-                     "out of memory reading the body from " + host};
-      }
-      break;
-    case CURLE_UNSUPPORTED_PROTOCOL:  // RFC 8461 §3.3: https only
-      return Error{Errc::InvalidArgument, Retry::Permanent,
-                   "only https is allowed for " + host + ": " + words};
-    default:
-      break;
-  }
-  if (is_tls_error(rc)) {  // handshake: no common protocol (§7.2, TLS < 1.2), cipher, alert
-    return Error{Errc::FetchTls, Retry::Permanent,
-                 "TLS handshake with " + host + " failed: " + words};
-  }
-  return Error{Errc::FetchOther, Retry::Transient, "fetch from " + host + " failed: " + words};
-}
-
-/// Parses and checks an https:// URL with curl's own parser (the one that will use it).
-/// On success `host` holds the URL's host name.
-Result<CurlUrl> parse_https_url(std::string_view url, std::string& host) {
-  const auto invalid = [url](std::string_view why) {
-    return fail(Errc::InvalidArgument, Retry::Permanent,
-                "not an https URL (" + std::string(why) + "): '" + std::string(url) + "'");
-  };
-  if (url.find('\0') != std::string_view::npos) return invalid("contains NUL");
-  // STS-10 (RFC 8461 §3.2): "https://" + authority. Checked before curl's parser, which also
-  // accepts forms such as "https:///host" and "https:host".
-  constexpr std::string_view k_prefix = "https://";
-  const bool https_prefix =
-      url.size() > k_prefix.size() &&
-      std::equal(k_prefix.begin(), k_prefix.end(), url.begin(), [](char a, char b) {
-        return a == ((b >= 'A' && b <= 'Z') ? static_cast<char>(b - 'A' + 'a') : b);
-      });
-  if (!https_prefix || url[k_prefix.size()] == '/')
-    return invalid("RFC 8461 §3.3 requires https://host/");
-  CurlUrl u{curl_url()};
-  if (!u) return fail(Errc::Internal, Retry::Transient, "curl_url: out of memory");
-  const std::string text(url);
-  if (const CURLUcode uc = curl_url_set(u.get(), CURLUPART_URL, text.c_str(), 0); uc != CURLUE_OK) {
-    return invalid(curl_url_strerror(uc));
-  }
-  char* raw = nullptr;
-  if (curl_url_get(u.get(), CURLUPART_SCHEME, &raw, 0) != CURLUE_OK) return invalid("no scheme");
-  const CurlString scheme{raw};
-  std::string s(scheme.get());
-  std::transform(s.begin(), s.end(), s.begin(), [](char c) {
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-  });
-  if (s != "https") return invalid("scheme " + s + ", RFC 8461 §3.3 requires https");  // STS-10
-  raw = nullptr;
-  if (curl_url_get(u.get(), CURLUPART_HOST, &raw, 0) != CURLUE_OK) return invalid("no host");
-  const CurlString h{raw};
-  host = h.get();
-  if (host.empty()) return invalid("no host");
-  return u;
 }
 
 class CurlFetcher final : public HttpsFetcher {
@@ -364,6 +220,152 @@ class CurlFetcher final : public HttpsFetcher {
   FetcherOptions m_options;
 };
 
+}  // namespace
+
+namespace detail {
+
+bool append(CurlSlist& list, const std::string& item) {
+  curl_slist* head = curl_slist_append(list.get(), item.c_str());
+  if (head == nullptr) return false;
+  (void)list.release();  // curl_slist_append returned the same head, or a new one for an empty list
+  list.reset(head);
+  return true;
+}
+
+// The whole transport policy of a transfer (GET or POST), one reason per line. Returns the first
+// curl_easy_setopt failure (an old or oddly built libcurl), CURLE_OK otherwise.
+CURLcode configure_transfer(CURL* h, CURLU* url, const FetcherOptions& o, Transfer& t,
+                            const RequestLists& lists) {
+  CURLcode rc = CURLE_OK;
+  const auto check = [&rc](CURLcode c) {
+    if (rc == CURLE_OK) rc = c;
+  };
+  // clang-format off
+  check(curl_easy_setopt(h, CURLOPT_CURLU, url));                      // RFC 8461 §3.2: the URL parsed and checked by parse_https_url()
+  check(curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https"));          // RFC 8461 §3.3: HTTPS only
+  check(curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https"));    // ... also for any redirect target
+  check(curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L));              // RFC 8461 §3.3: redirects MUST NOT be followed; a 3xx is returned as status
+  check(curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L));              // RFC 8461 §3.3: chain to a trusted root, not expired
+  check(curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L));              // RFC 8461 §3.3: certificate valid for mta-sts.<domain>
+  check(curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx));    // RFC 8461 §3.3 / RFC 6125: OpenSSL DNS-ID matching, CN ignored
+  check(curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, static_cast<void*>(&t)));
+  check(curl_easy_setopt(h, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2)));  // RFC 8461 §7.2: TLS 1.2 or later
+  if (!o.ca_file.empty()) {
+    check(curl_easy_setopt(h, CURLOPT_CAINFO, o.ca_file.c_str()));     // mta_sts.ca_file: injectable trust anchors (tests, private PKI)
+  }
+  check(curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(o.connect_timeout.count())));  // RFC 8461 §3.3: a timeout is allowed
+  check(curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(o.total_timeout.count())));           // RFC 8461 §3.3: suggested 1 minute in total
+  check(curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L));                    // multi-threaded daemon: no SIGALRM-based DNS timeouts
+  check(curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_body));       // RFC 8461 §3.3: size limit enforced while reading
+  check(curl_easy_setopt(h, CURLOPT_WRITEDATA, static_cast<void*>(&t)));
+  check(curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(o.max_body_bytes)));  // early refusal by Content-Length
+  check(curl_easy_setopt(h, CURLOPT_HTTPHEADER, lists.headers.get())); // RFC 8461 §3.3: HTTP caching MUST NOT be used
+  check(curl_easy_setopt(h, CURLOPT_USERAGENT, k_user_agent));         // identify ourselves to policy hosts
+  check(curl_easy_setopt(h, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1)));  // HTTP/1.1 is enough for one small GET or POST
+  check(curl_easy_setopt(h, CURLOPT_PROXY, ""));                       // ignore https_proxy & co: reach the policy host itself
+  check(curl_easy_setopt(h, CURLOPT_CONNECT_TO, lists.connect_to.get()));  // test hook; SNI, Host and name checks keep the URL's host
+  if (!o.allow_private_addresses) {
+    check(curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket));  // no loopback/private/link-local peers (SSRF, DNS rebinding)
+    check(curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, static_cast<void*>(&t)));
+  }
+  check(curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t.error_buffer.data()));  // curl's own words for the operator
+  // clang-format on
+  return rc;
+}
+
+// Maps a failed transfer to the fetch module's error codes, with a sentence for the operator.
+Error transfer_error(CURLcode rc, const Transfer& t, const FetcherOptions& o) {
+  const std::string& host = t.host;
+  if (!t.refused.empty()) {
+    std::string list;
+    for (const auto& a : t.refused) list += (list.empty() ? "" : ", ") + a;
+    return Error{Errc::FetchPrivateAddress, Retry::Permanent,
+                 "refused to connect to non-public address " + list + " for " + host +
+                     (t.upload ? " (private addresses are not allowed for report endpoints)"
+                               : " (private addresses are not allowed for policy hosts)")};
+  }
+  if (t.too_large || rc == CURLE_FILESIZE_EXCEEDED) {  // RFC 8461 §3.3: size limit
+    return Error{Errc::FetchTooLarge, Retry::Permanent,
+                 "response body from " + host + " exceeds the limit of " +
+                     std::to_string(o.max_body_bytes) + " bytes"};
+  }
+  if (t.tls_setup_failed) {
+    return Error{Errc::FetchTls, Retry::Permanent,
+                 "could not set the OpenSSL verification rules for " + host};
+  }
+  const std::string words = curl_words(rc, t);
+  switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:  // RFC 8461 §3.3: timeout
+      return Error{
+          Errc::FetchTimeout, Retry::Transient,
+          (t.upload ? "timed out posting to " : "timed out fetching from ") + host + ": " + words};
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+      return Error{Errc::FetchConnect, Retry::Transient,
+                   "could not connect to " + host + ": " + words};
+    case CURLE_PEER_FAILED_VERIFICATION:  // RFC 8461 §3.3 (STS-11)
+      return Error{Errc::FetchTls, Retry::Permanent,
+                   "certificate verify failed for " + host + ": " + words};
+    case CURLE_WRITE_ERROR:
+      if (t.out_of_memory) {
+        return Error{Errc::FetchOther, Retry::Transient,
+                     "out of memory reading the body from " + host};
+      }
+      break;
+    case CURLE_UNSUPPORTED_PROTOCOL:  // RFC 8461 §3.3: https only
+      return Error{Errc::InvalidArgument, Retry::Permanent,
+                   "only https is allowed for " + host + ": " + words};
+    default:
+      break;
+  }
+  if (is_tls_error(rc)) {  // handshake: no common protocol (§7.2, TLS < 1.2), cipher, alert
+    return Error{Errc::FetchTls, Retry::Permanent,
+                 "TLS handshake with " + host + " failed: " + words};
+  }
+  return Error{Errc::FetchOther, Retry::Transient,
+               (t.upload ? "post to " : "fetch from ") + host + " failed: " + words};
+}
+
+// Parses and checks an https:// URL with curl's own parser (the one that will use it).
+Result<CurlUrl> parse_https_url(std::string_view url, std::string& host) {
+  const auto invalid = [url](std::string_view why) {
+    return fail(Errc::InvalidArgument, Retry::Permanent,
+                "not an https URL (" + std::string(why) + "): '" + std::string(url) + "'");
+  };
+  if (url.find('\0') != std::string_view::npos) return invalid("contains NUL");
+  // STS-10 (RFC 8461 §3.2): "https://" + authority. Checked before curl's parser, which also
+  // accepts forms such as "https:///host" and "https:host".
+  constexpr std::string_view k_prefix = "https://";
+  const bool https_prefix =
+      url.size() > k_prefix.size() &&
+      std::equal(k_prefix.begin(), k_prefix.end(), url.begin(), [](char a, char b) {
+        return a == ((b >= 'A' && b <= 'Z') ? static_cast<char>(b - 'A' + 'a') : b);
+      });
+  if (!https_prefix || url[k_prefix.size()] == '/')
+    return invalid("RFC 8461 §3.3 requires https://host/");
+  CurlUrl u{curl_url()};
+  if (!u) return fail(Errc::Internal, Retry::Transient, "curl_url: out of memory");
+  const std::string text(url);
+  if (const CURLUcode uc = curl_url_set(u.get(), CURLUPART_URL, text.c_str(), 0); uc != CURLUE_OK) {
+    return invalid(curl_url_strerror(uc));
+  }
+  char* raw = nullptr;
+  if (curl_url_get(u.get(), CURLUPART_SCHEME, &raw, 0) != CURLUE_OK) return invalid("no scheme");
+  const CurlString scheme{raw};
+  std::string s(scheme.get());
+  std::transform(s.begin(), s.end(), s.begin(), [](char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  });
+  if (s != "https") return invalid("scheme " + s + ", RFC 8461 §3.3 requires https");  // STS-10
+  raw = nullptr;
+  if (curl_url_get(u.get(), CURLUPART_HOST, &raw, 0) != CURLUE_OK) return invalid("no host");
+  const CurlString h{raw};
+  host = h.get();
+  if (host.empty()) return invalid("no host");
+  return u;
+}
+
 Result<void> check_options(const FetcherOptions& o) {
   const auto bad = [](std::string why) {
     return fail(Errc::ConfigValue, Retry::Permanent, std::move(why));
@@ -397,7 +399,7 @@ Result<void> check_options(const FetcherOptions& o) {
   return {};
 }
 
-}  // namespace
+}  // namespace detail
 
 Result<std::unique_ptr<HttpsFetcher>> make_curl_fetcher(const FetcherOptions& options) {
   if (auto ok = check_options(options); !ok) return Unexpected{ok.error()};

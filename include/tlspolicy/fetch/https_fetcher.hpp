@@ -6,6 +6,8 @@
 // total timeouts, a hard cap on the body enforced while reading, no HTTP cache,
 // and (unless allowed) no connection to loopback, private or link-local
 // addresses. Status and media-type rules are the caller's (sts/).
+// fetch::HttpsPoster: HTTPS POST with the same transport rules, for TLS-RPT
+// report upload (RFC 8460 §5.4); which statuses count is the caller's (tlsrpt/).
 #pragma once
 
 #include <chrono>
@@ -51,6 +53,30 @@ struct FetcherOptions {
 /// The libcurl + OpenSSL fetcher. curl_global_init must have run (CurlGlobal).
 [[nodiscard]] Result<std::unique_ptr<HttpsFetcher>> make_curl_fetcher(
     const FetcherOptions& options);
+
+/// HTTPS POST of one request body, for TLS-RPT report upload (RFC 8460 §5.4). Same transport
+/// rules as HttpsFetcher: https only, certificate verified for the URL's host, TLS >= 1.2,
+/// redirects never followed (a 3xx is returned as a status), connect and total timeouts, no
+/// proxy, and no private peers unless allowed. The response body is read and discarded, at most
+/// FetcherOptions::max_body_bytes of it (a longer one ends the transfer; the status still counts).
+class HttpsPoster {
+ public:
+  virtual ~HttpsPoster() = default;
+
+  /// POSTs `body` (sent byte for byte, any bytes) with the given Content-Type to an https:// URL
+  /// and returns the HTTP status. Which statuses count as delivered is the caller's rule (RFC 8460
+  /// §5.4, RPT-16: only 200 and 201). Thread-safe (one curl easy handle per call). Blocks at most
+  /// FetcherOptions::total_timeout; `body` must stay valid for the call.
+  /// Errors: FetchConnect, FetchTimeout, FetchOther (Transient); FetchTls (certificate or
+  /// handshake), FetchPrivateAddress, InvalidArgument (not an https URL, or a Content-Type with
+  /// control characters) (Permanent).
+  [[nodiscard]] virtual Result<long> post(std::string_view url, std::string_view content_type,
+                                          std::string_view body) const = 0;
+};
+
+/// The libcurl + OpenSSL poster. curl_global_init must have run (CurlGlobal).
+/// Errors: as make_curl_fetcher (ConfigValue for bad options, FetchOther for an unusable libcurl).
+[[nodiscard]] Result<std::unique_ptr<HttpsPoster>> make_curl_poster(const FetcherOptions& options);
 
 /// RAII for curl_global_init/cleanup: construct exactly one, in main(), before
 /// any thread starts. Throws std::runtime_error when initialisation fails.
