@@ -1,22 +1,27 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Tests of policy-cache/migrate.cpp through open_sqlite_cache(): a fresh store
-// gets the current schema, a version-1 store (policy-cache/fixtures/v1.sql)
-// is upgraded with its rows intact, schema.sql and the migrations build the
-// same schema, and stores this program must not touch (newer version, some
-// other application's database, a file that is not SQLite) are refused with
+// Tests of policy-cache/migrate.cpp through open_sqlite_cache() and
+// open_sqlite_report_store(): a fresh store gets the current schema, version-1
+// and version-2 stores (policy-cache/fixtures/v1.sql, v2.sql) are upgraded
+// with their rows intact, schema.sql and the migrations build the same
+// schema, and stores this program must not touch (newer version, some other
+// application's database, a file that is not SQLite) are refused with
 // CacheSchema and left unchanged.
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "tlspolicy/cache/policy_cache.hpp"
+#include "tlspolicy/cache/report_store.hpp"
 #include "tlspolicy/sts/policy.hpp"
+#include "tlspolicy/tlsrpt/model.hpp"
 
 #include "cache_test_support.hpp"
 
@@ -132,6 +137,193 @@ TEST(SqliteMigrate, SchemaSqlMatchesTheMigrations) {
   ASSERT_TRUE(open_sqlite_cache(SqliteOptions{upgraded}));
   EXPECT_EQ(schema_of(fresh), schema_of(upgraded))
       << "schema/schema.sql and schema/migrations/ disagree";
+}
+
+// Every schema/migrations/NNNN_*.sql from the source tree, in order, run on
+// an empty database, must give what schema.sql gives.
+TEST(SqliteMigrate, SchemaSqlMatchesEveryMigrationFromEmpty) {
+  TempDir dir;
+  const auto fresh = dir / "fresh.sqlite";
+  const auto stepped = dir / "stepped.sqlite";
+  ASSERT_TRUE(open_sqlite_cache(SqliteOptions{fresh}));
+  std::vector<std::filesystem::path> migrations;
+  for (const auto& entry :
+       std::filesystem::directory_iterator{std::filesystem::path{TLSPOLICY_SOURCE_DIR} /
+                                           "policy-cache" / "schema" / "migrations"}) {
+    migrations.push_back(entry.path());
+  }
+  std::sort(migrations.begin(), migrations.end());
+  ASSERT_EQ(migrations.size(), static_cast<std::size_t>(sqlite_schema_version()));
+  {
+    RawDb raw{stepped};
+    for (const auto& m : migrations) raw.exec(read_file(m));
+    EXPECT_EQ(raw.query("PRAGMA user_version"), std::to_string(sqlite_schema_version()));
+  }
+  EXPECT_EQ(schema_of(fresh), schema_of(stepped))
+      << "schema/schema.sql and schema/migrations/ disagree";
+}
+
+TEST(SqliteMigrate, SchemaSqlMatchesTheMigrationsFromVersionTwo) {
+  TempDir dir;
+  const auto fresh = dir / "fresh.sqlite";
+  const auto upgraded = dir / "upgraded.sqlite";
+  ASSERT_TRUE(open_sqlite_report_store(SqliteOptions{fresh}));
+  load_dump(upgraded, fixture("v2.sql"));
+  ASSERT_TRUE(open_sqlite_report_store(SqliteOptions{upgraded}));
+  EXPECT_EQ(schema_of(fresh), schema_of(upgraded))
+      << "schema/schema.sql and schema/migrations/ disagree";
+}
+
+TEST(SqliteMigrate, FreshStoreHasTheTlsrptTables) {
+  TempDir dir;
+  const auto path = dir / "policies.sqlite";
+  ASSERT_TRUE(open_sqlite_report_store(SqliteOptions{path}));
+  RawDb raw{path};
+  EXPECT_GE(sqlite_schema_version(), 3);
+  EXPECT_EQ(raw.query("PRAGMA user_version"), std::to_string(sqlite_schema_version()));
+  EXPECT_EQ(raw.query("PRAGMA application_id"), k_application_id);
+  for (const char* name : {"rpt_policy", "rpt_failure", "rpt_report", "rpt_report_due"}) {
+    EXPECT_EQ(raw.query(std::string{"SELECT name FROM sqlite_master WHERE name = '"} + name + "'"),
+              name);
+  }
+}
+
+/// A one-policy TLS-RPT batch on 2026-11-24, to show the version-3 tables work.
+tlsrpt::ResultBatch sample_batch() {
+  tlsrpt::ResultBatch b;
+  b.domain = "example.com";
+  b.at = util::TimePoint{std::chrono::sys_days{std::chrono::year{2026} / 11 / 24}};
+  tlsrpt::PolicyResult p;
+  p.policy.type = tlsrpt::PolicyType::Sts;
+  p.policy.policy_domain = "example.com";
+  p.policy.policy_strings = {"version: STSv1", "mode: enforce"};
+  p.policy.mx_hosts = {"mx1.example.com"};
+  p.successes = 2;
+  p.failures = 1;
+  tlsrpt::FailureDetail d;
+  d.result_type = tlsrpt::ResultType::CertificateExpired;
+  p.details = {d};
+  b.policies = {p};
+  return b;
+}
+
+void expect_tlsrpt_tables_work(ReportStore& store) {
+  const auto b = sample_batch();
+  ASSERT_TRUE(store.add(b));
+  auto got = store.aggregate(tlsrpt::day_of(b.at), b.domain);
+  ASSERT_TRUE(got) << got.error().detail;
+  ASSERT_EQ(got->size(), 1U);
+  EXPECT_EQ((*got)[0].policy, b.policies[0].policy);
+  EXPECT_EQ((*got)[0].successes, 2U);
+  ASSERT_EQ((*got)[0].details.size(), 1U);
+  EXPECT_EQ((*got)[0].details[0].count, 1U);
+}
+
+// The report store opens (and upgrades) an old store as the cache does; the
+// policies survive.
+TEST(SqliteMigrate, UpgradesVersionOneFixtureWithTheReportStore) {
+  TempDir dir;
+  const auto path = dir / "policies.sqlite";
+  load_dump(path, fixture("v1.sql"));
+  auto store = open_sqlite_report_store(SqliteOptions{path});
+  ASSERT_TRUE(store) << store.error().detail;
+  {
+    RawDb raw{path};
+    EXPECT_EQ(raw.query("PRAGMA user_version"), std::to_string(sqlite_schema_version()));
+  }
+  expect_tlsrpt_tables_work(**store);
+  auto cache = open_sqlite_cache(SqliteOptions{path});
+  ASSERT_TRUE(cache) << cache.error().detail;
+  auto all = (*cache)->list();
+  ASSERT_TRUE(all) << all.error().detail;
+  ASSERT_EQ(all->size(), 2U) << "policies lost in the upgrade";
+  EXPECT_EQ((*all)[0].domain, "example.com");
+  EXPECT_EQ((*all)[0].policy.mx,
+            (std::vector<std::string>{"mx1.example.com", "*.backup.example.com"}));
+  EXPECT_EQ((*all)[1].domain, "testing.example.net");
+}
+
+TEST(SqliteMigrate, UpgradesVersionTwoFixture) {
+  for (const bool report_store_first : {true, false}) {
+    SCOPED_TRACE(report_store_first ? "opened by the report store" : "opened by the cache");
+    TempDir dir;
+    const auto path = dir / "policies.sqlite";
+    load_dump(path, fixture("v2.sql"));
+    {
+      RawDb raw{path};
+      ASSERT_EQ(raw.query("PRAGMA user_version"), "2") << "fixture is not a version-2 store";
+    }
+    std::unique_ptr<ReportStore> store;
+    if (report_store_first) {
+      auto opened = open_sqlite_report_store(SqliteOptions{path});
+      ASSERT_TRUE(opened) << opened.error().detail;
+      store = std::move(*opened);
+    }
+    auto cache = open_sqlite_cache(SqliteOptions{path});
+    ASSERT_TRUE(cache) << cache.error().detail;
+    if (!report_store_first) {
+      auto opened = open_sqlite_report_store(SqliteOptions{path});
+      ASSERT_TRUE(opened) << opened.error().detail;
+      store = std::move(*opened);
+    }
+    {
+      RawDb raw{path};
+      EXPECT_EQ(raw.query("PRAGMA user_version"), std::to_string(sqlite_schema_version()));
+    }
+
+    // Version-2 rows are intact: both policies and the fetch failure.
+    auto got = (*cache)->get(name("example.com"));
+    ASSERT_TRUE(got) << got.error().detail;
+    ASSERT_TRUE(got->has_value()) << "policy lost in the upgrade";
+    EXPECT_EQ((*got)->id, "20240101T000000Z");
+    EXPECT_EQ((*got)->policy.mode, sts::StsMode::Enforce);
+    EXPECT_EQ((*got)->policy.mx,
+              (std::vector<std::string>{"mx1.example.com", "*.backup.example.com"}));
+    EXPECT_EQ((*got)->expires_at, at(1717804800));
+    auto all = (*cache)->list();
+    ASSERT_TRUE(all) << all.error().detail;
+    ASSERT_EQ(all->size(), 2U);
+    EXPECT_EQ((*all)[1].domain, "testing.example.net");
+    EXPECT_EQ((*all)[1].policy.mode, sts::StsMode::Testing);
+    auto failure = (*cache)->last_fetch_failure(name("broken.example.org"));
+    ASSERT_TRUE(failure) << failure.error().detail;
+    ASSERT_TRUE(failure->has_value()) << "fetch failure lost in the upgrade";
+    EXPECT_EQ(**failure, (FetchFailure{"broken.example.org", "20240301T000000Z", at(1717250000),
+                                       "fetch-tls: certificate has expired"}));
+
+    expect_tlsrpt_tables_work(*store);
+  }
+}
+
+TEST(SqliteMigrate, UpgradeFromVersionTwoWaitsForLockAndFailsWithCacheIo) {
+  TempDir dir;
+  const auto path = dir / "policies.sqlite";
+  load_dump(path, fixture("v2.sql"));
+  RawDb other{path};
+  other.exec("BEGIN IMMEDIATE");
+  auto store = open_sqlite_report_store(SqliteOptions{path, 100});
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, Errc::CacheIo);
+  EXPECT_EQ(store.error().retry, Retry::Transient);
+  other.exec("ROLLBACK");
+  RawDb raw{path};
+  EXPECT_EQ(raw.query("PRAGMA user_version"), "2") << "half-applied migration";
+  EXPECT_EQ(raw.query("SELECT count(*) FROM sqlite_master WHERE name LIKE 'rpt_%'"), "0");
+}
+
+TEST(SqliteMigrate, ReportStoreRefusesNewerSchemaVersion) {
+  TempDir dir;
+  const auto path = dir / "policies.sqlite";
+  ASSERT_TRUE(open_sqlite_report_store(SqliteOptions{path}));
+  const int newer = sqlite_schema_version() + 1;
+  {
+    RawDb raw{path};
+    raw.exec("PRAGMA user_version = " + std::to_string(newer));
+  }
+  auto store = open_sqlite_report_store(SqliteOptions{path, 100});
+  ASSERT_FALSE(store) << "opened a store newer than this program";
+  EXPECT_EQ(store.error().code, Errc::CacheSchema);
+  EXPECT_EQ(store.error().retry, Retry::Permanent);
 }
 
 TEST(SqliteMigrate, ReopeningACurrentStoreChangesNothing) {
