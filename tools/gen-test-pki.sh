@@ -3,7 +3,8 @@
 #
 # Generates the throwaway PKI of the integration test world (openssl CLI only).
 #
-#   tools/gen-test-pki.sh [--wrong NAME] [--selfsigned NAME] [--expired NAME] OUTDIR HOST...
+#   tools/gen-test-pki.sh [--wrong NAME] [--selfsigned NAME] [--expired NAME]
+#                         [--leaf FILE:HOST[,HOST...]]... OUTDIR HOST...
 #
 # Writes into OUTDIR (created if missing):
 #   ca.pem ca.key                 test CA (EC P-256, 10 days); the only trust anchor the tests use
@@ -14,23 +15,33 @@
 #                                 2020 (STS-11 expired). OpenSSL 3.0 `x509 -req` has no
 #                                 -not_before/-not_after (3.4+), so this uses `openssl ca`
 #                                 with -startdate/-enddate.
+#   FILE.pem FILE.key             per --leaf FILE:HOST,...: one more leaf signed by the CA, one
+#                                 DNS SAN per HOST (the world's HTTPS report receiver:
+#                                 --leaf reports:reports.test). FILE must be none of the above.
 # Every *.pem leaf file holds the leaf followed by the CA (where the CA signed it), which is
 # what nginx's ssl_certificate wants. All keys are EC P-256: fast to generate.
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 [--wrong NAME] [--selfsigned NAME] [--expired NAME] OUTDIR HOST..." >&2
+  echo "usage: $0 [--wrong NAME] [--selfsigned NAME] [--expired NAME]" \
+    "[--leaf FILE:HOST[,HOST...]]... OUTDIR HOST..." >&2
   exit 64
 }
 
 wrong_name="mta-sts.someone-else.example"
 selfsigned_name="mta-sts.selfsigned.mta.test"
 expired_name="mta-sts.expired.mta.test"
+extra_leaves=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --wrong) wrong_name="${2:?}"; shift 2 ;;
     --selfsigned) selfsigned_name="${2:?}"; shift 2 ;;
     --expired) expired_name="${2:?}"; shift 2 ;;
+    --leaf)
+      [[ "${2:-}" =~ ^[A-Za-z0-9_-]+:[^,]+(,[^,]+)*$ ]] || usage
+      case "${2%%:*}" in ca | good | wrong | selfsigned | expired) usage ;; esac
+      extra_leaves+=("$2")
+      shift 2 ;;
     --) shift; break ;;
     -*) usage ;;
     *) break ;;
@@ -92,6 +103,12 @@ sign_leaf good "tlspolicy test good leaf" "${hosts[@]}"
 
 # --- wrong name ------------------------------------------------------------------------------
 sign_leaf wrong "$wrong_name" "$wrong_name"
+
+# --- extra leaves (--leaf FILE:HOST,...); CN = the first HOST ---------------------------------
+for spec in "${extra_leaves[@]+"${extra_leaves[@]}"}"; do
+  IFS=, read -r -a leaf_hosts <<<"${spec#*:}"
+  sign_leaf "${spec%%:*}" "${leaf_hosts[0]}" "${leaf_hosts[@]}"
+done
 
 # --- self-signed -----------------------------------------------------------------------------
 newkey selfsigned.key

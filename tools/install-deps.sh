@@ -21,19 +21,26 @@ EXIM_USER=Debian-exim
 packages=(
   # build
   build-essential cmake pkg-config clang-format clang libclang-rt-14-dev
-  libldns-dev libunbound-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev
+  libldns-dev libunbound-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev zlib1g-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev libidn2-dev libtomlplusplus-dev
   libcli11-dev
   # run time data: the root trust anchor for resolver.mode = validate
   dns-root-data ca-certificates
   # integration test world: authoritative DNS, validating resolver, HTTPS
   nsd unbound ldnsutils nginx-light openssl curl sqlite3 iproute2 python3
+  # TLS-RPT suite: runs `tlspolicy report` one day ahead, when the day's reports are due
+  faketime
   # systemd-analyze and systemd-socket-activate check the units in tools/systemd
   systemd
-  # real clients: Postfix (postmap's dict_sockmap client)
+  # real clients: Postfix (postmap's dict_sockmap client); also the integration world's mail
+  # path for TLS-RPT reports (its own instance, `postfix -c DIR`, relaying to an SMTP sink)
   postfix
   # real clients: the shared libraries of the unpacked Exim (exim4-daemon-light's Depends)
   libcrypt1 libdb5.3 libgnutls-dane0 libgnutls30 libidn12 libidn2-0 libnsl2 libpcre2-8-0
+  # benchmark (tools/bench/run.sh): the comparison daemon, with uvloop, which its package
+  # recommends and uses when present (apt installs recommends by default; we pass
+  # --no-install-recommends); its service is kept from starting like the others
+  postfix-mta-sts-resolver python3-uvloop
 )
 
 missing=()

@@ -19,6 +19,7 @@
 
 #include "admin_client.hpp"
 #include "daemon.hpp"
+#include "report_commands.hpp"
 #include "runtime.hpp"
 
 namespace tlspolicy::cli {
@@ -406,6 +407,27 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   auto* stats = app.add_subcommand("stats", "Show the running daemon's counters");
   admin_flags(stats);
 
+  // report list|show|generate|send: TLS-RPT, on the store directly.
+  auto* report = app.add_subcommand("report", "TLS-RPT results and daily reports (RFC 8460)");
+  report->require_subcommand(1);
+  ReportCommandOptions report_options;
+  auto* report_list = report->add_subcommand("list", "Results per day and domain, report states");
+  auto* report_show = report->add_subcommand("show", "Print one day's report JSON for a domain");
+  auto* report_generate =
+      report->add_subcommand("generate", "Make the reports of finished days now");
+  auto* report_send =
+      report->add_subcommand("send", "Make and deliver every report not yet sent, now");
+  for (auto* cmd : {report_list, report_show, report_generate, report_send}) {
+    auto* date = cmd->add_option("--date", report_options.date, "UTC day, YYYY-MM-DD");
+    auto* dom = cmd->add_option("--domain", report_options.domain, "Report (recipient) domain");
+    if (cmd == report_show) {
+      date->required();
+      dom->required();
+    }
+  }
+  report_generate->add_option("--out", report_options.out_dir,
+                              "Also write each report as an RFC 8460 .json.gz file here");
+
   auto* check = app.add_subcommand("check-config", "Show every setting, its value and its origin");
   bool defaults = false;
   check->add_flag("--defaults", defaults, "Show the embedded defaults and what each setting means");
@@ -433,6 +455,18 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       return cmd_admin(g, op, admin, out, err);
     }
     if (*stats) return cmd_admin(g, proto::JsonOp::Stats, admin, out, err);
+    if (*report) {
+      auto cfg = load(g);
+      if (!cfg) {
+        print_error(err, "configuration", cfg.error());
+        return k_exit_config;
+      }
+      const auto command = *report_list   ? ReportCommand::List
+                           : *report_show ? ReportCommand::Show
+                           : *report_send ? ReportCommand::Send
+                                          : ReportCommand::Generate;
+      return cmd_report(cfg->settings, command, report_options, out, err);
+    }
     if (*check) return cmd_check_config(g, defaults, out, err);
     if (*serve) return cmd_serve(g, err);
     if (*version) {

@@ -9,6 +9,8 @@
 //   tlspolicy cache list [DOMAIN] | show DOMAIN | purge [DOMAIN] | refresh DOMAIN | export
 //                   [--socket ENDPOINT] [--json]
 //   tlspolicy stats [--socket ENDPOINT] [--json]
+//   tlspolicy report list|show|generate|send [--date D] [--domain D] [--out DIR]
+//                    (report_commands.hpp)
 //   tlspolicy check-config [--defaults]
 //   tlspolicy serve
 //   tlspolicy version

@@ -7,9 +7,15 @@
 //   "NOTFOUND ", "TEMP …", "PERM …" (docs/protocols/socketmap.md).
 //   json: one JSON object per line each way; a last request without newline
 //   at EOF is answered (Exim ${readsocket}) (docs/protocols/json.md).
+//   tlsrpt: a Unix datagram socket receiving libtlsrpt datagrams (Postfix
+//   3.10+ smtp_tlsrpt_socket_name); one receiver thread parses each and
+//   counts it in the store; malformed datagrams are counted and dropped. The
+//   JSON "report" op and the engine's own failures (for domains with a
+//   TLSRPT record) are counted the same way; a ticker makes and sends the
+//   daily reports (service::ReportService, docs/tlsrpt.md).
 //   admin: the JSON protocol with the cache.* and stats ops. stats is
 //   answered on the loop thread (memory only); the cache.* ops run on one
-//   admin worker thread (AdminWorker), so neither SQLite nor the network
+//   admin worker thread (TaskWorker), so neither SQLite nor the network
 //   (cache.refresh fetches) ever blocks the loop; admin requests are rare and
 //   run one at a time.
 // LIMITS
@@ -20,6 +26,7 @@
 //   docs/man/tlspolicy.8.md, SPEC §4
 #include "daemon.hpp"
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
@@ -27,6 +34,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -40,8 +48,13 @@
 #include "tlspolicy/proto/socketmap.hpp"
 #include "tlspolicy/service/decision_service.hpp"
 #include "tlspolicy/sts/discovery.hpp"
+#include "tlspolicy/tlsrpt/datagram.hpp"
 
 #include "runtime.hpp"
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace tlspolicy::cli {
 namespace {
@@ -140,6 +153,15 @@ struct State {
   std::unique_ptr<service::DecisionService> service;
 };
 
+/// TLS-RPT ingestion counters (the "tlsrpt" object of stats); they outlive reloads.
+struct TlsRptCounters {
+  std::atomic<std::uint64_t> datagrams{0};     ///< datagrams received
+  std::atomic<std::uint64_t> malformed{0};     ///< datagrams dropped: unparsable or too large
+  std::atomic<std::uint64_t> report_ops{0};    ///< JSON report ops counted
+  std::atomic<std::uint64_t> engine{0};        ///< engine evaluations with failures counted
+  std::atomic<std::uint64_t> store_errors{0};  ///< results the store could not take
+};
+
 // Handlers load the current state; a callback keeps the state it started
 // with alive until it has answered.
 class StateHolder {
@@ -147,18 +169,44 @@ class StateHolder {
   void set(std::shared_ptr<State> s) { std::atomic_store(&m_state, std::move(s)); }
   [[nodiscard]] std::shared_ptr<State> get() const { return std::atomic_load(&m_state); }
 
+  mutable TlsRptCounters counters;  ///< counted by handlers that only read the state
+
  private:
   std::shared_ptr<State> m_state;
 };
 
-Result<std::shared_ptr<State>> build_state(const config::Settings& settings, util::Logger log) {
+/// Counts one batch; failures to store are logged (rate-limited) and counted.
+bool record_results(Runtime& rt, TlsRptCounters& counters, const tlsrpt::ResultBatch& batch) {
+  if (auto ok = rt.reports->record(batch); !ok) {
+    ++counters.store_errors;
+    rt.log.warn("TLS-RPT results not stored",
+                {{"domain", batch.domain},
+                 {"origin", std::string(tlsrpt::to_string(batch.origin))},
+                 {"error", ok.error().detail}});
+    return false;
+  }
+  return true;
+}
+
+Result<std::shared_ptr<State>> build_state(const config::Settings& settings, util::Logger log,
+                                           TlsRptCounters& counters) {
   auto rt = build_runtime(settings, log);
   if (!rt) return Unexpected{rt.error()};
   auto state = std::make_shared<State>();
   state->runtime = std::move(*rt);
+  service::ServiceOptions options;
+  if (settings.tlsrpt.enabled) {
+    // RFC 8460 §4.3: the engine's own failures, for domains that ask for
+    // reports. The runtime outlives the service (State member order).
+    options.on_evaluated = [rt = state->runtime.get(), &counters](const policy::Decision& d) {
+      if (!d.tlsrpt || d.tlsrpt_results.empty()) return;
+      const tlsrpt::ResultBatch batch{d.domain, "", rt->clock.now(), tlsrpt::Origin::Engine,
+                                      d.tlsrpt_results};
+      if (record_results(*rt, counters, batch)) ++counters.engine;
+    };
+  }
   state->service = std::make_unique<service::DecisionService>(
-      *state->runtime->engine, state->runtime->clock, log.with_name("service"),
-      service::ServiceOptions{});
+      *state->runtime->engine, state->runtime->clock, log.with_name("service"), std::move(options));
   return state;
 }
 
@@ -191,7 +239,8 @@ void handle_socketmap(const StateHolder& holder, const std::string& request,
                          });
 }
 
-std::string stats_json(const State& state, const daemon::ServerStats& server) {
+std::string stats_json(const State& state, const daemon::ServerStats& server,
+                       const TlsRptCounters& t) {
   const auto s = state.service->stats();
   return "{\"decisions\":{\"hits\":" + std::to_string(s.hits) +
          ",\"misses\":" + std::to_string(s.misses) + ",\"joined\":" + std::to_string(s.joined) +
@@ -205,18 +254,24 @@ std::string stats_json(const State& state, const daemon::ServerStats& server) {
          ",\"too_large\":" + std::to_string(server.too_large.load()) +
          ",\"malformed\":" + std::to_string(server.malformed.load()) +
          ",\"request_timeouts\":" + std::to_string(server.request_timeouts.load()) +
-         ",\"idle_timeouts\":" + std::to_string(server.idle_timeouts.load()) + "}";
+         ",\"idle_timeouts\":" + std::to_string(server.idle_timeouts.load()) +
+         ",\"tlsrpt\":{\"datagrams\":" + std::to_string(t.datagrams.load()) +
+         ",\"malformed\":" + std::to_string(t.malformed.load()) +
+         ",\"report_ops\":" + std::to_string(t.report_ops.load()) +
+         ",\"engine\":" + std::to_string(t.engine.load()) +
+         ",\"store_errors\":" + std::to_string(t.store_errors.load()) + "}}";
 }
 
 // --- admin ops ---------------------------------------------------------------------
 
-// One thread that runs the cache.* ops in arrival order. The store is local
-// SQLite (milliseconds), but cache.refresh waits for DNS and HTTPS, and the
-// loop thread must never block. The destructor runs what is queued and joins.
-class AdminWorker {
+// One thread that runs tasks in arrival order: the cache.* ops (the store is
+// local SQLite, milliseconds, but cache.refresh waits for DNS and HTTPS) and
+// the TLS-RPT report ops (store writes). The loop thread must never block.
+// The destructor runs what is queued and joins.
+class TaskWorker {
  public:
-  AdminWorker() : m_thread([this] { run(); }) {}
-  ~AdminWorker() {
+  TaskWorker() : m_thread([this] { run(); }) {}
+  ~TaskWorker() {
     {
       const std::lock_guard lock{m_mu};
       m_stop = true;
@@ -224,8 +279,8 @@ class AdminWorker {
     m_cv.notify_one();
     m_thread.join();
   }
-  AdminWorker(const AdminWorker&) = delete;
-  AdminWorker& operator=(const AdminWorker&) = delete;
+  TaskWorker(const TaskWorker&) = delete;
+  TaskWorker& operator=(const TaskWorker&) = delete;
 
   void post(std::function<void()> task) {
     {
@@ -391,8 +446,37 @@ void admin_cache_op(const std::shared_ptr<State>& state, const proto::JsonReques
   }
 }
 
-void handle_json(const StateHolder& holder, const daemon::Server& server, AdminWorker* admin,
-                 const std::string& line, const daemon::Responder& respond) {
+// The JSON "report" op (RFC 8460 results from Exim and other programs),
+// counted on the report worker. A result without "policy" is filed under the
+// policy of the daemon's own decision for the domain, when it has one.
+void handle_report(const StateHolder& holder, const std::shared_ptr<State>& state,
+                   tlsrpt::JsonReport report, const std::optional<std::string>& id,
+                   const daemon::Responder& respond) {
+  auto& rt = *state->runtime;
+  report.batch.at = rt.clock.now();
+  if (!report.policy_given) {
+    const auto domain = dns::DomainName::parse(report.batch.domain);
+    const auto decision =
+        domain ? state->service->cached(policy::DecideRequest{*domain, false}) : nullptr;
+    if (decision) {
+      auto& result = report.batch.policies.front();
+      const std::string mx =
+          result.details.empty() ? std::string{} : result.details.front().receiving_mx_hostname;
+      result.policy = service::policy_key_for(*decision, mx);
+    }
+  }
+  if (!record_results(rt, holder.counters, report.batch)) {
+    respond(proto::render_error(proto::k_code_internal, "the result could not be stored",
+                                id ? &*id : nullptr));
+    return;
+  }
+  ++holder.counters.report_ops;
+  respond(proto::render_ok(id ? &*id : nullptr));
+}
+
+void handle_json(const StateHolder& holder, const daemon::Server& server, TaskWorker* admin,
+                 TaskWorker& report_worker, const std::string& line,
+                 const daemon::Responder& respond) {
   auto parsed = proto::parse_json_request(line);
   if (!parsed) {
     const auto parts = proto::json_error_parts(parsed.error());
@@ -419,7 +503,22 @@ void handle_json(const StateHolder& holder, const daemon::Server& server, AdminW
       return;
     }
     case proto::JsonOp::Stats:
-      respond(proto::render_ok("stats", stats_json(*state, server.stats()), idp));
+      respond(proto::render_ok("stats", stats_json(*state, server.stats(), holder.counters), idp));
+      return;
+    case proto::JsonOp::Report:
+      if (!state->runtime->settings.tlsrpt.enabled) {
+        respond(proto::render_error(proto::k_code_bad_request,
+                                    "TLS-RPT collection is off (setting tlsrpt.enabled)", idp));
+        return;
+      }
+      report_worker.post([&holder, state, report = std::move(*parsed->report), id, respond] {
+        try {
+          handle_report(holder, state, report, id, respond);
+        } catch (const std::exception&) {
+          respond(
+              proto::render_error(proto::k_code_internal, "internal error", id ? &*id : nullptr));
+        }
+      });
       return;
     case proto::JsonOp::CacheList:
     case proto::JsonOp::CacheShow:
@@ -435,22 +534,17 @@ void handle_json(const StateHolder& holder, const daemon::Server& server, AdminW
         }
       });
       return;
-    default:
-      respond(proto::render_error(
-          proto::k_code_bad_request,
-          std::string(proto::to_string(parsed->op)) + " is not available in this version", idp));
-      return;
   }
 }
 
-// STS-34/STS-35 (RFC 8461 §3.3, §10.2): refreshes stored policies before
-// they expire, about daily, whatever the TXT id says; a failed refresh keeps
-// the stored policy and is logged as a warning unless its mode is none.
-class Refresher {
+// Runs `pass` after `first`, then every `period`, on its own thread until
+// destroyed; `pass` gets a function that says whether to stop, for long passes.
+class Periodic {
  public:
-  Refresher(const StateHolder& holder, std::chrono::seconds period)
-      : m_holder(holder), m_period(period), m_thread([this] { run(); }) {}
-  ~Refresher() {
+  using Pass = std::function<void(const std::function<bool()>& stopping)>;
+  Periodic(std::chrono::seconds first, std::chrono::seconds period, Pass pass)
+      : m_first(first), m_period(period), m_pass(std::move(pass)), m_thread([this] { run(); }) {}
+  ~Periodic() {
     {
       const std::lock_guard lock{m_mu};
       m_stop = true;
@@ -458,57 +552,121 @@ class Refresher {
     m_cv.notify_one();
     m_thread.join();
   }
-  Refresher(const Refresher&) = delete;
-  Refresher& operator=(const Refresher&) = delete;
+  Periodic(const Periodic&) = delete;
+  Periodic& operator=(const Periodic&) = delete;
 
  private:
   void run() {
-    for (;;) {
+    const std::function<bool()> stopping = [this] {
+      const std::lock_guard lock{m_mu};
+      return m_stop;
+    };
+    for (auto wait = m_first;; wait = m_period) {
       {
         std::unique_lock lock{m_mu};
-        if (m_cv.wait_for(lock, m_period, [this] { return m_stop; })) return;
+        if (m_cv.wait_for(lock, wait, [this] { return m_stop; })) return;
       }
-      pass();
+      m_pass(stopping);
     }
   }
 
-  void pass() {
-    const auto state = m_holder.get();
-    auto& rt = *state->runtime;
-    const auto now = rt.clock.now();
-    (void)rt.cache->purge_expired(now);
-    auto stored = rt.cache->list();
-    if (!stored) {
-      rt.log.warn("policy refresh: cannot read the store", {{"error", stored.error().detail}});
-      return;
-    }
-    for (const auto& p : *stored) {
-      {
-        const std::lock_guard lock{m_mu};
-        if (m_stop) return;
-      }
-      if (!sts::refresh_due(p, now)) continue;
-      const auto domain = dns::DomainName::parse(p.domain);
-      if (!domain) continue;
-      if (auto fresh = refetch_policy(rt, *domain); fresh) {
-        state->service->forget(p.domain);
-        rt.log.info("policy refreshed", {{"domain", p.domain}, {"id", fresh->id}});
-      } else {
-        const auto level =
-            p.policy.mode == sts::StsMode::None ? util::Level::Info : util::Level::Warning;
-        rt.log.log(level, "policy refresh failed; the stored policy stays until it expires",
-                   {{"domain", p.domain},
-                    {"expires", util::format_rfc3339(p.expires_at)},
-                    {"error", fresh.error().detail}});
-      }
-    }
-  }
-
-  const StateHolder& m_holder;
+  std::chrono::seconds m_first;
   std::chrono::seconds m_period;
+  Pass m_pass;
   std::mutex m_mu;
   std::condition_variable m_cv;
   bool m_stop = false;
+  std::thread m_thread;  // last: starts after the members it uses exist
+};
+
+// STS-34/STS-35 (RFC 8461 §3.3, §10.2): refreshes stored policies before
+// they expire, about daily, whatever the TXT id says; a failed refresh keeps
+// the stored policy and is logged as a warning unless its mode is none.
+void refresh_pass(const StateHolder& holder, const std::function<bool()>& stopping) {
+  const auto state = holder.get();
+  auto& rt = *state->runtime;
+  const auto now = rt.clock.now();
+  (void)rt.cache->purge_expired(now);
+  auto stored = rt.cache->list();
+  if (!stored) {
+    rt.log.warn("policy refresh: cannot read the store", {{"error", stored.error().detail}});
+    return;
+  }
+  for (const auto& p : *stored) {
+    if (stopping()) return;
+    if (!sts::refresh_due(p, now)) continue;
+    const auto domain = dns::DomainName::parse(p.domain);
+    if (!domain) continue;
+    if (auto fresh = refetch_policy(rt, *domain); fresh) {
+      state->service->forget(p.domain);
+      rt.log.info("policy refreshed", {{"domain", p.domain}, {"id", fresh->id}});
+    } else {
+      const auto level =
+          p.policy.mode == sts::StsMode::None ? util::Level::Info : util::Level::Warning;
+      rt.log.log(level, "policy refresh failed; the stored policy stays until it expires",
+                 {{"domain", p.domain},
+                  {"expires", util::format_rfc3339(p.expires_at)},
+                  {"error", fresh.error().detail}});
+    }
+  }
+}
+
+// Receives libtlsrpt datagrams on its own thread and counts each in the
+// store (RFC 8460 results from Postfix 3.10+). A malformed or oversized
+// datagram is counted, logged (rate-limited) and dropped, never fatal.
+class DatagramReceiver {
+ public:
+  DatagramReceiver(util::Fd socket, const StateHolder& holder)
+      : m_socket(std::move(socket)),
+        m_wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+        m_holder(holder),
+        m_thread([this] { run(); }) {}
+  ~DatagramReceiver() {
+    const std::uint64_t one = 1;
+    (void)!::write(m_wake.get(), &one, sizeof one);
+    m_thread.join();
+  }
+  DatagramReceiver(const DatagramReceiver&) = delete;
+  DatagramReceiver& operator=(const DatagramReceiver&) = delete;
+
+ private:
+  void run() {
+    std::vector<char> buf(tlsrpt::k_max_datagram + 1);
+    std::array<pollfd, 2> fds{pollfd{m_socket.get(), POLLIN, 0}, pollfd{m_wake.get(), POLLIN, 0}};
+    for (;;) {
+      if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) return;
+      if (fds[1].revents != 0) return;
+      for (;;) {  // drain: the socket is non-blocking
+        const auto n = ::recv(m_socket.get(), buf.data(), buf.size(), MSG_TRUNC);
+        if (n < 0) break;  // EAGAIN: drained (other errors: poll again)
+        receive(std::string_view{buf.data(), std::min(static_cast<std::size_t>(n), buf.size())},
+                static_cast<std::size_t>(n));
+      }
+    }
+  }
+
+  void receive(std::string_view bytes, std::size_t size) {
+    auto& counters = m_holder.counters;
+    ++counters.datagrams;
+    const auto state = m_holder.get();
+    auto& rt = *state->runtime;
+    if (!rt.settings.tlsrpt.enabled) return;
+    auto batch = size > tlsrpt::k_max_datagram
+                     ? Result<tlsrpt::ResultBatch>{fail(
+                           Errc::InvalidArgument, Retry::Permanent,
+                           "datagram of " + std::to_string(size) + " bytes is too large")}
+                     : tlsrpt::parse_datagram(bytes, rt.clock.now());
+    if (!batch) {
+      ++counters.malformed;
+      rt.log.warn("TLS-RPT datagram dropped", {{"error", batch.error().detail}});
+      return;
+    }
+    record_results(rt, counters, *batch);
+  }
+
+  util::Fd m_socket;
+  util::Fd m_wake;
+  const StateHolder& m_holder;
   std::thread m_thread;  // last: starts after the members it uses exist
 };
 
@@ -533,12 +691,12 @@ int run_daemon(const std::optional<std::filesystem::path>& config_file,
     return 78;
   }
   const util::Logger log{parse_log_level(cfg->settings.log_level)};
-  auto first = build_state(cfg->settings, log);
+  StateHolder holder;
+  auto first = build_state(cfg->settings, log, holder.counters);
   if (!first) {
     err << "tlspolicy: cannot start: " << first.error().detail << '\n';
     return 78;
   }
-  StateHolder holder;
   holder.set(std::move(*first));
 
   // Block the signals before any thread starts, so only sigwait() sees them.
@@ -549,7 +707,8 @@ int run_daemon(const std::optional<std::filesystem::path>& config_file,
   std::signal(SIGPIPE, SIG_IGN);
 
   // Declared before the server: destroyed after it, so no handler outlives it.
-  AdminWorker admin_worker;
+  TaskWorker admin_worker;
+  TaskWorker report_worker;
   daemon::ServerOptions options;
   options.max_request_bytes = k_max_json_line;  // each protocol applies its own, smaller limit
   daemon::Server server{options, log.with_name("server")};
@@ -566,7 +725,17 @@ int run_daemon(const std::optional<std::filesystem::path>& config_file,
   auto socketmap = open_listener(*activated, "socketmap", s.socketmap, shared);
   auto json = open_listener(*activated, "json", s.json, shared);
   auto admin = open_listener(*activated, "admin", s.admin, owner_only);
-  for (const auto* r : {&socketmap, &json, &admin}) {
+  const auto& t = cfg->settings.tlsrpt;
+  auto tlsrpt_socket = [&]() -> Result<util::Fd> {
+    if (auto it = activated->find("tlsrpt"); it != activated->end()) {
+      util::Fd fd = std::move(it->second);
+      activated->erase(it);
+      return fd;
+    }
+    if (!t.enabled) return util::Fd{};
+    return daemon::bind_datagram_endpoint(t.socket, shared);
+  }();
+  for (const auto* r : {&socketmap, &json, &admin, &tlsrpt_socket}) {
     if (!*r) {
       err << "tlspolicy: cannot listen: " << r->error().detail << '\n';
       return 78;
@@ -577,19 +746,30 @@ int run_daemon(const std::optional<std::filesystem::path>& config_file,
                         handle_socketmap(holder, request, respond);
                       });
   server.add_listener("json", std::move(*json), std::make_unique<JsonLinesProtocol>(),
-                      [&holder, &server](std::string line, daemon::Responder respond) {
-                        handle_json(holder, server, nullptr, line, respond);
+                      [&](std::string line, daemon::Responder respond) {
+                        handle_json(holder, server, nullptr, report_worker, line, respond);
                       });
-  server.add_listener(
-      "admin", std::move(*admin), std::make_unique<JsonLinesProtocol>(),
-      [&holder, &server, &admin_worker](std::string line, daemon::Responder respond) {
-        handle_json(holder, server, &admin_worker, line, respond);
-      });
+  server.add_listener("admin", std::move(*admin), std::make_unique<JsonLinesProtocol>(),
+                      [&](std::string line, daemon::Responder respond) {
+                        handle_json(holder, server, &admin_worker, report_worker, line, respond);
+                      });
   server.start();
-  const Refresher refresher{holder, std::chrono::minutes(10)};
+  std::optional<DatagramReceiver> receiver;
+  if (*tlsrpt_socket) receiver.emplace(std::move(*tlsrpt_socket), holder);
+  const Periodic refresher{std::chrono::minutes(10), std::chrono::minutes(10),
+                           [&holder](const auto& stopping) { refresh_pass(holder, stopping); }};
+  // RFC 8460 §4.1, §5: make each day's reports and send those due; soon
+  // after start too, to catch up on days that ended while it was down.
+  const Periodic reporter{std::chrono::seconds(5), std::chrono::minutes(1), [&holder](const auto&) {
+                            const auto state = holder.get();
+                            if (state->runtime->settings.tlsrpt.enabled) {
+                              state->runtime->reports->tick();
+                            }
+                          }};
   log.info("serving", {{"socketmap", s.socketmap},
                        {"json", s.json},
                        {"admin", s.admin},
+                       {"tlsrpt", receiver ? t.socket : std::string{"off"}},
                        {"resolver", cfg->settings.resolver.mode}});
 
   for (;;) {
@@ -603,7 +783,7 @@ int run_daemon(const std::optional<std::filesystem::path>& config_file,
                   {{"error", again.error().detail}});
         continue;
       }
-      auto next = build_state(again->settings, log);
+      auto next = build_state(again->settings, log, holder.counters);
       if (!next) {
         log.error("reload failed, keeping the running configuration",
                   {{"error", next.error().detail}});

@@ -48,6 +48,10 @@ Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings,
   auto fetcher = fetch::make_curl_fetcher(fo);
   if (!fetcher) return Unexpected{fetcher.error()};
   rt->fetcher = std::move(*fetcher);
+  // TLS-RPT https: reports use the same HTTPS client settings (RFC 8460 §5.4).
+  auto poster = fetch::make_curl_poster(fo);
+  if (!poster) return Unexpected{poster.error()};
+  rt->poster = std::move(*poster);
 
   cache::SqliteOptions co;
   co.path = settings.store.path;
@@ -55,6 +59,9 @@ Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings,
   auto store = cache::open_sqlite_cache(co);
   if (!store) return Unexpected{store.error()};
   rt->cache = std::move(*store);
+  auto report_store = cache::open_sqlite_report_store(co);
+  if (!report_store) return Unexpected{report_store.error()};
+  rt->report_store = std::move(*report_store);
 
   rt->sts = std::make_unique<sts::StsDiscovery>(*rt->resolver, *rt->fetcher, *rt->cache, rt->clock,
                                                 rt->log.with_name("sts"),
@@ -62,7 +69,21 @@ Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings,
   rt->dane = std::make_unique<dane::DaneLookup>(*rt->resolver, rt->log.with_name("dane"));
   rt->engine = std::make_unique<policy::PolicyEngine>(
       *rt->resolver, *rt->dane, *rt->sts, rt->clock, rt->log.with_name("engine"),
-      policy::EngineOptions{settings.policies, settings.mta_sts.exclude});
+      policy::EngineOptions{settings.policies, settings.mta_sts.exclude, settings.tlsrpt.enabled});
+
+  const auto& r = settings.tlsrpt;
+  service::ReportOptions ro;
+  ro.send = r.send;
+  ro.organization_name = r.organization_name;
+  ro.contact_info = r.contact_info;
+  ro.submitter = r.submitter;
+  ro.sendmail.command = r.sendmail;
+  ro.send_success_reports = r.send_success_reports;
+  ro.max_delay = r.max_delay;
+  ro.keep_days = r.keep_days;
+  rt->reports =
+      std::make_unique<service::ReportService>(*rt->report_store, *rt->resolver, rt->poster.get(),
+                                               rt->clock, rt->log.with_name("tlsrpt"), ro);
   return rt;
 }
 

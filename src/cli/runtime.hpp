@@ -7,11 +7,13 @@
 #include <memory>
 
 #include "tlspolicy/cache/policy_cache.hpp"
+#include "tlspolicy/cache/report_store.hpp"
 #include "tlspolicy/config/settings.hpp"
 #include "tlspolicy/dane/dane.hpp"
 #include "tlspolicy/dns/resolver.hpp"
 #include "tlspolicy/fetch/https_fetcher.hpp"
 #include "tlspolicy/policy/engine.hpp"
+#include "tlspolicy/service/report_service.hpp"
 #include "tlspolicy/sts/discovery.hpp"
 #include "tlspolicy/util/clock.hpp"
 #include "tlspolicy/util/log.hpp"
@@ -29,6 +31,9 @@ struct Runtime {
   std::unique_ptr<dane::DaneLookup> dane;
   std::unique_ptr<sts::StsDiscovery> sts;
   std::unique_ptr<policy::PolicyEngine> engine;
+  std::unique_ptr<fetch::HttpsPoster> poster;        ///< TLS-RPT https: reports
+  std::unique_ptr<cache::ReportStore> report_store;  ///< TLS-RPT results and reports
+  std::unique_ptr<service::ReportService> reports;   ///< TLS-RPT (RFC 8460)
 };
 
 /// Parses "debug" | "info" | "notice" | "warning" | "error".

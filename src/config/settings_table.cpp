@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -398,6 +399,45 @@ Result<void> derive_listener(const Settings& s, std::string& field, std::string_
   return {};
 }
 
+/// The host's name, lower case, as the default TLS-RPT submitter.
+std::string host_name() {
+  std::array<char, 256> buf{};
+  if (gethostname(buf.data(), buf.size() - 1) != 0) return "localhost";
+  std::string name{buf.data()};
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return name.empty() ? "localhost" : name;
+}
+
+/// RFC 8460 §5.3 (RPT-14): the submitter is the domain of contact-info.
+/// Fills in whichever of the two is empty, then checks they agree.
+Result<void> derive_submitter(Settings& s) {
+  auto& r = s.tlsrpt;
+  const auto at = r.contact_info.rfind('@');
+  if (!r.contact_info.empty() &&
+      (at == std::string::npos || at == 0 || at + 1 == r.contact_info.size())) {
+    return value_error("tlsrpt.contact_info must be an e-mail address, got " +
+                       quote(printable(r.contact_info)));
+  }
+  if (r.submitter.empty()) {
+    r.submitter = r.contact_info.empty() ? host_name() : r.contact_info.substr(at + 1);
+    if (auto d = normalise_domain(r.submitter)) r.submitter = *d;
+  }
+  if (r.contact_info.empty()) r.contact_info = "postmaster@" + r.submitter;
+  const auto contact_domain =
+      normalise_domain(r.contact_info.substr(r.contact_info.rfind('@') + 1));
+  if (!contact_domain || *contact_domain != r.submitter) {
+    return value_error("the submitter " + quote(r.submitter) +
+                       " must be the domain of tlsrpt.contact_info " + quote(r.contact_info) +
+                       " (RFC 8460 5.3)");
+  }
+  if (r.send && r.submitter.find('.') == std::string::npos) {
+    return value_error("tlsrpt.send needs a fully qualified submitter domain, got " +
+                       quote(r.submitter) + "; set tlsrpt.contact_info");
+  }
+  return {};
+}
+
 // -------------------------------------------------------------- the table
 
 constexpr milliseconds k_max_timeout = 1h;
@@ -687,6 +727,142 @@ const std::vector<SettingRow> k_settings_table = {
        return {};
      },
      [](const Settings& s) { return quote(s.server.socket_group); }, nullptr},
+
+    {"tlsrpt.enabled", "bool", "true", "",
+     "Collect TLS-RPT results: libtlsrpt datagrams, the JSON report op and the engine's own "
+     "failures (RFC 8460).",
+     [](const toml::node& n, Settings& s) -> Result<void> {
+       auto v = get_bool(n);
+       if (!v) return Unexpected{v.error()};
+       s.tlsrpt.enabled = *v;
+       return {};
+     },
+     [](const Settings& s) { return render_bool(s.tlsrpt.enabled); }, nullptr},
+
+    {"tlsrpt.socket", "listener", "\"\"",
+     "\"tlsrpt.sock\" beside the server.json socket, else \"unix:<run dir>/tlsrpt.sock\"",
+     "Unix datagram socket for libtlsrpt (Postfix smtp_tlsrpt_socket_name): \"unix:/path\".",
+     [](const toml::node& n, Settings& s) -> Result<void> {
+       auto v = get_string(n);
+       if (!v) return Unexpected{v.error()};
+       if (!v->empty() && !v->starts_with("unix:")) {
+         return value_error("expected \"unix:/absolute/path\", got " + quote(printable(*v)));
+       }
+       if (auto ok = check_listener(*v); !ok) return ok;
+       s.tlsrpt.socket = *v;
+       return {};
+     },
+     [](const Settings& s) { return quote(s.tlsrpt.socket); },
+     [](Settings& s) -> Result<void> {
+       // Beside the JSON socket, so that daemons with their own sockets
+       // (tests, several instances) never share a datagram socket.
+       if (s.tlsrpt.socket.empty() && s.server.json.starts_with("unix:")) {
+         const std::filesystem::path json{s.server.json.substr(5)};
+         s.tlsrpt.socket = "unix:" + (json.parent_path() / "tlsrpt.sock").string();
+         if (auto ok = check_listener(s.tlsrpt.socket); !ok) s.tlsrpt.socket.clear();
+       }
+       return derive_listener(s, s.tlsrpt.socket, "tlsrpt.sock");
+     }},
+
+    {"tlsrpt.send", "bool", "false", "",
+     "Deliver the daily reports to the domains' rua addresses; false keeps them for "
+     "`tlspolicy report` only.",
+     [](const toml::node& n, Settings& s) -> Result<void> {
+       auto v = get_bool(n);
+       if (!v) return Unexpected{v.error()};
+       s.tlsrpt.send = *v;
+       return {};
+     },
+     [](const Settings& s) { return render_bool(s.tlsrpt.send); }, nullptr},
+
+    {"tlsrpt.submitter", "string", "\"\"", "the domain of contact_info, else the host name",
+     "Report submitter domain (TLS-Report-Submitter); must be the domain of contact_info.",
+     [](const toml::node& n, Settings& s) -> Result<void> {
+       auto v = get_string(n);
+       if (!v) return Unexpected{v.error()};
+       if (v->empty()) {
+         s.tlsrpt.submitter.clear();
+         return {};
+       }
+       auto d = normalise_domain(*v);
+       if (!d) return Unexpected{d.error()};
+       s.tlsrpt.submitter = *d;
+       return {};
+     },
+     [](const Settings& s) { return quote(s.tlsrpt.submitter); }, derive_submitter},
+
+    {"tlsrpt.contact_info", "string", "\"\"", "\"postmaster@<submitter>\"",
+     "Report contact-info: the e-mail address that sends the reports and answers for them.",
+     [](const toml::node& n, Settings& s) -> Result<void> {
+       auto v = get_string(n);
+       if (!v) return Unexpected{v.error()};
+       if (v->find_first_of(" \t\r\n<>\"") != std::string::npos) {
+         return value_error("expected a bare e-mail address, got " + quote(printable(*v)));
+       }
+       s.tlsrpt.contact_info = *v;
+       return {};
+     },
+     [](const Settings& s) { return quote(s.tlsrpt.contact_info); }, nullptr},
+
+    {"tlsrpt.organization_name", "string", "\"\"", "the submitter", "Report organization-name.",
+     [](const toml::node& n, Settings& s) -> Result<void> {
+       auto v = get_string(n);
+       if (!v) return Unexpected{v.error()};
+       if (v->find_first_of("\r\n") != std::string::npos) {
+         return value_error("line breaks are not allowed");
+       }
+       s.tlsrpt.organization_name = *v;
+       return {};
+     },
+     [](const Settings& s) { return quote(s.tlsrpt.organization_name); },
+     [](Settings& s) -> Result<void> {
+       if (s.tlsrpt.organization_name.empty()) s.tlsrpt.organization_name = s.tlsrpt.submitter;
+       return {};
+     }},
+
+    {"tlsrpt.sendmail", "list of strings", "[\"/usr/sbin/sendmail\", \"-oi\"]", "",
+     "Command (no shell) that mails reports; \"-f <contact_info> <rua mailbox>\" is appended.",
+     [](const toml::node& n, Settings& s) -> Result<void> {
+       auto v = get_string_list(n);
+       if (!v) return Unexpected{v.error()};
+       if (v->empty() || v->front().empty() || v->front().front() != '/') {
+         return value_error("expected a list whose first element is an absolute path");
+       }
+       s.tlsrpt.sendmail = std::move(*v);
+       return {};
+     },
+     [](const Settings& s) { return render_list(s.tlsrpt.sendmail); }, nullptr},
+
+    {"tlsrpt.send_success_reports", "bool", "true", "",
+     "Also send reports for days whose sessions all succeeded.",
+     [](const toml::node& n, Settings& s) -> Result<void> {
+       auto v = get_bool(n);
+       if (!v) return Unexpected{v.error()};
+       s.tlsrpt.send_success_reports = *v;
+       return {};
+     },
+     [](const Settings& s) { return render_bool(s.tlsrpt.send_success_reports); }, nullptr},
+
+    {"tlsrpt.max_delay", "duration", "\"4h\"", "",
+     "Reports go out at a random time up to this long after the UTC day ends (RFC 8460 4.1; "
+     "1s to 24h).",
+     [](const toml::node& n, Settings& s) -> Result<void> {
+       auto v = get_duration(n, 1s, 24h);
+       if (!v) return Unexpected{v.error()};
+       s.tlsrpt.max_delay = std::chrono::duration_cast<std::chrono::seconds>(*v);
+       return {};
+     },
+     [](const Settings& s) { return render_duration(s.tlsrpt.max_delay); }, nullptr},
+
+    {"tlsrpt.keep_days", "integer", "14", "",
+     "Days that results and reports are kept in the store (2 to 366).",
+     [](const toml::node& n, Settings& s) -> Result<void> {
+       auto v = get_integer(n, 2, 366);
+       if (!v) return Unexpected{v.error()};
+       s.tlsrpt.keep_days = static_cast<int>(*v);
+       return {};
+     },
+     [](const Settings& s) { return std::to_string(s.tlsrpt.keep_days); }, nullptr},
 };
 
 }  // namespace

@@ -48,13 +48,13 @@ bool parse_number(std::string_view text, Int& out) {
   return ec == std::errc() && ptr == end;
 }
 
-util::Fd new_socket(int family) {
-  return util::Fd{::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};
+util::Fd new_socket(int family, int type = SOCK_STREAM) {
+  return util::Fd{::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};
 }
 
-/// True when something accepts connections on the unix socket at `path`.
-bool socket_in_use(const sockaddr_un& addr) {
-  util::Fd probe = new_socket(AF_UNIX);
+/// True when something is bound to (stream: accepts on) the unix socket at `path`.
+bool socket_in_use(const sockaddr_un& addr, int type) {
+  util::Fd probe = new_socket(AF_UNIX, type);
   if (!probe) return true;  // cannot tell: do not remove it
   const int rc = ::connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
   // A full backlog (EAGAIN) still means a live listener.
@@ -83,7 +83,8 @@ Result<gid_t> lookup_group(const std::string& name) {
   return gr.gr_gid;
 }
 
-Result<util::Fd> listen_unix(const std::string& path, const ListenOptions& options) {
+/// A bound unix socket of `type`: SOCK_STREAM listening, or SOCK_DGRAM.
+Result<util::Fd> bind_unix(const std::string& path, const ListenOptions& options, int type) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.empty() || path.front() != '/') return config_fail("unix socket path must be absolute");
@@ -103,11 +104,13 @@ Result<util::Fd> listen_unix(const std::string& path, const ListenOptions& optio
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) return config_fail("not a socket, not replacing: " + path);
-    if (socket_in_use(addr)) return config_fail("socket in use by another process: " + path);
+    if (socket_in_use(addr, type)) {
+      return config_fail("socket in use by another process: " + path);
+    }
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) return sys_fail("unlink", path);
   }
 
-  util::Fd fd = new_socket(AF_UNIX);
+  util::Fd fd = new_socket(AF_UNIX, type);
   if (!fd) return sys_fail("socket", path);
   // Linux creates the socket file with the socket inode's mode minus the umask; setting it
   // before bind() leaves no window with wider permissions. chmod() below makes it exact.
@@ -133,7 +136,9 @@ Result<util::Fd> listen_unix(const std::string& path, const ListenOptions& optio
     }
     if (::lchown(path.c_str(), uid, gid) != 0) return sys_fail("chown", path);
   }
-  if (::listen(fd.get(), options.backlog) != 0) return sys_fail("listen", path);
+  if (type == SOCK_STREAM && ::listen(fd.get(), options.backlog) != 0) {
+    return sys_fail("listen", path);
+  }
   return fd;
 }
 
@@ -194,8 +199,17 @@ Result<util::Fd> listen_inet(std::string_view endpoint, const ListenOptions& opt
 }  // namespace
 
 Result<util::Fd> listen_endpoint(std::string_view endpoint, const ListenOptions& options) {
-  if (endpoint.starts_with("unix:")) return listen_unix(std::string(endpoint.substr(5)), options);
+  if (endpoint.starts_with("unix:")) {
+    return bind_unix(std::string(endpoint.substr(5)), options, SOCK_STREAM);
+  }
   return listen_inet(endpoint, options);
+}
+
+Result<util::Fd> bind_datagram_endpoint(std::string_view endpoint, const ListenOptions& options) {
+  if (!endpoint.starts_with("unix:")) {
+    return config_fail("a datagram socket must be \"unix:/path\": " + std::string(endpoint));
+  }
+  return bind_unix(std::string(endpoint.substr(5)), options, SOCK_DGRAM);
 }
 
 Result<std::uint16_t> bound_port(const util::Fd& socket) {

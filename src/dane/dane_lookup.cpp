@@ -38,8 +38,9 @@ void note_ttl(HostResult& r, std::chrono::seconds ttl) {
   if (ttl.count() > 0 && (r.ttl.count() == 0 || ttl < r.ttl)) r.ttl = ttl;
 }
 
-HostResult unusable(HostResult r, std::string why) {
+HostResult unusable(HostResult r, std::string why, dns::Security security = dns::Security::Secure) {
   r.status = HostStatus::Unusable;
+  r.dnssec_bogus = security == dns::Security::Bogus;
   r.tlsa.clear();
   r.tlsa_base_domain.clear();
   r.error = std::move(why);
@@ -109,8 +110,10 @@ HostResult DaneLookup::lookup_host(std::string_view host, std::uint16_t port) co
                     {"type", std::string(dns::to_string(a.qtype))},
                     {"security", std::string(dns::to_string(a.security))},
                     {"why", a.why}});
-        return unusable(std::move(r), "address lookup " + std::string(dns::to_string(a.security)) +
-                                          (a.why.empty() ? "" : ": " + a.why));
+        return unusable(std::move(r),
+                        "address lookup " + std::string(dns::to_string(a.security)) +
+                            (a.why.empty() ? "" : ": " + a.why),
+                        a.security);
       }
     }
     bool any_data = false;
@@ -159,8 +162,10 @@ HostResult DaneLookup::lookup_host(std::string_view host, std::uint16_t port) co
       }
       r.trail.push_back(answer_line(dns::RrType::Cname, original.str(), *hop));
       if (hop->security == dns::Security::Bogus || hop->security == dns::Security::Indeterminate) {
-        return unusable(std::move(r), "CNAME lookup " + std::string(dns::to_string(hop->security)) +
-                                          (hop->why.empty() ? "" : ": " + hop->why));
+        return unusable(std::move(r),
+                        "CNAME lookup " + std::string(dns::to_string(hop->security)) +
+                            (hop->why.empty() ? "" : ": " + hop->why),
+                        hop->security);
       }
       if (hop->security == dns::Security::Secure && hop->outcome == dns::Outcome::Data) {
         verdict.candidates.push_back(original);
@@ -204,8 +209,10 @@ HostResult DaneLookup::lookup_host(std::string_view host, std::uint16_t port) co
                   {"qname", qname->str()},
                   {"security", std::string(dns::to_string(a->security))},
                   {"why", a->why}});
-      return unusable(std::move(r), "TLSA lookup " + std::string(dns::to_string(a->security)) +
-                                        (a->why.empty() ? "" : ": " + a->why));
+      return unusable(std::move(r),
+                      "TLSA lookup " + std::string(dns::to_string(a->security)) +
+                          (a->why.empty() ? "" : ": " + a->why),
+                      a->security);
     }
     // RFC 7672 §2.2.3: insecure records are not used; try the next candidate.
     if (a->security == dns::Security::Insecure) {

@@ -10,6 +10,9 @@
 #include <string>
 #include <utility>
 
+#include "tlspolicy/sts/policy.hpp"
+#include "tlspolicy/tlsrpt/record.hpp"
+
 namespace tlspolicy::policy {
 namespace {
 
@@ -69,6 +72,38 @@ Decision apply_local(Decision d, const config::LocalPolicy& local) {
   return d;
 }
 
+// ------------------------------------------------------------ TLS-RPT results
+
+tlsrpt::PolicyKey sts_key(const std::string& domain, const cache::CachedPolicy* policy) {
+  tlsrpt::PolicyKey k{tlsrpt::PolicyType::Sts, domain, {}, {}};
+  if (policy != nullptr) {
+    k.policy_strings = sts::policy_lines(policy->policy_text);
+    k.mx_hosts = policy->policy.mx;
+  }
+  return k;
+}
+
+tlsrpt::PolicyKey tlsa_key(const std::string& policy_domain,
+                           const std::vector<dns::TlsaRecord>& records) {
+  tlsrpt::PolicyKey k{tlsrpt::PolicyType::Tlsa, policy_domain, {}, {}};
+  for (const auto& r : records) k.policy_strings.push_back(tlsa_policy_string(r));
+  return k;
+}
+
+// One failed session's worth of result: the engine met `type` for `key`.
+void report_failure(Decision& d, tlsrpt::PolicyKey key, tlsrpt::ResultType type,
+                    std::string mx_host, std::string info) {
+  tlsrpt::PolicyResult r;
+  r.policy = std::move(key);
+  r.failures = 1;
+  tlsrpt::FailureDetail detail;
+  detail.result_type = type;
+  detail.receiving_mx_hostname = std::move(mx_host);
+  detail.additional_information = std::move(info);
+  r.details.push_back(std::move(detail));
+  d.tlsrpt_results.push_back(std::move(r));
+}
+
 // What DANE said over the usable MX hosts (SPEC §4 aggregation).
 struct DaneSummary {
   bool applies = false;                   ///< some usable host has a secure TLSA RRset
@@ -104,13 +139,19 @@ DaneSummary apply_dane(const dane::DaneLookup& lookup, Decision& d) {
       case dane::HostStatus::Authenticated:
         host.verify = Verify::Dane;
         host.tlsa = std::move(r.tlsa);
+        host.tlsa_base_domain = r.tlsa_base_domain;
         ++usable;
         ++with_tlsa;
         ++authenticated;
         break;
       case dane::HostStatus::Unauthenticated:
         host.verify = Verify::None;  // TLS mandatory, not authenticated (DANE-5b)
+        // RFC 8460 §4.3.2: no record of the RRset is usable: tlsa-invalid.
+        report_failure(d, tlsa_key(r.tlsa_base_domain, r.published),
+                       tlsrpt::ResultType::TlsaInvalid, host.host,
+                       "no usable TLSA record at the TLSA base domain");
         host.tlsa = std::move(r.published);
+        host.tlsa_base_domain = r.tlsa_base_domain;
         ++usable;
         ++with_tlsa;
         break;
@@ -119,6 +160,12 @@ DaneSummary apply_dane(const dane::DaneLookup& lookup, Decision& d) {
         break;
       case dane::HostStatus::Unusable:
         host.allowed = false;
+        // RFC 8460 §4.3.2: a bogus answer is dnssec-invalid; transient
+        // lookup failures need not be reported (§4.3.4).
+        if (r.dnssec_bogus) {
+          report_failure(d, tlsa_key(host.host, {}), tlsrpt::ResultType::DnssecInvalid, host.host,
+                         r.error);
+        }
         d.failures.push_back(Error{Errc::DaneHostUnusable, Retry::Transient,
                                    "MX host " + host.host + " is unusable: " + r.error});
         break;
@@ -131,7 +178,71 @@ DaneSummary apply_dane(const dane::DaneLookup& lookup, Decision& d) {
   return out;
 }
 
+// RFC 8460 §3 (RPT-1, RPT-2): the domain's TLSRPT record, if it has exactly
+// one valid one. Lookup failures only mean no rua in the decision: reports
+// look the record up again when they are sent.
+void lookup_tlsrpt(const dns::Resolver& resolver, const dns::DomainName& domain, Decision& d) {
+  auto tls = domain.prefixed("_tls");
+  auto qname = tls ? tls->prefixed("_smtp") : std::move(tls);
+  if (!qname) return;
+  const auto answer = resolver.lookup(*qname, dns::RrType::Txt);
+  if (!answer || answer->outcome != dns::Outcome::Data ||
+      answer->security == dns::Security::Bogus) {
+    return;
+  }
+  std::vector<std::string> texts;
+  for (const auto& rr : answer->txt) texts.push_back(rr.joined());
+  const auto record = tlsrpt::select_tlsrpt_record(texts);
+  if (!record || !*record) return;
+  TlsRptInfo info;
+  for (const auto& target : (*record)->rua) {
+    // A mailto: URI naming several mailboxes is one target per mailbox.
+    if (std::find(info.rua.begin(), info.rua.end(), target.uri) == info.rua.end()) {
+      info.rua.push_back(target.uri);
+    }
+  }
+  d.tlsrpt = std::move(info);
+  d.explain.push_back("TLS-RPT: " + qname->str() + " names " +
+                      std::to_string(d.tlsrpt->rua.size()) + " report URI(s) (RFC 8460 §3)");
+}
+
 }  // namespace
+
+std::optional<tlsrpt::ResultType> sts_result_type(Errc code) noexcept {
+  switch (code) {
+    case Errc::FetchTls:
+      return tlsrpt::ResultType::StsWebpkiInvalid;
+    case Errc::StsPolicySyntax:
+    case Errc::FetchContentType:
+      return tlsrpt::ResultType::StsPolicyInvalid;
+    case Errc::FetchConnect:
+    case Errc::FetchTimeout:
+    case Errc::FetchStatus:
+    case Errc::FetchRedirect:
+    case Errc::FetchTooLarge:
+    case Errc::FetchPrivateAddress:
+    case Errc::FetchOther:
+    case Errc::DnsTimeout:
+    case Errc::DnsServfail:
+    case Errc::DnsRefused:
+    case Errc::DnsNetwork:
+    case Errc::DnsMalformed:
+      return tlsrpt::ResultType::StsPolicyFetchError;
+    default:
+      return std::nullopt;
+  }
+}
+
+std::string tlsa_policy_string(const dns::TlsaRecord& r) {
+  static constexpr std::string_view k_hex = "0123456789ABCDEF";
+  std::string out = std::to_string(r.usage) + " " + std::to_string(r.selector) + " " +
+                    std::to_string(r.mtype) + " ";
+  for (const auto b : r.data) {
+    out += k_hex[b >> 4U];
+    out += k_hex[b & 0xfU];
+  }
+  return out;
+}
 
 bool recipient_requests_requiretls(std::string_view recipient) {
   const auto at = recipient.rfind('@');
@@ -164,6 +275,7 @@ Decision PolicyEngine::decide(const DecideRequest& request) const {
   if (const auto* local = find_local(m_options.local_policies, d.domain)) {
     return apply_local(std::move(d), *local);
   }
+  if (m_options.tlsrpt) lookup_tlsrpt(m_resolver, request.domain, d);
   const bool sts_excluded = std::find(m_options.sts_exclude.begin(), m_options.sts_exclude.end(),
                                       d.domain) != m_options.sts_exclude.end();
 
@@ -182,7 +294,11 @@ Decision PolicyEngine::decide(const DecideRequest& request) const {
                       std::to_string(mx->ttl.count()) + "s");
   if (mx->security == dns::Security::Bogus || mx->security == dns::Security::Indeterminate) {
     // RFC 7672 §2.1.1 (DANE-4): a bogus or indeterminate MX RRset is a lookup
-    // error; never downgrade.
+    // error; never downgrade. RFC 8460 §4.3.2: dnssec-invalid.
+    if (mx->security == dns::Security::Bogus) {
+      report_failure(d, {tlsrpt::PolicyType::NoPolicyFound, d.domain, {}, {}},
+                     tlsrpt::ResultType::DnssecInvalid, "", "MX answer bogus: " + mx->why);
+    }
     return defer(std::move(d), "MX answer for " + d.domain + " is DNSSEC-" +
                                    std::string(dns::to_string(mx->security)) +
                                    (mx->why.empty() ? "" : " (" + mx->why + ")"));
@@ -208,13 +324,13 @@ Decision PolicyEngine::decide(const DecideRequest& request) const {
       return d;
     }
     for (const auto& rr : mx->mx)
-      d.mx.push_back(MxHost{rr.exchange, rr.preference, true, Verify::None, {}});
+      d.mx.push_back(MxHost{rr.exchange, rr.preference, true, Verify::None, {}, {}});
     // RFC 5321 §5.1, RFC 7672 §2.2.1 (DANE-7): preference order is kept.
     std::stable_sort(d.mx.begin(), d.mx.end(),
                      [](const MxHost& a, const MxHost& b) { return a.preference < b.preference; });
   } else {
     // RFC 5321 §5.1: no MX records → the implicit MX is the domain itself.
-    d.mx.push_back(MxHost{d.domain, 0, true, Verify::None, {}});
+    d.mx.push_back(MxHost{d.domain, 0, true, Verify::None, {}, {}});
     d.explain.push_back("no MX records: implicit MX " + d.domain + " (RFC 5321 §5.1)");
   }
   d.ttl = mx->ttl.count() > 0 ? mx->ttl : k_default_ttl;
@@ -240,8 +356,23 @@ Decision PolicyEngine::decide(const DecideRequest& request) const {
   } else {
     auto found = m_sts.discover(request.domain);
     for (auto& line : found.trail) d.explain.push_back("step 4: " + line);
-    for (auto& e : found.failures) d.failures.push_back(std::move(e));
     policy = std::move(found.policy);
+    // RFC 8460 §4.3.2: what discovery met, as TLS-RPT results. A TXT lookup
+    // failure matters only when no cached policy stands in (SPEC §3).
+    for (const auto& e : found.failures) {
+      const auto type = sts_result_type(e.code);
+      const bool dns_error = e.code == Errc::DnsTimeout || e.code == Errc::DnsServfail ||
+                             e.code == Errc::DnsRefused || e.code == Errc::DnsNetwork ||
+                             e.code == Errc::DnsMalformed;
+      if (type && !(dns_error && policy)) {
+        report_failure(d, sts_key(d.domain, policy ? &*policy : nullptr), *type, "", describe(e));
+      }
+    }
+    if (found.txt_bogus) {
+      report_failure(d, sts_key(d.domain, policy ? &*policy : nullptr),
+                     tlsrpt::ResultType::DnssecInvalid, "", "_mta-sts TXT answer bogus");
+    }
+    for (auto& e : found.failures) d.failures.push_back(std::move(e));
     if (found.txt_bogus && !policy) {
       // A bogus answer may be an attacker hiding the policy: never
       // downgrade on it (RFC 4035 §5.5; SPEC §3 defers on bogus data).

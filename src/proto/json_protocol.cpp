@@ -186,22 +186,12 @@ Result<void> parse_decide(const ordered_json& obj, JsonRequest& out) {
   return {};
 }
 
-Result<void> parse_report(const ordered_json& obj, JsonRequest& out) {
-  if (auto ok = check_fields(obj, "report", {"op", "v", "id", "result"}); !ok) return ok;
-  const auto result = obj.find("result");
-  if (result == obj.end() || !result->is_object()) {
-    return reject(k_code_bad_request, "op \"report\" needs a \"result\" object");
-  }
-  auto type = optional_string(*result, "result-type");
-  if (!type) return Unexpected{type.error()};
-  auto domain = optional_string(*result, "policy-domain");
-  if (!domain) return Unexpected{domain.error()};
-  if (*type == nullptr || *domain == nullptr) {
-    return reject(k_code_bad_request,
-                  "\"result\" needs string fields \"result-type\" and \"policy-domain\"");
-  }
-  out.report =
-      JsonReport{dump(*result), (*type)->get<std::string>(), (*domain)->get<std::string>()};
+/// RFC 8460 results from Exim and other programs: tlsrpt::parse_json_report
+/// owns the format (docs/protocols/json.md); its errors are bad-request.
+Result<void> parse_report(std::string_view line, JsonRequest& out) {
+  auto report = tlsrpt::parse_json_report(line);
+  if (!report) return reject(k_code_bad_request, report.error().detail);
+  out.report = std::move(*report);
   return {};
 }
 
@@ -316,7 +306,7 @@ Result<JsonRequest> parse_json_request(std::string_view line) {
       parsed = parse_decide(obj, out);
       break;
     case JsonOp::Report:
-      parsed = parse_report(obj, out);
+      parsed = parse_report(line, out);
       break;
     case JsonOp::CacheList:
     case JsonOp::CacheShow:

@@ -96,6 +96,7 @@ struct DecisionService::Impl {
       DecisionPtr decision;
       try {
         decision = std::make_shared<const policy::Decision>(engine.decide(request));
+        if (options.on_evaluated) options.on_evaluated(*decision);
       } catch (const std::exception& e) {
         log.error("decision failed", {{"domain", request.domain.str()}, {"error", e.what()}});
         decision = refusal(request, "internal error while deciding");

@@ -4,6 +4,8 @@
 # The integration test world: NSD (a private signed root, signed test zones) + Unbound
 # (validating with the private root's DS, stub-zones to NSD) + nginx (HTTPS policy hosts, test
 # CA) + a "stall" TCP listener + an "errdns" UDP listener that answers SERVFAIL or REFUSED,
+# + the TLS-RPT report paths: a Postfix instance of its own (mailto:, through sendmail) that
+# relays everything to an SMTP sink, and an HTTPS sink for reports.test (https:),
 # all on 127.0.0.1 with random ports, every file and process inside one world directory.
 #
 # Sourced by tests/integration/run. Also executable, so suites in any language can call a
@@ -23,6 +25,31 @@
 #   probe_world                  exit 77 with the reason when a prerequisite is missing
 #
 # The world-editing helpers read WORLD_DIR (exported by DIR/env.sh).
+#
+# DIR/env.sh exports, for suites:
+#   WORLD_DIR, NSD_PORT, UNBOUND_PORT, HTTPS_PORT, STALL_PORT, CLOSED_PORT, ERRDNS_PORT, CA_FILE,
+#   TRUST_ANCHOR, TLSA_EE_SPKI_SHA256, TLSA_TA_CERT_SHA256, TLSPOLICY_CONFIG,
+#   TLSPOLICY_VALIDATE_CONFIG, WORLD_LIB                      (see docs/testing.md)
+#   TLS-RPT (RFC 8460) report delivery:
+#   SMTP_SINK_PORT      the SMTP sink (tests/integration/smtp_sink.py) on 127.0.0.1
+#   SMTP_SINK_DIR       DIR/smtp-sink: one NNNN.eml (raw, dot-unstuffed) + NNNN.json
+#                       {"mail_from","rcpt_to","size","helo"} per message, .json written last
+#                       (by rename); the sink's own log is stderr.log there
+#   POSTFIX_CONFIG_DIR  DIR/postfix/etc: the world's Postfix (relayhost = the SMTP sink)
+#   POSTFIX_MAILLOG     DIR/postfix/maillog
+#   REPORT_SENDMAIL     the submission command as a TOML/JSON list, for tlsrpt.sendmail:
+#                       ["/usr/sbin/sendmail", "-C", "DIR/postfix/etc", "-oi"] (the sender
+#                       appends -f FROM RCPT). Empty (and POSTFIX_CONFIG_DIR empty) when the
+#                       world runs without root: then there is no Postfix.
+#   RPT_HTTPS_PORT      the HTTPS sink (tests/integration/https_sink.py) on 127.0.0.1, cert
+#                       for reports.test from the world CA (CA_FILE)
+#   RPT_HTTPS_LOG       DIR/https-sink/requests.jsonl, one JSON object per request
+#   RPT_CONNECT_TO      "reports.test:443:127.0.0.1:RPT_HTTPS_PORT" (curl CONNECT_TO)
+#   RPT_HOST, RPT_MAILTO  reports.test, tlsrpt@reports.test
+#   RPT_DOMAIN_ENFORCE RPT_DOMAIN_TESTING RPT_DOMAIN_INVALID RPT_DOMAIN_SELFSIGNED
+#   RPT_DOMAIN_DANE RPT_DOMAIN_TWO_RECORDS RPT_DOMAIN_FAIL
+#                       domains with _smtp._tls records, read from the table in the comments
+#                       of env/zones/mta.test.zone (lines ";   RPT_DOMAIN_X   domain   rua")
 set -euo pipefail
 
 INTEGRATION_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -36,7 +63,11 @@ SIGNED_ZONES=(root test mta.test dane.test)
 DS_ONLY_ZONES=(ds-unsigned.dane.test)
 
 WORLD_PREREQS=(nsd nsd-control unbound unbound-control nginx ldns-keygen ldns-signzone drill
-  openssl curl python3)
+  openssl curl python3 postfix postconf)
+
+# The TLS-RPT report receivers: where mailto: and https: reports go.
+RPT_HOST=reports.test
+RPT_MAILTO=tlsrpt@reports.test
 
 wlog() { printf 'world: %s\n' "$*" >&2; }
 wdie() {
@@ -106,7 +137,9 @@ wait_tcp() {
 render() {
   sed -e "s|@DIR@|$WORLD_DIR|g" -e "s|@NSD_PORT@|$NSD_PORT|g" \
     -e "s|@UNBOUND_PORT@|$UNBOUND_PORT|g" -e "s|@HTTPS_PORT@|$HTTPS_PORT|g" \
-    -e "s|@STALL_PORT@|$STALL_PORT|g" -e "s|@ERRDNS_PORT@|$ERRDNS_PORT|g" "$1" >"$2"
+    -e "s|@STALL_PORT@|$STALL_PORT|g" -e "s|@ERRDNS_PORT@|$ERRDNS_PORT|g" \
+    -e "s|@SMTP_SINK_PORT@|$SMTP_SINK_PORT|g" -e "s|@RPT_HTTPS_PORT@|$RPT_HTTPS_PORT|g" \
+    "$1" >"$2"
 }
 
 # policy_host CASE: the policy host of an env/https-hosts line.
@@ -131,6 +164,15 @@ start_bg() {
 }
 
 pid_of() { cat "$WORLD_DIR/pids/$1.pid"; }
+
+# pid_alive PID: the process exists and is not a zombie (an orphan daemon such as Postfix's
+# master stays a zombie until init reaps it, and kill -0 succeeds on a zombie).
+pid_alive() {
+  local st
+  kill -0 "$1" 2>/dev/null || return 1
+  st="$(sed -e 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" || return 1
+  [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
 
 # --- content ---------------------------------------------------------------------------------
 
@@ -317,6 +359,86 @@ world_remove_policy() {
   rm -f "$WORLD_DIR/www/$1/.well-known/mta-sts.txt"
 }
 
+# --- TLS-RPT report paths: Postfix -> SMTP sink, HTTPS sink --------------------------------------
+
+# rpt_domains: "RPT_DOMAIN_X domain" lines from the table in the comments of the zone files
+# (";   RPT_DOMAIN_X   domain   rua..."), each variable once.
+rpt_domains() {
+  awk '$1 == ";" && $2 ~ /^RPT_DOMAIN_[A-Z_]+$/ && $3 ~ /\./ && !seen[$2]++ { print $2, $3 }' \
+    "$ENV_DIR"/zones/*.zone
+}
+
+# The world's Postfix runs only as root (master and the setgid postdrop need it).
+postfix_wanted() { [ "$(id -u)" = 0 ]; }
+
+# report_sendmail: the submission command for tlsrpt.sendmail, a TOML (and JSON) list.
+report_sendmail() {
+  postfix_wanted || return 0
+  python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' \
+    "$(postconf -dh sendmail_path)" -C "$WORLD_DIR/postfix/etc" -oi
+}
+
+# start_postfix: a Postfix instance of its own in DIR/postfix ({etc,spool,data}, maillog):
+# `postfix -c DIR/postfix/etc start` (master daemonizes; its pid goes to postfix/master.pid).
+start_postfix() {
+  local pf="$WORLD_DIR/postfix" pid
+  mkdir -p "$pf/etc"
+  # Postfix creates the queue subdirectories and data/ with their owners (post-install
+  # create-missing) but needs the queue directory itself: root-owned, not group/other writable.
+  mkdir -p "$pf/spool"
+  chmod 0755 "$pf" "$pf/etc" "$pf/spool"
+  render "$ENV_DIR/postfix/main.cf.in" "$pf/etc/main.cf"
+  cp "$ENV_DIR/postfix/master.cf" "$pf/etc/master.cf"
+  chmod 0644 "$pf/etc/main.cf" "$pf/etc/master.cf"
+  # Postfix re-reads a main.cf modified within the last 2 s until it is older (a file still
+  # being edited), so every sendmail call would wait: backdate both files.
+  touch -d '2000-01-01 00:00:00' "$pf/etc/main.cf" "$pf/etc/master.cf"
+  timeout 30 postfix -c "$pf/etc" start </dev/null >>"$pf/stderr.log" 2>&1 ||
+    wdie "postfix -c $pf/etc start failed (see $pf/stderr.log, $pf/maillog)"
+  pid="$(awk '{ print $1; exit }' "$pf/spool/pid/master.pid" 2>/dev/null || true)"
+  if [ -z "$pid" ] || ! pid_alive "$pid"; then
+    wdie "Postfix master is not running (see $pf/maillog)"
+  fi
+  echo "$pid" >"$pf/master.pid"
+}
+
+# stop_postfix DIR: `postfix -c DIR/postfix/etc stop`, then SIGKILL by pid whatever of that
+# master and its children is still there after 3 s.
+stop_postfix() {
+  local pf="$1/postfix" pid="" p i left conf
+  # master.pid is written once the start succeeded; Postfix's own pid file covers the rest.
+  [ -s "$pf/master.pid" ] && pid="$(cat "$pf/master.pid")"
+  [ -n "$pid" ] || pid="$(awk '{ print $1; exit }' "$pf/spool/pid/master.pid" 2>/dev/null || true)"
+  [ -n "$pid" ] || return 0
+  # Only our master: a pid may have been reused since.
+  if pid_alive "$pid"; then
+    conf="$({ tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null |
+      sed -n 's/^MAIL_CONFIG=//p' || true)"
+  fi
+  if [ -z "${conf:-}" ] || ! [ "$conf/main.cf" -ef "$pf/etc/main.cf" ]; then
+    rm -f "$pf/master.pid"
+    return 0
+  fi
+  local procs=("$pid")
+  # The master's children (postlogd, pickup, qmgr, smtp, ...): field 4 of /proc/PID/stat.
+  read -r -a procs <<<"$pid $(awk -v m="$pid" '{ sub(/^.*\) /, "") } $2 == m {
+      n = FILENAME; gsub(/[^0-9]/, "", n); printf "%s ", n }' /proc/[0-9]*/stat 2>/dev/null ||
+    true)"
+  timeout 10 postfix -c "$pf/etc" stop </dev/null >>"$pf/stderr.log" 2>&1 ||
+    wlog "postfix -c $pf/etc stop failed (see $pf/stderr.log)"
+  for ((i = 0; i < 150; i++)); do
+    left=()
+    for p in "${procs[@]}"; do pid_alive "$p" && left+=("$p"); done
+    [ "${#left[@]}" = 0 ] && break
+    sleep 0.02
+  done
+  if [ "${#left[@]}" -gt 0 ]; then
+    wlog "postfix processes ${left[*]} still there 3 s after postfix stop: SIGKILL"
+    kill -KILL "${left[@]}" 2>/dev/null || true
+  fi
+  rm -f "$pf/master.pid"
+}
+
 # --- start / stop ----------------------------------------------------------------------------
 
 write_env() {
@@ -334,6 +456,24 @@ write_env() {
     printf 'export TLSPOLICY_CONFIG=%q\n' "$WORLD_DIR/tlspolicy.toml"
     printf 'export TLSPOLICY_VALIDATE_CONFIG=%q\n' "$WORLD_DIR/tlspolicy-validate.toml"
     printf 'export WORLD_LIB=%q\n' "$INTEGRATION_DIR/lib.sh"
+    echo "# TLS-RPT report delivery (see lib.sh's header and docs/testing.md)"
+    printf 'export SMTP_SINK_PORT=%q SMTP_SINK_DIR=%q\n' "$SMTP_SINK_PORT" "$WORLD_DIR/smtp-sink"
+    if postfix_wanted; then
+      printf 'export POSTFIX_CONFIG_DIR=%q POSTFIX_MAILLOG=%q\n' "$WORLD_DIR/postfix/etc" \
+        "$WORLD_DIR/postfix/maillog"
+    else
+      echo "# not root: no Postfix in this world"
+      echo "export POSTFIX_CONFIG_DIR='' POSTFIX_MAILLOG=''"
+    fi
+    # Single-quoted rather than %q: the list stays readable (a path holds no single quote).
+    printf "export REPORT_SENDMAIL='%s'\\n" "$(report_sendmail)"
+    printf 'export RPT_HTTPS_PORT=%q RPT_HTTPS_LOG=%q\n' "$RPT_HTTPS_PORT" \
+      "$WORLD_DIR/https-sink/requests.jsonl"
+    printf 'export RPT_CONNECT_TO=%q\n' "$RPT_HOST:443:127.0.0.1:$RPT_HTTPS_PORT"
+    printf 'export RPT_HOST=%q RPT_MAILTO=%q\n' "$RPT_HOST" "$RPT_MAILTO"
+    while read -r var domain; do
+      printf 'export %s=%q\n' "$var" "$domain"
+    done < <(rpt_domains)
   } >"$WORLD_DIR/env.sh"
   cat >"$WORLD_DIR/tlspolicy.toml" <<EOF
 # Generated by tests/integration/lib.sh world_start for the integration test world.
@@ -351,7 +491,9 @@ allow_private_addresses = true
 fetch_timeout = "3s"
 connect_timeout = "2s"
 # curl CONNECT_TO syntax; the first matching entry wins, an empty host/port matches any.
-connect_to = ["mta-sts.stall.mta.test:443:127.0.0.1:$STALL_PORT", "::127.0.0.1:$HTTPS_PORT"]
+# reports.test (TLS-RPT https: reports) goes to the HTTPS sink, every other host to nginx.
+connect_to = ["mta-sts.stall.mta.test:443:127.0.0.1:$STALL_PORT",
+  "$RPT_HOST:443:127.0.0.1:$RPT_HTTPS_PORT", "::127.0.0.1:$HTTPS_PORT"]
 
 [store]
 path = "$WORLD_DIR/state/policies.sqlite"
@@ -386,16 +528,20 @@ world_start() {
   # nginx workers run as nobody when started by root: they must read www/.
   chmod 0755 "$WORLD_DIR"
   mkdir -p "$WORLD_DIR"/{pki,zones/src,nsd,unbound,nginx/tmp,www,stall,state,pids}
-  read -r NSD_PORT UNBOUND_PORT HTTPS_PORT STALL_PORT CLOSED_PORT ERRDNS_PORT <<<"$(free_ports 6)"
-  export NSD_PORT UNBOUND_PORT HTTPS_PORT STALL_PORT CLOSED_PORT ERRDNS_PORT
+  mkdir -p "$WORLD_DIR"/{smtp-sink,https-sink}
+  read -r NSD_PORT UNBOUND_PORT HTTPS_PORT STALL_PORT CLOSED_PORT ERRDNS_PORT SMTP_SINK_PORT \
+    RPT_HTTPS_PORT <<<"$(free_ports 8)"
+  export NSD_PORT UNBOUND_PORT HTTPS_PORT STALL_PORT CLOSED_PORT ERRDNS_PORT SMTP_SINK_PORT
+  export RPT_HTTPS_PORT
 
-  # PKI: the good leaf names every host whose cert column says "good".
+  # PKI: the good leaf names every host whose cert column says "good"; the HTTPS sink gets a
+  # leaf of its own for reports.test.
   while read -r case cert type extra; do
     [ "$cert" = good ] && hosts+=("$(policy_host "$case")")
   done < <(https_hosts)
   "$REPO_DIR/tools/gen-test-pki.sh" --wrong "mta-sts.someone-else.mta.test" \
     --selfsigned "mta-sts.selfsigned.mta.test" --expired "mta-sts.expired.mta.test" \
-    "$WORLD_DIR/pki" "${hosts[@]}" >"$WORLD_DIR/pki/gen.log" 2>&1 || {
+    --leaf "reports:$RPT_HOST" "$WORLD_DIR/pki" "${hosts[@]}" >"$WORLD_DIR/pki/gen.log" 2>&1 || {
     cat "$WORLD_DIR/pki/gen.log" >&2
     wdie "tools/gen-test-pki.sh failed"
   }
@@ -418,6 +564,11 @@ world_start() {
       "$WORLD_DIR/zones/serve/dane.test.zone"; then
     wdie "could not make the TLSA of bogus-tlsa.dane.test bogus"
   fi
+  local var domain
+  while read -r var domain; do  # the TLS-RPT table names domains that have the records
+    grep -q "^_smtp\._tls\.$domain\.[[:space:]].*TXT.*v=TLSRPTv1" "$WORLD_DIR"/zones/src/*.zone ||
+      wdie "$var: no _smtp._tls TXT record for $domain in env/zones"
+  done < <(rpt_domains)
   render "$ENV_DIR/nsd.conf.in" "$WORLD_DIR/nsd/nsd.conf"
   render "$ENV_DIR/unbound.conf.in" "$WORLD_DIR/unbound/unbound.conf"
 
@@ -461,10 +612,24 @@ while True:
     s.sendto(head + q[12:min(i + 5, len(q))], peer)
 ' "$ERRDNS_PORT"
 
+  # TLS-RPT: the SMTP sink (Postfix's relayhost), the HTTPS sink, then Postfix.
+  start_bg smtp-sink python3 "$INTEGRATION_DIR/smtp_sink.py" --port "$SMTP_SINK_PORT" \
+    --dir "$WORLD_DIR/smtp-sink"
+  start_bg https-sink python3 "$INTEGRATION_DIR/https_sink.py" --port "$RPT_HTTPS_PORT" \
+    --cert "$WORLD_DIR/pki/reports.pem" --key "$WORLD_DIR/pki/reports.key" \
+    --log "$WORLD_DIR/https-sink/requests.jsonl"
+
   wait_tcp nsd "$(pid_of nsd)" "$NSD_PORT"
   wait_tcp unbound "$(pid_of unbound)" "$UNBOUND_PORT"
   wait_tcp nginx "$(pid_of nginx)" "$HTTPS_PORT"
   wait_tcp stall "$(pid_of stall)" "$STALL_PORT"
+  wait_tcp smtp-sink "$(pid_of smtp-sink)" "$SMTP_SINK_PORT"
+  wait_tcp https-sink "$(pid_of https-sink)" "$RPT_HTTPS_PORT"
+  if postfix_wanted; then
+    start_postfix
+  else
+    wlog "not root: no Postfix (REPORT_SENDMAIL is empty in env.sh)"
+  fi
 
   # Sanity: NSD serves the zone, Unbound validates it (AD bit), nginx speaks TLS with the CA.
   local serial want i
@@ -482,12 +647,24 @@ while True:
   curl -sS -o /dev/null --max-time 5 --cacert "$WORLD_DIR/pki/ca.pem" \
     --connect-to "::127.0.0.1:$HTTPS_PORT" https://mta-sts.enforce.mta.test/.well-known/mta-sts.txt ||
     wdie "nginx does not serve the enforce policy (see $WORLD_DIR/nginx/error.log)"
-  wlog "up in $WORLD_DIR: nsd $NSD_PORT, unbound $UNBOUND_PORT, https $HTTPS_PORT, stall $STALL_PORT"
+  # The HTTPS sink: a TLS handshake only (an HTTP request would land in its request log).
+  python3 -c '
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+with socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=5) as s:
+    with ctx.wrap_socket(s, server_hostname=sys.argv[3]):
+        pass
+' "$WORLD_DIR/pki/ca.pem" "$RPT_HTTPS_PORT" "$RPT_HOST" 2>>"$WORLD_DIR/https-sink/stderr.log" ||
+    wdie "the HTTPS sink does not present a $RPT_HOST certificate of the world CA" \
+      "(see $WORLD_DIR/https-sink/stderr.log)"
+  wlog "up in $WORLD_DIR: nsd $NSD_PORT, unbound $UNBOUND_PORT, https $HTTPS_PORT," \
+    "stall $STALL_PORT, smtp-sink $SMTP_SINK_PORT, https-sink $RPT_HTTPS_PORT"
 }
 
 world_stop() {
   local dir="${1:-${WORLD_DIR:-}}" f pid name i alive
   [ -n "$dir" ] && [ -d "$dir/pids" ] || return 0
+  stop_postfix "$dir"  # first: its smtp client delivers to the SMTP sink
   for f in "$dir"/pids/*.pid; do
     [ -e "$f" ] || continue
     pid="$(cat "$f")"
@@ -499,7 +676,7 @@ world_stop() {
     name="$(basename "$f" .pid)"
     alive=1
     for ((i = 0; i < 150; i++)); do
-      kill -0 "$pid" 2>/dev/null || { alive=0; break; }
+      pid_alive "$pid" || { alive=0; break; }
       sleep 0.02
     done
     if [ "$alive" = 1 ]; then
@@ -516,11 +693,16 @@ world_dump_logs() {
   for f in "$dir"/pki/gen.log "$dir"/zones/sign.log "$dir"/nsd/stderr.log "$dir"/nsd/nsd.log \
     "$dir"/unbound/stderr.log "$dir"/unbound/unbound.log "$dir"/nginx/stderr.log \
     "$dir"/nginx/error.log "$dir"/nginx/access.log "$dir"/stall/stderr.log \
-    "$dir"/errdns/stderr.log; do
+    "$dir"/errdns/stderr.log "$dir"/smtp-sink/stderr.log "$dir"/https-sink/stderr.log \
+    "$dir"/postfix/stderr.log "$dir"/postfix/maillog; do
     [ -s "$f" ] || continue
     echo "----- ${f#"$dir"/} (last 200 lines) -----"
     tail -n 200 "$f"
   done
+  if [ -s "$dir/postfix/master.pid" ] && pid_alive "$(cat "$dir/postfix/master.pid")"; then
+    echo "----- postfix queue (postqueue -p) -----"
+    postqueue -c "$dir/postfix/etc" -p 2>&1 | tail -n 50 || true
+  fi
 }
 
 # Executed rather than sourced: run one helper, e.g. lib.sh world_set_txt NAME RDATA.

@@ -67,6 +67,20 @@ struct Settings {
     std::string socket_group;          ///< "" = unchanged
   } server;
 
+  /// SMTP TLS Reporting (RFC 8460): collection and daily reports.
+  struct TlsRpt {
+    bool enabled = true;  ///< collect results (datagrams, report op, engine failures)
+    std::string socket;   ///< libtlsrpt datagram socket, "unix:PATH"
+    bool send = false;    ///< deliver reports (otherwise they are only kept)
+    std::string organization_name;
+    std::string contact_info;           ///< an e-mail address
+    std::string submitter;              ///< == the domain of contact_info (RPT-14)
+    std::vector<std::string> sendmail;  ///< argv; "-f FROM RCPT" are appended
+    bool send_success_reports = true;   ///< also send days without failures
+    std::chrono::seconds max_delay{};   ///< random delay after the UTC day (RPT-8)
+    int keep_days = 0;                  ///< aggregates and reports kept this long
+  } tlsrpt;
+
   std::vector<LocalPolicy> policies;
 };
 

@@ -35,6 +35,12 @@ struct ListenOptions {
 [[nodiscard]] Result<util::Fd> listen_endpoint(std::string_view endpoint,
                                                const ListenOptions& options = {});
 
+/// A non-blocking, close-on-exec Unix datagram socket bound to "unix:/path" (the
+/// libtlsrpt socket), with the same directory, stale-socket, mode and owner
+/// rules as listen_endpoint. Errors as listen_endpoint.
+[[nodiscard]] Result<util::Fd> bind_datagram_endpoint(std::string_view endpoint,
+                                                      const ListenOptions& options = {});
+
 /// The local port of a bound TCP socket.
 [[nodiscard]] Result<std::uint16_t> bound_port(const util::Fd& socket);
 

@@ -48,6 +48,9 @@ struct HostResult {
   std::chrono::seconds ttl{0};
   /// Why the host is Unusable (errc text and detail), "" otherwise.
   std::string error;
+  /// Unusable because an answer was DNSSEC-bogus (RFC 8460 §4.3.2
+  /// dnssec-invalid), not because of a transient lookup failure.
+  bool dnssec_bogus = false;
   /// Step-by-step trail for --explain.
   std::vector<std::string> trail;
 };

@@ -14,6 +14,7 @@
 
 #include "tlspolicy/dns/answer.hpp"
 #include "tlspolicy/sts/policy.hpp"
+#include "tlspolicy/tlsrpt/model.hpp"
 #include "tlspolicy/util/clock.hpp"
 #include "tlspolicy/util/result.hpp"
 
@@ -34,6 +35,9 @@ struct MxHost {
   bool allowed = true;  ///< false: MTA-STS enforce patterns do not match (STS-27)
   Verify verify = Verify::None;
   std::vector<dns::TlsaRecord> tlsa;
+  /// RFC 7672 §2.2.3: the name whose TLSA RRset was used; "" without TLSA.
+  /// TLS-RPT files DANE results under it (RFC 8460 §1.1). Not in the JSON.
+  std::string tlsa_base_domain;
 };
 
 struct StsInfo {
@@ -82,6 +86,9 @@ struct Decision {
   /// Failures met while deciding (not part of the decision object; the CLI
   /// prints them on stderr, TLS-RPT will count them).
   std::vector<Error> failures;
+  /// The same failures as TLS-RPT results (RFC 8460 §4.3), filled only when
+  /// the engine looks up TLSRPT records (EngineOptions::tlsrpt). Not in the JSON.
+  std::vector<tlsrpt::PolicyResult> tlsrpt_results;
 
   /// For require-tls decisions: the Postfix level and its match names.
   TlsLevel postfix_level = TlsLevel::None;

@@ -29,6 +29,9 @@ struct DecideRequest {
 struct EngineOptions {
   std::vector<config::LocalPolicy> local_policies;
   std::vector<std::string> sts_exclude;  ///< normalised domains
+  /// RFC 8460 §3: look up the domain's TLSRPT record (Decision::tlsrpt) and
+  /// describe the failures met as TLS-RPT results (Decision::tlsrpt_results).
+  bool tlsrpt = false;
 };
 
 class PolicyEngine {
@@ -50,6 +53,14 @@ class PolicyEngine {
   util::Logger m_log;
   EngineOptions m_options;
 };
+
+/// RFC 8460 §4.3: the result type of an MTA-STS discovery failure, or
+/// nullopt for failures that are not reported (store errors, a malformed TXT
+/// record, which means "no MTA-STS").
+[[nodiscard]] std::optional<tlsrpt::ResultType> sts_result_type(Errc code) noexcept;
+
+/// RFC 8460 §4.5 (RPT-11): a TLSA record as a policy-string, "u s m HEX".
+[[nodiscard]] std::string tlsa_policy_string(const dns::TlsaRecord& r);
 
 /// REQUIRETLS from a recipient address: true when the local part ends in
 /// "+requiretls" (SPEC §3).

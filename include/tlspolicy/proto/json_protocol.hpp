@@ -5,7 +5,7 @@
 // PROTOCOL
 //   One JSON object per line in, one per line out (SPEC §4). Requests:
 //     {"op":"decide","domain":"example.com","requiretls":true,"recipient":"a@b","explain":true}
-//     {"op":"report","result":{"result-type":"…","policy-domain":"…",…}}   (provisional)
+//     {"op":"report","domain":"example.com","result":"failure",…}   (tlsrpt/json_report.hpp)
 //     {"op":"cache.list|cache.show|cache.purge|cache.refresh|cache.export","domain":"…"}
 //     {"op":"stats"}
 //   Every request may carry "v":1 and an "id" (any JSON scalar) that the response echoes.
@@ -30,6 +30,7 @@
 #include "tlspolicy/dns/name.hpp"
 #include "tlspolicy/policy/decision.hpp"
 #include "tlspolicy/policy/engine.hpp"
+#include "tlspolicy/tlsrpt/json_report.hpp"
 #include "tlspolicy/util/result.hpp"
 
 namespace tlspolicy::proto {
@@ -70,14 +71,6 @@ enum class JsonOp {
 /// True for the cache.* ops and stats: only the admin listener serves them (SPEC §4).
 [[nodiscard]] bool is_admin_op(JsonOp op) noexcept;
 
-/// The "report" op's payload. PROVISIONAL: the TLS-RPT ingestion work defines
-/// the result object; until then only its two keys below are checked.
-struct JsonReport {
-  std::string json;           ///< the "result" object, re-serialised compactly (valid JSON)
-  std::string result_type;    ///< its "result-type" string
-  std::string policy_domain;  ///< its "policy-domain" string, as sent (not normalised)
-};
-
 /// One parsed request line. Which members are set depends on `op`.
 struct JsonRequest {
   JsonOp op = JsonOp::Decide;
@@ -96,7 +89,7 @@ struct JsonRequest {
   /// cache.refresh, optional for the others).
   std::optional<dns::DomainName> domain;
 
-  std::optional<JsonReport> report;  ///< op == Report
+  std::optional<tlsrpt::JsonReport> report;  ///< op == Report (tlsrpt/json_report.hpp)
 };
 
 /// Parses one request line (with or without a trailing "\r" or "\r\n").

@@ -28,6 +28,10 @@ struct ServiceOptions {
   std::size_t workers = 16;         ///< concurrent cold lookups (DNS/HTTPS bound, not CPU)
   std::size_t max_pending = 4096;   ///< cold lookups queued at most; beyond: an overload defer
   std::size_t max_cached = 200000;  ///< decisions kept in memory at most
+  /// Called on the worker thread with every decision the engine made (not
+  /// with answers from memory), before the waiting callbacks run; TLS-RPT
+  /// counts the engine's own failures here. Must not throw. May be empty.
+  std::function<void(const policy::Decision&)> on_evaluated;
 };
 
 struct ServiceStats {

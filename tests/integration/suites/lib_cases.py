@@ -26,6 +26,17 @@ VALIDATE_CONFIG = os.environ.get("TLSPOLICY_VALIDATE_CONFIG",
 # Exit codes of the CLI contract (sysexits).
 EX_OK, EX_USAGE, EX_DATAERR, EX_UNAVAILABLE, EX_TEMPFAIL, EX_CONFIG = 0, 64, 65, 69, 75, 78
 
+# The rua URIs each world domain's single TLSRPT record names (RFC 8460 §3; two records
+# mean none). Kept beside the zone's table (tests/integration/env/zones/mta.test.zone).
+TLSRPT_RUA = {
+    "enforce.mta.test": ["mailto:tlsrpt@reports.test"],
+    "testing.mta.test": ["https://reports.test/ok"],
+    "badmode.mta.test": ["mailto:tlsrpt@reports.test", "https://reports.test/created"],
+    "selfsigned.mta.test": ["https://reports.test/flaky"],
+    "unusable.dane.test": ["mailto:tlsrpt@reports.test"],
+    "wrongname.mta.test": ["https://reports.test/fail"],
+}
+
 DECISION_KEYS = ("domain", "action", "verify", "source", "mx", "mta_sts", "dnssec",
                  "requiretls", "tlsrpt", "postfix", "reason", "ttl")
 CRASH_MARKERS = ("terminate called", "Traceback", "Aborted", "what():", "Segmentation fault",
@@ -182,7 +193,10 @@ class Check:
             self.eq("requiretls.requested", rt.get("requested"), requested)
         else:
             self.fail(f"requiretls: got {rt!r}, want an object")
-        self.eq("tlsrpt (no _smtp._tls records in the test zone)", d.get("tlsrpt"), None)
+        # RFC 8460 §3: the world publishes _smtp._tls records for the RPT_DOMAIN_* domains
+        # (tests/integration/env/zones/mta.test.zone); every other domain has none.
+        want_rua = TLSRPT_RUA.get(domain)
+        self.eq("tlsrpt", d.get("tlsrpt"), {"rua": want_rua} if want_rua else None)
         return d
 
     def mx(self, d, want):

@@ -44,7 +44,7 @@ if out="$(systemd-analyze verify "$tmp"/units/*.service "$tmp"/units/*.socket 2>
 else
   bad "units-verify" "$out"
 fi
-for name in socketmap json admin; do
+for name in socketmap json admin tlsrpt; do
   if grep -q "^FileDescriptorName=$name$" "$tmp"/units/tlspolicy-*.socket; then
     ok "socket-unit-$name"
   else
@@ -61,7 +61,7 @@ systemd-socket-activate -l "$run/sm.sock" -l "$run/json.sock" -l "$run/admin.soc
   "$TLSPOLICY_BIN" --set resolver.mode=trust-ad --set 'resolver.servers=["127.0.0.1@9"]' \
   --set resolver.timeout=200ms --set "state_dir=$tmp/state" \
   --set "server.socketmap=unix:$tmp/not-used/sm.sock" --set "server.json=unix:$tmp/not-used/j.sock" \
-  --set "server.admin=unix:$tmp/not-used/a.sock" serve >"$tmp/daemon.log" 2>&1 &
+  --set "server.admin=unix:$tmp/not-used/a.sock" --set "tlsrpt.socket=unix:$run/tlsrpt.sock" serve >"$tmp/daemon.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do [ -S "$run/sm.sock" ] && break; sleep 0.05; done
 

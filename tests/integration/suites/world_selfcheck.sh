@@ -6,6 +6,10 @@
 # and every policy host answers the way its case needs (status, Content-Type, certificate
 # error). When this suite fails, the other suites' failures are the world's fault, not the
 # binary's. `run --world-only` runs only the world_* suites.
+# The TLS-RPT report paths too: Postfix (REPORT_SENDMAIL) delivers into the SMTP sink, the HTTPS
+# sink answers by path with a reports.test certificate of the world CA and logs each request,
+# and the _smtp._tls records validate. What it sends there is removed again at the end (the
+# sinks are empty for the next suite); it never touches /flaky (its first POST fails once).
 #
 # Output: "ok NAME" / "FAIL NAME: got X, want Y", then "suite-result: passed=N failed=M skipped=K".
 set -euo pipefail
@@ -17,6 +21,11 @@ ENV_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../env" && pwd)"
 
 passed=0
 failed=0
+skipped=0
+skip() {
+  echo "skip $1: $2"
+  skipped=$((skipped + 1))
+}
 ok() {
   echo "ok $1"
   passed=$((passed + 1))
@@ -205,5 +214,135 @@ check_dns dyn-set-txt _scratch.mta.test TXT "NOERROR ad 1"
 "$WORLD_LIB" world_set_txt _scratch.mta.test
 check_dns dyn-delete-txt _scratch.mta.test TXT "NXDOMAIN ad 0"
 
-echo "suite-result: passed=$passed failed=$failed skipped=0"
+# --- TLS-RPT report paths ----------------------------------------------------------------------
+# DNS: the _smtp._tls records of every RPT_DOMAIN_* (two at RPT_DOMAIN_TWO_RECORDS), secure.
+for var in RPT_DOMAIN_ENFORCE RPT_DOMAIN_TESTING RPT_DOMAIN_INVALID RPT_DOMAIN_SELFSIGNED \
+  RPT_DOMAIN_DANE RPT_DOMAIN_TWO_RECORDS RPT_DOMAIN_FAIL; do
+  domain="${!var:-}"
+  if [ -z "$domain" ]; then
+    bad "rpt-dns-$var" "env.sh does not set $var"
+    continue
+  fi
+  n=1
+  [ "$var" = RPT_DOMAIN_TWO_RECORDS ] && n=2
+  check_dns "rpt-dns-$var" "_smtp._tls.$domain" TXT "NOERROR ad $n"
+done
+got="$(drill -p "$UNBOUND_PORT" @127.0.0.1 "_smtp._tls.$RPT_DOMAIN_ENFORCE" TXT 2>/dev/null |
+  awk '!/^;/ && $4 == "TXT" { sub(/^[^"]*/, ""); print }')"
+check_eq rpt-dns-enforce-rua "$got" '"v=TLSRPTv1; rua=mailto:tlsrpt@reports.test"'
+check_dns rpt-dns-reports-a "$RPT_HOST" A "NOERROR ad 1"
+
+marker="world-selfcheck-$$-$RANDOM"
+
+# HTTPS sink: status by path, the world CA verifies reports.test, every request logged (the
+# query string carries the marker; the sink routes on the path alone).
+check_eq rpt-connect-to "$RPT_CONNECT_TO" "reports.test:443:127.0.0.1:$RPT_HTTPS_PORT"
+body="{\"selfcheck\":\"$marker\",\"n\":1}"
+rpt_http() {  # rpt_http METHOD PATH: "<status> <absolute redirect URL, if any>"
+  local args=() rc=0 out
+  [ "$1" = POST ] && args=(-H 'Content-Type: application/tlsrpt+json' --data-binary "$body")
+  out="$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' --max-time 5 \
+    --cacert "$CA_FILE" --connect-to "$RPT_CONNECT_TO" -X "$1" "${args[@]}" \
+    "https://$RPT_HOST$2?selfcheck=$marker")" || rc=$?
+  if [ "$rc" = 0 ]; then echo "$out"; else echo "curl exit $rc"; fi
+}
+check_eq rpt-https-ok "$(rpt_http POST /ok)" "200 "
+check_eq rpt-https-created "$(rpt_http POST /created)" "201 "
+check_eq rpt-https-fail "$(rpt_http POST /fail)" "500 "
+check_eq rpt-https-redirect "$(rpt_http POST /redirect)" "302 https://$RPT_HOST/ok"
+check_eq rpt-https-get-405 "$(rpt_http GET /ok)" "405 "
+check_eq rpt-https-unknown-404 "$(rpt_http POST /nothing-here)" "404 "
+rc=0
+curl -s -o /dev/null --max-time 5 --connect-to "$RPT_CONNECT_TO" --data-binary x \
+  "https://$RPT_HOST/ok?selfcheck=$marker" || rc=$?
+check_eq rpt-https-untrusted-without-ca "curl exit $rc" "curl exit 60"
+got="$(python3 - "$RPT_HTTPS_LOG" "$marker" "$body" <<'EOF'
+import base64, json, sys
+log, marker, body = sys.argv[1], sys.argv[2], sys.argv[3].encode()
+rows = [json.loads(l) for l in open(log) if l.strip()]
+rows = [r for r in rows if marker in r.get("path", "")]
+want = [("POST", "/ok", 200), ("POST", "/created", 201), ("POST", "/fail", 500),
+        ("POST", "/redirect", 302), ("GET", "/ok", 405), ("POST", "/nothing-here", 404)]
+got = [(r["method"], r["path"].split("?")[0], r["status"]) for r in rows]
+if got != want:
+    print(f"requests {got}, want {want}")
+for r in rows:
+    if r["method"] == "POST" and (base64.b64decode(r["body_b64"]) != body
+                                  or r["content_length"] != len(body)
+                                  or r["content_type"] != "application/tlsrpt+json"):
+        print(f"{r['path']}: body {r['body_b64']}, length {r['content_length']}, type "
+              f"{r['content_type']}; want the posted JSON as application/tlsrpt+json")
+        break
+EOF
+)"
+check_eq rpt-https-log "$got" ""
+
+# Postfix: running, no listener, relayhost = the sink; REPORT_SENDMAIL delivers into the sink.
+if [ -z "${REPORT_SENDMAIL:-}" ]; then
+  skip rpt-postfix "no Postfix in this world (not run as root)"
+  skip rpt-mail-path "no Postfix in this world (not run as root)"
+else
+  if postfix -c "$POSTFIX_CONFIG_DIR" status >/dev/null 2>&1; then ok rpt-postfix-running; else
+    bad rpt-postfix-running "postfix -c $POSTFIX_CONFIG_DIR status: not running"
+  fi
+  check_eq rpt-postfix-no-inet "$(postconf -c "$POSTFIX_CONFIG_DIR" -M 2>&1 |
+    awk '$2 == "inet"' | tr '\n' ' ')" ""
+  check_eq rpt-postfix-relayhost "$(postconf -c "$POSTFIX_CONFIG_DIR" -h relayhost)" \
+    "[127.0.0.1]:$SMTP_SINK_PORT"
+  mapfile -t sendmail_cmd < <(python3 -c 'import json, sys
+for a in json.loads(sys.argv[1]): print(a)' "$REPORT_SENDMAIL")
+  check_eq rpt-report-sendmail "${sendmail_cmd[*]:1}" "-C $POSTFIX_CONFIG_DIR -oi"
+  # A lone "." and leading dots: Postfix dot-stuffs them, the sink must unstuff them.
+  rc=0
+  printf 'From: selfcheck@reporter.test\nTo: %s\nSubject: %s\n\n%s\n' "$RPT_MAILTO" "$marker" \
+    $'line one\n.leading dot\n..two dots\n.\nlast line' |
+    timeout 20 "${sendmail_cmd[@]}" -f selfcheck@reporter.test "$RPT_MAILTO" || rc=$?
+  check_eq rpt-sendmail-exit "$rc" 0
+  got="$(python3 - "$SMTP_SINK_DIR" "$marker" "$RPT_MAILTO" <<'EOF'
+import glob, json, os, sys, time
+sink, marker, rcpt = sys.argv[1], sys.argv[2], sys.argv[3]
+want_body = b"\r\n\r\nline one\r\n.leading dot\r\n..two dots\r\n.\r\nlast line\r\n"
+deadline = time.monotonic() + 20
+while True:
+    for meta_path in sorted(glob.glob(os.path.join(sink, "*.json"))):
+        with open(meta_path[:-5] + ".eml", "rb") as f:
+            eml = f.read()
+        if f"Subject: {marker}\r\n".encode() not in eml:
+            continue
+        with open(meta_path) as f:
+            meta = json.load(f)
+        if meta.get("mail_from") != "selfcheck@reporter.test" or meta.get("rcpt_to") != [rcpt]:
+            print(f"envelope {meta}, want selfcheck@reporter.test -> [{rcpt}]")
+        elif meta.get("size") != len(eml):
+            print(f"size {meta.get('size')}, want {len(eml)} (the .eml)")
+        elif not eml.endswith(want_body):
+            print(f"message ends {eml[-80:]!r}, want {want_body!r}")
+        sys.exit(0)
+    if time.monotonic() > deadline:
+        print("no message with that Subject in the sink within 20 s")
+        sys.exit(0)
+    time.sleep(0.05)
+EOF
+)"
+  check_eq rpt-mail-path "$got" ""
+fi
+
+# Leave the sinks as found for the next suite: drop what this suite sent.
+python3 - "$SMTP_SINK_DIR" "$RPT_HTTPS_LOG" "$marker" <<'EOF'
+import glob, os, sys
+sink, log, marker = sys.argv[1], sys.argv[2], sys.argv[3]
+for meta in glob.glob(os.path.join(sink, "*.json")):
+    eml = meta[:-5] + ".eml"
+    with open(eml, "rb") as f:
+        mine = f"Subject: {marker}\r\n".encode() in f.read()
+    if mine:
+        os.remove(meta)
+        os.remove(eml)
+with open(log) as f:
+    lines = [l for l in f if marker not in l]
+with open(log + ".tmp", "w") as f:
+    f.writelines(lines)
+os.replace(log + ".tmp", log)
+EOF
+echo "suite-result: passed=$passed failed=$failed skipped=$skipped"
 [ "$failed" -eq 0 ]

@@ -230,6 +230,18 @@ socket_mode = "0660"
 socket_owner = "tlspolicy"
 socket_group = "postfix"
 
+[tlsrpt]
+enabled = false
+socket = "unix:/tmp/tlsrpt.sock"
+send = true
+submitter = "Example.NET"
+contact_info = "tls-reports@example.net"
+organization_name = "Example Net"
+sendmail = ["/usr/lib/sendmail", "-t"]
+send_success_reports = false
+max_delay = "10m"
+keep_days = 30
+
 [[policy]]
 domain = "Dane.Example."
 action = "require-tls"
@@ -285,6 +297,16 @@ TEST(ConfigFile, OverridesEveryDefault) {
   EXPECT_EQ(s.server.socket_mode, 0660u);
   EXPECT_EQ(s.server.socket_owner, "tlspolicy");
   EXPECT_EQ(s.server.socket_group, "postfix");
+  EXPECT_FALSE(s.tlsrpt.enabled);
+  EXPECT_EQ(s.tlsrpt.socket, "unix:/tmp/tlsrpt.sock");
+  EXPECT_TRUE(s.tlsrpt.send);
+  EXPECT_EQ(s.tlsrpt.submitter, "example.net");
+  EXPECT_EQ(s.tlsrpt.contact_info, "tls-reports@example.net");
+  EXPECT_EQ(s.tlsrpt.organization_name, "Example Net");
+  EXPECT_EQ(s.tlsrpt.sendmail, (std::vector<std::string>{"/usr/lib/sendmail", "-t"}));
+  EXPECT_FALSE(s.tlsrpt.send_success_reports);
+  EXPECT_EQ(s.tlsrpt.max_delay, 10min);
+  EXPECT_EQ(s.tlsrpt.keep_days, 30);
   ASSERT_EQ(s.policies.size(), 3U);
   EXPECT_EQ(s.policies[0], (LocalPolicy{"dane.example", "require-tls", "dane", {}}));
   EXPECT_EQ(
@@ -292,6 +314,31 @@ TEST(ConfigFile, OverridesEveryDefault) {
       (LocalPolicy{"pkix.example", "require-tls", "pkix", {".example.net", "mx.example.org"}}));
   EXPECT_EQ(s.policies[2], (LocalPolicy{"plain.example", "opportunistic", "", {}}));
   for (const auto& v : r->values) EXPECT_EQ(v.origin, Origin::File) << v.name;
+}
+
+// RPT-14: the submitter is the domain of contact-info; each is derived from the other.
+TEST(TlsRptSettings, SubmitterAndContactDeriveFromEachOther) {
+  auto from_contact = load_config_text("[tlsrpt]\ncontact_info = \"rpt@Mail.Example.ORG\"\n", {});
+  ASSERT_TRUE(from_contact) << from_contact.error().detail;
+  EXPECT_EQ(from_contact->settings.tlsrpt.submitter, "mail.example.org");
+  EXPECT_EQ(from_contact->settings.tlsrpt.organization_name, "mail.example.org");
+
+  auto from_submitter = load_config_text("[tlsrpt]\nsubmitter = \"example.org\"\n", {});
+  ASSERT_TRUE(from_submitter) << from_submitter.error().detail;
+  EXPECT_EQ(from_submitter->settings.tlsrpt.contact_info, "postmaster@example.org");
+
+  EXPECT_FALSE(load_config_text(
+      "[tlsrpt]\nsubmitter = \"example.org\"\ncontact_info = \"a@example.net\"\n", {}));
+  EXPECT_FALSE(load_config_text("[tlsrpt]\ncontact_info = \"no-at-sign\"\n", {}));
+  EXPECT_FALSE(load_config_text("[tlsrpt]\nsend = true\nsubmitter = \"localhost\"\n", {}));
+  EXPECT_FALSE(load_config_text("[tlsrpt]\nsocket = \"127.0.0.1:25\"\n", {}));
+  EXPECT_FALSE(load_config_text("[tlsrpt]\nsendmail = [\"sendmail\"]\n", {}));
+}
+
+TEST(TlsRptSettings, DatagramSocketSitsBesideTheJsonSocket) {
+  auto r = load_config_text("[server]\njson = \"unix:/srv/x/json.sock\"\n", {});
+  ASSERT_TRUE(r) << r.error().detail;
+  EXPECT_EQ(r->settings.tlsrpt.socket, "unix:/srv/x/tlsrpt.sock");
 }
 
 TEST(ConfigFile, OnlyGivenKeysComeFromTheFile) {

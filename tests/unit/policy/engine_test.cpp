@@ -365,6 +365,114 @@ TEST_F(Engine, Rt4AllUnusableTlsaDoesNotSatisfyRequireTls) {
   EXPECT_FALSE(d.requiretls.satisfiable);
 }
 
+// --- TLS-RPT (RFC 8460): the engine's own failures and the TLSRPT record ---
+
+class EngineTlsRpt : public Engine {
+ protected:
+  EngineTlsRpt() {
+    options.tlsrpt = true;
+    dns.set("_smtp._tls.example.test", dns::RrType::Txt,
+            txt_answer({{"v=TLSRPTv1; rua=mailto:rpt@example.test"}}));
+    dns.set("example.test", dns::RrType::Mx, mx_answer({{10, "mx1.example.test"}}));
+  }
+  static const tlsrpt::FailureDetail& only_detail(const Decision& d) {
+    EXPECT_EQ(d.tlsrpt_results.size(), 1u);
+    EXPECT_EQ(d.tlsrpt_results.at(0).details.size(), 1u);
+    return d.tlsrpt_results.at(0).details.at(0);
+  }
+};
+
+TEST_F(EngineTlsRpt, Rpt1RecordFillsTheDecisionsRua) {
+  no_sts();
+  const auto d = decide("example.test");
+  ASSERT_TRUE(d.tlsrpt);
+  EXPECT_EQ(d.tlsrpt->rua, std::vector<std::string>{"mailto:rpt@example.test"});
+  EXPECT_TRUE(d.tlsrpt_results.empty());
+}
+
+TEST_F(EngineTlsRpt, Rpt2TwoRecordsMeanNoReporting) {
+  no_sts();
+  dns.set("_smtp._tls.example.test", dns::RrType::Txt,
+          txt_answer({{"v=TLSRPTv1; rua=mailto:a@example.test"},
+                      {"v=TLSRPTv1; rua=mailto:b@example.test"}}));
+  EXPECT_FALSE(decide("example.test").tlsrpt);
+}
+
+TEST_F(EngineTlsRpt, Rpt10WebPkiFailureOfThePolicyHost) {
+  dns.set("_mta-sts.example.test", dns::RrType::Txt, txt_answer({{"v=STSv1; id=id1"}}));
+  https.set(k_url, fail(Errc::FetchTls, Retry::Permanent, "certificate has expired"));
+  const auto d = decide("example.test");
+  const auto& detail = only_detail(d);
+  EXPECT_EQ(detail.result_type, tlsrpt::ResultType::StsWebpkiInvalid);
+  EXPECT_EQ(d.tlsrpt_results[0].policy.type, tlsrpt::PolicyType::Sts);
+  EXPECT_EQ(d.tlsrpt_results[0].policy.policy_domain, "example.test");
+  EXPECT_EQ(d.tlsrpt_results[0].failures, 1u);
+  EXPECT_NE(detail.additional_information.find("certificate has expired"), std::string::npos);
+}
+
+TEST_F(EngineTlsRpt, Rpt10InvalidPolicyAndFetchError) {
+  dns.set("_mta-sts.example.test", dns::RrType::Txt, txt_answer({{"v=STSv1; id=id1"}}));
+  https.set(k_url, http(200, "version: STSv1\nmode: sometimes\n"));
+  EXPECT_EQ(only_detail(decide("example.test")).result_type, tlsrpt::ResultType::StsPolicyInvalid);
+
+  dns.set("_mta-sts.example.test", dns::RrType::Txt, txt_answer({{"v=STSv1; id=id2"}}));
+  https.set(k_url, http(404, "not found"));
+  EXPECT_EQ(only_detail(decide("example.test")).result_type,
+            tlsrpt::ResultType::StsPolicyFetchError);
+}
+
+TEST_F(EngineTlsRpt, Rpt11FailureWithACachedPolicyCarriesItsLines) {
+  sts_policy("version: STSv1\nmode: enforce\nmx: mx1.example.test\nmax_age: 86400\n", "id1");
+  ASSERT_EQ(decide("example.test").action, Action::RequireTls);
+  dns.set("_mta-sts.example.test", dns::RrType::Txt, txt_answer({{"v=STSv1; id=id2"}}));
+  https.set(k_url, fail(Errc::FetchConnect, Retry::Transient, "connection refused"));
+  const auto d = decide("example.test");
+  ASSERT_EQ(d.tlsrpt_results.size(), 1u);
+  const auto& key = d.tlsrpt_results[0].policy;
+  EXPECT_EQ(key.policy_strings,
+            (std::vector<std::string>{"version: STSv1", "mode: enforce", "mx: mx1.example.test",
+                                      "max_age: 86400"}));
+  EXPECT_EQ(key.mx_hosts, std::vector<std::string>{"mx1.example.test"});
+}
+
+TEST_F(EngineTlsRpt, Rpt10BogusMxIsDnssecInvalid) {
+  dns.set("example.test", dns::RrType::Mx,
+          mx_answer({{10, "mx1.example.test"}}, dns::Security::Bogus));
+  const auto d = decide("example.test");
+  EXPECT_EQ(d.action, Action::Defer);
+  EXPECT_EQ(only_detail(d).result_type, tlsrpt::ResultType::DnssecInvalid);
+  EXPECT_EQ(d.tlsrpt_results[0].policy.type, tlsrpt::PolicyType::NoPolicyFound);
+}
+
+TEST_F(EngineTlsRpt, Rpt3UnusableTlsaIsTlsaInvalidUnderTheTlsaBaseDomain) {
+  dns.set("_25._tcp.mx1.example.test", dns::RrType::Tlsa,
+          testing::tlsa_answer({testing::tlsa(0, 0, 1, 32)}, dns::Security::Secure));
+  no_sts();
+  const auto d = decide("example.test");
+  const auto& detail = only_detail(d);
+  EXPECT_EQ(detail.result_type, tlsrpt::ResultType::TlsaInvalid);
+  EXPECT_EQ(detail.receiving_mx_hostname, "mx1.example.test");
+  const auto& key = d.tlsrpt_results[0].policy;
+  EXPECT_EQ(key.type, tlsrpt::PolicyType::Tlsa);
+  EXPECT_EQ(key.policy_domain, "mx1.example.test");
+  ASSERT_EQ(key.policy_strings.size(), 1u);
+  EXPECT_TRUE(key.policy_strings[0].starts_with("0 0 1 ")) << key.policy_strings[0];
+}
+
+TEST_F(EngineTlsRpt, Rpt10BogusTlsaIsDnssecInvalidButServfailIsNotReported) {
+  dns.set("_25._tcp.mx1.example.test", dns::RrType::Tlsa,
+          testing::tlsa_answer({usable_311()}, dns::Security::Bogus));
+  no_sts();
+  EXPECT_EQ(only_detail(decide("example.test")).result_type, tlsrpt::ResultType::DnssecInvalid);
+  dns.set("_25._tcp.mx1.example.test", dns::RrType::Tlsa, testing::dns_error(Errc::DnsServfail));
+  EXPECT_TRUE(decide("example.test").tlsrpt_results.empty());  // RFC 8460 §4.3.4: transient
+}
+
+TEST(TlsRptStrings, Rpt11TlsaPolicyStringIsUsageSelectorTypeHex) {
+  const dns::TlsaRecord r{3, 1, 1, {0x0a, 0xff, 0x00}};
+  EXPECT_EQ(tlsa_policy_string(r), "3 1 1 0AFF00");
+}
+
 TEST(Recipient, RequireTlsTag) {
   EXPECT_TRUE(recipient_requests_requiretls("alice+requiretls@example.test"));
   EXPECT_TRUE(recipient_requests_requiretls("Alice+RequireTLS@example.test"));

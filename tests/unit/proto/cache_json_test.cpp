@@ -97,8 +97,12 @@ TEST(JsonResponse, DecisionRoundTrip) {
   d.verify = policy::Verify::Dane;
   d.source = policy::Source::Dane;
   d.dnssec = dns::Security::Secure;
-  d.mx.push_back(policy::MxHost{
-      "mx.example.com", 10, true, policy::Verify::Dane, {dns::TlsaRecord{3, 1, 1, {0xab, 0x01}}}});
+  d.mx.push_back(policy::MxHost{"mx.example.com",
+                                10,
+                                true,
+                                policy::Verify::Dane,
+                                {dns::TlsaRecord{3, 1, 1, {0xab, 0x01}}},
+                                {}});
   d.postfix = "OK dane-only";
   d.reason = "r";
   d.ttl = 30s;

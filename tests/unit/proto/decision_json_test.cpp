@@ -14,7 +14,8 @@ TEST(DecisionJson, EveryFieldOfSpec3) {
   d.action = policy::Action::RequireTls;
   d.verify = policy::Verify::Pkix;
   d.source = policy::Source::MtaSts;
-  d.mx.push_back({"mx.example.test", 10, true, policy::Verify::Pkix, {{3, 1, 1, {0xab, 0x01}}}});
+  d.mx.push_back(
+      {"mx.example.test", 10, true, policy::Verify::Pkix, {{3, 1, 1, {0xab, 0x01}}}, {}});
   d.mta_sts = policy::StsInfo{"id1",
                               sts::StsMode::Enforce,
                               {"mx.example.test"},

@@ -50,8 +50,8 @@ struct OpCase {
 TEST(JsonRequest, ParsesEveryOp) {
   const std::vector<OpCase> cases = {
       {R"({"op":"decide","domain":"example.com"})", JsonOp::Decide, false},
-      {R"({"op":"report","result":{"result-type":"starttls-not-supported",)"
-       R"("policy-domain":"example.com"}})",
+      {R"({"op":"report","domain":"example.com","result":"failure",)"
+       R"("failure-details":[{"result-type":"starttls-not-supported"}]})",
        JsonOp::Report, false},
       {R"({"op":"cache.list"})", JsonOp::CacheList, true},
       {R"({"op":"cache.show","domain":"example.com"})", JsonOp::CacheShow, true},
@@ -175,16 +175,22 @@ TEST(JsonRequest, ULabelDomainIsNormalised) {
   EXPECT_EQ(cache->domain->str(), "xn--bcher-kva.example");
 }
 
-TEST(JsonRequest, ReportKeepsTheResultObject) {
+// RPT-10: the report op carries RFC 8460 results (tlsrpt/json_report.hpp
+// owns the format; its own tests cover it field by field).
+TEST(JsonRequest, ReportCarriesTheResultBatch) {
   const auto got =
-      parse_json_request(R"({"op":"report","id":1,"result":{"result-type":"validation-failure",)"
-                         R"("policy-domain":"example.com","extra":[1,2]}})");
+      parse_json_request(R"({"op":"report","id":1,"domain":"Example.COM","result":"failure",)"
+                         R"("failure-details":[{"result-type":"validation-failure"}]})");
   ASSERT_TRUE(got) << got.error().detail;
   ASSERT_TRUE(got->report);
-  EXPECT_EQ(got->report->result_type, "validation-failure");
-  EXPECT_EQ(got->report->policy_domain, "example.com");
-  EXPECT_EQ(got->report->json,
-            R"({"result-type":"validation-failure","policy-domain":"example.com","extra":[1,2]})");
+  EXPECT_EQ(got->id, "1");
+  EXPECT_EQ(got->report->batch.domain, "example.com");
+  ASSERT_EQ(got->report->batch.policies.size(), 1U);
+  EXPECT_EQ(got->report->batch.policies[0].failures, 1U);
+  EXPECT_FALSE(got->report->policy_given);
+  EXPECT_EQ(code_of(R"({"op":"report","domain":"example.com","result":"maybe"})"), "bad-request");
+  EXPECT_EQ(code_of(R"({"op":"report","domain":"example.com","result":"success","typo":1})"),
+            "bad-request");
 }
 
 TEST(JsonRequest, CacheDomainOptionalOrRequired) {
@@ -354,7 +360,8 @@ policy::Decision sample_decision() {
   d.action = policy::Action::RequireTls;
   d.verify = policy::Verify::Dane;
   d.source = policy::Source::Dane;
-  d.mx.push_back({"mx.example.test", 10, true, policy::Verify::Dane, {{3, 1, 1, {0xab, 0x01}}}});
+  d.mx.push_back(
+      {"mx.example.test", 10, true, policy::Verify::Dane, {{3, 1, 1, {0xab, 0x01}}}, {}});
   d.dnssec = dns::Security::Secure;
   d.postfix = "OK dane-only";
   d.reason = "every MX host has usable TLSA records";

@@ -151,7 +151,7 @@ TEST_F(Service, ForgetDropsCachedDecisions) {
 }
 
 TEST_F(Service, TooManyPendingLookupsDeferAtOnce) {
-  DecisionService svc{engine, clock, util::null_logger(), {1, 1, 100}};
+  DecisionService svc{engine, clock, util::null_logger(), {1, 1, 100, {}}};
   dns.close();
   std::atomic<int> answered{0};
   svc.decide(request("a.test"), [&](DecisionPtr) { ++answered; });  // runs, held at the gate
@@ -169,7 +169,7 @@ TEST_F(Service, TooManyPendingLookupsDeferAtOnce) {
 TEST_F(Service, ShutdownAnswersEveryQueuedLookupOnce) {
   std::atomic<int> answers{0};
   {
-    DecisionService svc{engine, clock, util::null_logger(), {1, 10, 100}};
+    DecisionService svc{engine, clock, util::null_logger(), {1, 10, 100, {}}};
     dns.close();
     svc.decide(request("a.test"), [&](DecisionPtr) { ++answers; });
     for (int i = 0; i < 1000 && dns.mx_calls.load() == 0; ++i) std::this_thread::sleep_for(1ms);

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// service::ReportService: SMTP TLS Reporting (RFC 8460) as the daemon and the
+// CLI run it. Results (libtlsrpt datagrams, the JSON "report" op, the
+// engine's own failures) are counted in the store per UTC day, report domain
+// and policy. After each UTC day one report per domain is made and, when
+// sending is on, delivered at a random moment within max_delay (RPT-8) to
+// the rua URIs of the domain's _smtp._tls record (RPT-1, RPT-2): mailto:
+// through the sendmail command, https: by POST (RPT-16). A report counts as
+// delivered once one URI accepted it (RPT-4); failed deliveries are retried
+// with exponential back-off for 24 hours (RPT-17); a delivered report is
+// never sent again.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tlspolicy/cache/report_store.hpp"
+#include "tlspolicy/dns/resolver.hpp"
+#include "tlspolicy/fetch/https_fetcher.hpp"
+#include "tlspolicy/policy/decision.hpp"
+#include "tlspolicy/policy/engine.hpp"
+#include "tlspolicy/tlsrpt/model.hpp"
+#include "tlspolicy/tlsrpt/sendmail.hpp"
+#include "tlspolicy/util/clock.hpp"
+#include "tlspolicy/util/log.hpp"
+#include "tlspolicy/util/result.hpp"
+
+namespace tlspolicy::service {
+
+struct ReportOptions {
+  bool send = false;  ///< tick() delivers due reports
+  std::string organization_name;
+  std::string contact_info;  ///< also From: and the envelope sender of report mail
+  std::string submitter;     ///< the domain of contact_info (RPT-14)
+  tlsrpt::SendmailOptions sendmail;
+  bool send_success_reports = true;
+  std::chrono::seconds max_delay{std::chrono::hours(4)};
+  int keep_days = 14;
+};
+
+/// First retry after this long; each further one waits twice as long, at
+/// most k_max_backoff; no attempt after give_up_at (RPT-17: 24 hours).
+inline constexpr std::chrono::seconds k_first_backoff{std::chrono::minutes(5)};
+inline constexpr std::chrono::seconds k_max_backoff{std::chrono::hours(4)};
+inline constexpr std::chrono::seconds k_retry_for{std::chrono::hours(24)};
+
+/// What one delivery did, per rua URI, for logs and `tlspolicy report send`.
+struct DeliveryOutcome {
+  cache::ReportRow row;            ///< as stored afterwards
+  std::vector<std::string> lines;  ///< "mailto:a@b: accepted", "https://…: HTTP 500", …
+};
+
+/// The policy an MTA's result without a policy refers to (JSON report op
+/// without "policy"): from the daemon's decision for the domain. STS when the
+/// decision carries an MTA-STS policy (testing or enforce); TLSA for a DANE
+/// decision, filed under the TLSA base domain of `mx_host` (or of the first
+/// DANE host); otherwise no-policy-found for the domain (RPT-3).
+[[nodiscard]] tlsrpt::PolicyKey policy_key_for(const policy::Decision& d, std::string_view mx_host);
+
+class ReportService {
+ public:
+  /// Keeps references: store, resolver, clock (and poster, when given) must
+  /// outlive this object. Without a poster, https: URIs fail (CLI tools that
+  /// only list or show reports need none).
+  ReportService(cache::ReportStore& store, const dns::Resolver& resolver,
+                const fetch::HttpsPoster* poster, const util::Clock& clock, util::Logger log,
+                ReportOptions options);
+
+  /// Counts one batch on its UTC day (the store's add). Thread-safe.
+  [[nodiscard]] Result<void> record(const tlsrpt::ResultBatch& batch);
+
+  /// Makes the report rows of every (day, domain) with results before the
+  /// current UTC day that has none yet: report id, first attempt at the day's
+  /// end plus a random delay in [1 s, max_delay], give up 24 h later.
+  /// `days` limits it to one day. Returns the rows made now.
+  [[nodiscard]] Result<std::vector<cache::ReportRow>> make_reports(
+      std::optional<tlsrpt::Day> day = std::nullopt);
+
+  /// The RFC 8460 §4 JSON of `row`'s day and domain (uncompressed).
+  [[nodiscard]] Result<std::string> render(const cache::ReportRow& row) const;
+
+  /// Delivers `row` now, whatever its next_attempt_at, and stores the new
+  /// state. A Sent report is left alone (returned unchanged).
+  [[nodiscard]] Result<DeliveryOutcome> deliver(const cache::ReportRow& row);
+
+  /// One scheduler pass: make reports for finished days; when sending is
+  /// on, deliver those due; purge what is older than keep_days. Logs and
+  /// carries on after errors. Thread-safe with record().
+  void tick();
+
+ private:
+  [[nodiscard]] std::string random_hex(std::size_t bytes);
+
+  cache::ReportStore& m_store;
+  const dns::Resolver& m_resolver;
+  const fetch::HttpsPoster* m_poster;
+  const util::Clock& m_clock;
+  util::Logger m_log;
+  ReportOptions m_options;
+  std::mutex m_rng_mu;
+  std::mt19937_64 m_rng;
+  std::mutex m_tick_mu;  ///< one tick or deliver at a time
+};
+
+}  // namespace tlspolicy::service
