@@ -41,8 +41,11 @@ ENV = os.environ
 R = Results()
 TODAY = datetime.datetime.now(datetime.timezone.utc).date()
 TOMORROW_OFFSET = "+1d"  # faketime: the reports of TODAY are due
-# Only the wall clock moves: timed waits on the monotonic clock keep their length.
-FAKETIME_ENV = dict(os.environ, FAKETIME_DONT_FAKE_MONOTONIC="1")
+# Only the wall clock moves: timed waits on the monotonic clock keep their length. An ASan
+# build must accept libfaketime being preloaded before its runtime.
+FAKETIME_ENV = dict(os.environ, FAKETIME_DONT_FAKE_MONOTONIC="1",
+                    ASAN_OPTIONS=":".join(filter(None, [os.environ.get("ASAN_OPTIONS", ""),
+                                                        "verify_asan_link_order=0"])))
 
 RESULT_TYPES = {"starttls-not-supported", "certificate-host-mismatch", "certificate-expired",
                 "certificate-not-trusted", "validation-failure", "tlsa-invalid", "dnssec-invalid",
