@@ -34,11 +34,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon_clients import CLIENTS, EXIM_GUIDE, Conn, Daemon, Results, guide_block  # noqa: E402
+# R (the ok/FAIL/suite-result printer) and check() are daemon_clients' own.
+from daemon_clients import CLIENTS, EXIM_GUIDE, Conn, Daemon, R, check, guide_block  # noqa: E402
 from lib_cases import BIN, CONFIG, CRASH_MARKERS, WORLD  # noqa: E402
 
 ENV = os.environ
-R = Results()
 TODAY = datetime.datetime.now(datetime.timezone.utc).date()
 TOMORROW_OFFSET = "+1d"  # faketime: the reports of TODAY are due
 # Only the wall clock moves: timed waits on the monotonic clock keep their length. An ASan
@@ -51,17 +51,6 @@ RESULT_TYPES = {"starttls-not-supported", "certificate-host-mismatch", "certific
                 "certificate-not-trusted", "validation-failure", "tlsa-invalid", "dnssec-invalid",
                 "dane-required", "sts-policy-fetch-error", "sts-policy-invalid",
                 "sts-webpki-invalid"}
-
-
-def check(name, fn, *args):
-    problems = []
-    note = ""
-    try:
-        note = fn(problems, *args) or ""
-    except Exception as e:  # a broken case is a failure, not a suite crash
-        problems.append(f"{type(e).__name__}: {e}")
-    R.case(name, problems, note)
-    return not problems
 
 
 # --- helpers -------------------------------------------------------------------------------
