@@ -5,10 +5,12 @@
 // tlspolicy Errors ("sqlite: <errmsg> (<path>)"), a guard that resets a
 // statement after use (so no read snapshot or bound buffer outlives the call),
 // and a Transaction guard (BEGIN IMMEDIATE, ROLLBACK unless committed). Not a
-// general SQLite wrapper: only what sqlite_policy_cache.cpp and migrate.cpp
-// need. Nothing here is thread-safe; the caller serialises use of a connection.
+// general SQLite wrapper: only what sqlite_policy_cache.cpp,
+// sqlite_report_store.cpp, sqlite_open.cpp and migrate.cpp need. Nothing here
+// is thread-safe; the caller serialises use of a connection.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -17,6 +19,7 @@
 #include <sqlite3.h>
 
 #include "tlspolicy/util/c_handle.hpp"
+#include "tlspolicy/util/clock.hpp"
 #include "tlspolicy/util/result.hpp"
 
 namespace tlspolicy::cache {
@@ -67,6 +70,17 @@ using SqliteStmt = util::CHandle<sqlite3_stmt, sqlite3_finalize>;
 
 [[nodiscard]] inline std::int64_t column_int64(sqlite3_stmt* stmt, int index) noexcept {
   return static_cast<std::int64_t>(sqlite3_column_int64(stmt, index));
+}
+
+/// A time, stored as whole Unix seconds (INTEGER).
+[[nodiscard]] inline int bind_time(sqlite3_stmt* stmt, int index, util::TimePoint t) noexcept {
+  return bind_int64(stmt, index, static_cast<std::int64_t>(t.time_since_epoch().count()));
+}
+
+/// Column `index` of the current row as a time stored by bind_time().
+[[nodiscard]] inline util::TimePoint column_time(sqlite3_stmt* stmt, int index) noexcept {
+  return util::TimePoint{
+      std::chrono::seconds{static_cast<std::chrono::seconds::rep>(column_int64(stmt, index))}};
 }
 
 /// Resets a reused prepared statement and clears its bindings at scope exit,

@@ -2,6 +2,7 @@
 //
 // cache::PolicyCache over SQLite: the persistent MTA-STS policy store that
 // survives restarts (RFC 8461 §5.1). One connection per cache object, opened
+// by open_sqlite_store() (sqlite_open.cpp, shared with the report store)
 // SQLITE_OPEN_NOMUTEX and serialised by one std::mutex, so the object is
 // thread-safe: every call holds the mutex for its whole statement sequence
 // (bind, step, reset), which SQLite's own FULLMUTEX could not guarantee for
@@ -19,17 +20,13 @@
 //   SQLite can still create its -shm file beside it or the store is not in WAL
 //   mode.
 #include <array>
-#include <cerrno>
 #include <chrono>
 #include <cstdint>
-#include <cstring>
-#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -38,14 +35,11 @@
 #include "tlspolicy/cache/policy_cache.hpp"
 #include "tlspolicy/sts/policy.hpp"
 
-#include "migrate.hpp"
 #include "sqlite_handles.hpp"
-#include <sys/stat.h>
+#include "sqlite_open.hpp"
 
 namespace tlspolicy::cache {
 namespace {
-
-constexpr std::string_view k_memory_path = ":memory:";
 
 // Both policy SELECTs list the columns in the order read_policy() expects.
 constexpr const char* k_get_policy_sql =
@@ -81,14 +75,6 @@ struct Statements {
   SqliteStmt get_failure;
   SqliteStmt delete_failure;
 };
-
-std::int64_t to_unix(util::TimePoint t) noexcept {
-  return static_cast<std::int64_t>(t.time_since_epoch().count());
-}
-
-util::TimePoint from_unix(std::int64_t s) noexcept {
-  return util::TimePoint{std::chrono::seconds{static_cast<std::chrono::seconds::rep>(s)}};
-}
 
 std::string join_mx(const std::vector<std::string>& mx) {
   std::string out;
@@ -132,15 +118,14 @@ Result<CachedPolicy> read_policy(sqlite3_stmt* stmt, std::string_view path) {
   p.policy.mode = *parsed_mode;
   p.policy.max_age = std::chrono::seconds{static_cast<std::chrono::seconds::rep>(max_age)};
   p.policy.mx = split_mx(column_string(stmt, 5));
-  p.fetched_at = from_unix(column_int64(stmt, 6));
-  p.expires_at = from_unix(column_int64(stmt, 7));
+  p.fetched_at = column_time(stmt, 6);
+  p.expires_at = column_time(stmt, 7);
   return p;
 }
 
-class SqlitePolicyCache final : public PolicyCache {
+class SqlitePolicyCache final : public PolicyCache, private SqliteStoreBase<Statements> {
  public:
-  SqlitePolicyCache(SqliteDb db, Statements stmts, std::string path) noexcept
-      : m_db(std::move(db)), m_stmts(std::move(stmts)), m_path(std::move(path)) {}
+  using SqliteStoreBase::SqliteStoreBase;
 
   [[nodiscard]] Result<std::optional<CachedPolicy>> get(
       const dns::DomainName& domain) const override {
@@ -148,12 +133,7 @@ class SqlitePolicyCache final : public PolicyCache {
     sqlite3_stmt* stmt = m_stmts.get_policy.get();
     const StmtReset reset{stmt};
     if (const int rc = bind_text(stmt, 1, domain.str()); rc != SQLITE_OK) return error(rc);
-    const int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE) return std::optional<CachedPolicy>{};
-    if (rc != SQLITE_ROW) return error(rc);
-    auto p = read_policy(stmt, m_path);
-    if (!p) return Unexpected{p.error()};
-    return std::optional<CachedPolicy>{std::move(*p)};
+    return read_row(stmt, read_policy);
   }
 
   [[nodiscard]] Result<void> put(const CachedPolicy& p) override {
@@ -173,8 +153,8 @@ class SqlitePolicyCache final : public PolicyCache {
       if (rc == SQLITE_OK) rc = bind_text(stmt, 4, sts::to_string(p.policy.mode));
       if (rc == SQLITE_OK) rc = bind_int64(stmt, 5, p.policy.max_age.count());
       if (rc == SQLITE_OK) rc = bind_text(stmt, 6, mx);
-      if (rc == SQLITE_OK) rc = bind_int64(stmt, 7, to_unix(p.fetched_at));
-      if (rc == SQLITE_OK) rc = bind_int64(stmt, 8, to_unix(p.expires_at));
+      if (rc == SQLITE_OK) rc = bind_time(stmt, 7, p.fetched_at);
+      if (rc == SQLITE_OK) rc = bind_time(stmt, 8, p.expires_at);
       if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
       if (rc != SQLITE_DONE) return error(rc);
     }
@@ -202,22 +182,14 @@ class SqlitePolicyCache final : public PolicyCache {
     const std::lock_guard lock{m_mutex};
     sqlite3_stmt* stmt = m_stmts.list_policies.get();
     const StmtReset reset{stmt};
-    std::vector<CachedPolicy> out;
-    for (;;) {
-      const int rc = sqlite3_step(stmt);
-      if (rc == SQLITE_DONE) return out;
-      if (rc != SQLITE_ROW) return error(rc);
-      auto p = read_policy(stmt, m_path);
-      if (!p) return Unexpected{p.error()};
-      out.push_back(std::move(*p));
-    }
+    return read_rows(stmt, read_policy);
   }
 
   [[nodiscard]] Result<std::size_t> purge_expired(util::TimePoint now) override {
     const std::lock_guard lock{m_mutex};
     sqlite3_stmt* stmt = m_stmts.purge.get();
     const StmtReset reset{stmt};
-    int rc = bind_int64(stmt, 1, to_unix(now));
+    int rc = bind_time(stmt, 1, now);
     if (rc == SQLITE_OK) rc = sqlite3_step(stmt);  // one statement: atomic on its own
     if (rc != SQLITE_DONE) return error(rc);
     return static_cast<std::size_t>(sqlite3_changes(m_db.get()));
@@ -233,7 +205,7 @@ class SqlitePolicyCache final : public PolicyCache {
     const StmtReset reset{stmt};
     int rc = bind_text(stmt, 1, f.domain);
     if (rc == SQLITE_OK) rc = bind_text(stmt, 2, f.id);
-    if (rc == SQLITE_OK) rc = bind_int64(stmt, 3, to_unix(f.failed_at));
+    if (rc == SQLITE_OK) rc = bind_time(stmt, 3, f.failed_at);
     if (rc == SQLITE_OK) rc = bind_text(stmt, 4, f.error);
     if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
     if (rc != SQLITE_DONE) return error(rc);
@@ -252,16 +224,12 @@ class SqlitePolicyCache final : public PolicyCache {
     FetchFailure f;
     f.domain = column_string(stmt, 0);
     f.id = column_string(stmt, 1);
-    f.failed_at = from_unix(column_int64(stmt, 2));
+    f.failed_at = column_time(stmt, 2);
     f.error = column_string(stmt, 3);
     return std::optional<FetchFailure>{std::move(f)};
   }
 
  private:
-  [[nodiscard]] Unexpected<Error> error(int rc) const {
-    return Unexpected{sqlite_error(m_db.get(), rc, m_path)};
-  }
-
   /// Runs a "DELETE ... WHERE domain = ?1" statement. Caller holds m_mutex.
   [[nodiscard]] Result<void> delete_by_domain(sqlite3_stmt* stmt, std::string_view domain) {
     const StmtReset reset{stmt};
@@ -270,43 +238,13 @@ class SqlitePolicyCache final : public PolicyCache {
     if (rc != SQLITE_DONE) return error(rc);
     return {};
   }
-
-  mutable std::mutex m_mutex;  ///< guards m_db and every statement in m_stmts
-  SqliteDb m_db;               ///< declared first: closed after the statements are finalised
-  Statements m_stmts;
-  std::string m_path;  ///< for error messages
 };
 
-/// Creates the missing directories above the store, mode 0700 (the store is
-/// private to the daemon's user). Existing directories are left as they are.
-Result<void> ensure_parent_directory(const std::filesystem::path& path) {
-  std::vector<std::filesystem::path> missing;
-  std::error_code ec;
-  for (auto dir = path.parent_path(); !dir.empty() && !std::filesystem::exists(dir, ec);
-       dir = dir.parent_path()) {
-    missing.push_back(dir);
-    if (dir == dir.parent_path()) break;  // a root that does not exist: mkdir reports it
-  }
-  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-    if (::mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) {
-      return fail(Errc::CacheIo, Retry::Transient,
-                  "cannot create directory " + it->string() + ": " + std::strerror(errno));
-    }
-  }
-  return {};
-}
+}  // namespace
 
-Result<SqliteStmt> prepare(sqlite3* db, const char* sql, std::string_view path) {
-  sqlite3_stmt* raw = nullptr;
-  const int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
-  SqliteStmt stmt{raw};
-  if (rc != SQLITE_OK) return Unexpected{sqlite_error(db, rc, path)};
-  return stmt;
-}
-
-Result<Statements> prepare_all(sqlite3* db, std::string_view path) {
+Result<std::unique_ptr<PolicyCache>> open_sqlite_cache(const SqliteOptions& options) {
   Statements s;
-  const std::array<std::pair<SqliteStmt*, const char*>, 8> table{{
+  const std::array<StatementSlot, 8> slots{{
       {&s.get_policy, k_get_policy_sql},
       {&s.list_policies, k_list_policies_sql},
       {&s.put_policy, k_put_policy_sql},
@@ -316,82 +254,10 @@ Result<Statements> prepare_all(sqlite3* db, std::string_view path) {
       {&s.get_failure, k_get_failure_sql},
       {&s.delete_failure, k_delete_failure_sql},
   }};
-  for (const auto& [slot, sql] : table) {
-    auto stmt = prepare(db, sql, path);
-    if (!stmt) return Unexpected{stmt.error()};
-    *slot = std::move(*stmt);
-  }
-  return s;
-}
-
-Result<void> exec(sqlite3* db, const char* sql, std::string_view path) {
-  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
-  if (rc != SQLITE_OK) return Unexpected{sqlite_error(db, rc, path)};
-  return {};
-}
-
-/// Switches a file database to WAL and returns the journal mode now in force.
-Result<std::string> enable_wal(sqlite3* db, std::string_view path) {
-  sqlite3_stmt* raw = nullptr;
-  int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &raw, nullptr);
-  const SqliteStmt stmt{raw};
-  if (rc != SQLITE_OK) return Unexpected{sqlite_error(db, rc, path)};
-  rc = sqlite3_step(stmt.get());
-  if (rc != SQLITE_ROW) return Unexpected{sqlite_error(db, rc, path)};
-  return column_string(stmt.get(), 0);
-}
-
-}  // namespace
-
-Result<std::unique_ptr<PolicyCache>> open_sqlite_cache(const SqliteOptions& options) {
-  const std::string path = options.path.string();
-  if (path.empty()) {
-    return fail(Errc::InvalidArgument, Retry::Permanent, "cache: empty database path");
-  }
-  const bool in_memory = path == k_memory_path;
-  if (!in_memory) {
-    if (auto r = ensure_parent_directory(options.path); !r) return Unexpected{r.error()};
-  }
-
-  sqlite3* raw = nullptr;
-  // NOMUTEX: SqlitePolicyCache serialises every use of the connection itself.
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  SqliteDb db{raw};  // adopt first: SQLite returns a handle even when the open fails
-  if (rc != SQLITE_OK) return Unexpected{sqlite_error(db.get(), rc, path)};
-
-  sqlite3_busy_timeout(db.get(), options.busy_timeout_ms > 0 ? options.busy_timeout_ms : 0);
-  if (auto r = exec(db.get(), "PRAGMA foreign_keys = ON", path); !r) return Unexpected{r.error()};
-
-  // The first statement that reads the file: a file that is not a database
-  // fails here with SQLITE_NOTADB (CacheSchema).
-  if (!in_memory) {  // ":memory:" has no journal file; WAL does not apply
-    auto mode = enable_wal(db.get(), path);
-    if (!mode) return Unexpected{mode.error()};
-    // A store SQLite could only open read-only keeps its journal mode; it
-    // still serves reads, and writes fail with CacheIo. A writable store that
-    // refuses WAL (e.g. a filesystem without shared memory) is refused.
-    if (*mode != "wal" && sqlite3_db_readonly(db.get(), "main") != 1) {
-      return fail(Errc::CacheIo, Retry::Permanent,
-                  "sqlite: cannot enable WAL, journal_mode is " + *mode + " (" + path + ")");
-    }
-  }
-  // Crash safety: with WAL, synchronous=NORMAL keeps every committed
-  // transaction across a process crash (kill -9: the WAL frames are already
-  // in the OS) and never corrupts the store; only a power loss or kernel
-  // crash may undo the last few commits, which for a cache of re-fetchable
-  // policies costs at most a re-fetch. FULL would fsync on every put.
-  if (auto r = exec(db.get(), "PRAGMA synchronous = NORMAL", path); !r) {
-    return Unexpected{r.error()};
-  }
-
-  if (auto r = migrate(db.get(), path); !r) return Unexpected{r.error()};
-
-  auto stmts = prepare_all(db.get(), path);
-  if (!stmts) return Unexpected{stmts.error()};
+  auto db = open_sqlite_store(options, "cache", slots);
+  if (!db) return Unexpected{db.error()};
   return std::unique_ptr<PolicyCache>{
-      std::make_unique<SqlitePolicyCache>(std::move(db), std::move(*stmts), path)};
+      std::make_unique<SqlitePolicyCache>(std::move(*db), std::move(s), options.path.string())};
 }
 
 }  // namespace tlspolicy::cache

@@ -4,11 +4,12 @@
 // per UTC day, report domain and policy, and the reports made from them, in
 // the same database file as the policy cache (tables rpt_*, schema version 3,
 // policy-cache/schema/migrations/0003_tlsrpt.sql). Same connection pattern as
-// sqlite_policy_cache.cpp: one connection per store object, opened
-// SQLITE_OPEN_NOMUTEX and serialised by one std::mutex (every method is
-// thread-safe); statements prepared once and reused, values always bound;
-// every write is one BEGIN IMMEDIATE transaction, so a crash loses no counted
-// result that add() reported as stored and never leaves half a batch; WAL and
+// sqlite_policy_cache.cpp, opened the same way (sqlite_open.cpp): one
+// connection per store object, SQLITE_OPEN_NOMUTEX, serialised by one
+// std::mutex (every method is thread-safe); statements prepared once and
+// reused, values always bound; every write is one BEGIN IMMEDIATE
+// transaction, so a crash loses no counted result that add() reported as
+// stored and never leaves half a batch; WAL and
 // SqliteOptions::busy_timeout_ms let the daemon, `tlspolicy report ...` and a
 // PolicyCache on the same file work side by side. SQLite failures are CacheIo
 // (Transient); rows this program could not have written are CacheSchema.
@@ -25,25 +26,17 @@
 // BUGS
 //   Counters saturate at 2^63-1 instead of failing: a client sending huge
 //   counts could otherwise make every later add() of that policy fail.
-//   The open sequence (directories, WAL, synchronous, foreign keys, migrate)
-//   repeats the one in sqlite_policy_cache.cpp; keep the two in step (or move
-//   both into one shared helper).
 //   Nothing stops two processes from sending the same due report at once;
 //   the daemon is the only sender.
 #include <algorithm>
 #include <array>
-#include <cerrno>
-#include <chrono>
 #include <cstdint>
-#include <cstring>
-#include <filesystem>
 #include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -54,9 +47,8 @@
 #include "tlspolicy/cache/report_store.hpp"
 #include "tlspolicy/tlsrpt/model.hpp"
 
-#include "migrate.hpp"
 #include "sqlite_handles.hpp"
-#include <sys/stat.h>
+#include "sqlite_open.hpp"
 
 namespace tlspolicy::cache {
 
@@ -76,7 +68,6 @@ std::string_view to_string(ReportState s) noexcept {
 
 namespace {
 
-constexpr std::string_view k_memory_path = ":memory:";
 constexpr std::uint64_t k_max_count = std::numeric_limits<std::int64_t>::max();
 
 std::optional<ReportState> parse_report_state(std::string_view s) noexcept {
@@ -164,14 +155,6 @@ struct Statements {
 };
 
 // ---- values <-> columns ----------------------------------------------------
-
-std::int64_t to_unix(util::TimePoint t) noexcept {
-  return static_cast<std::int64_t>(t.time_since_epoch().count());
-}
-
-util::TimePoint from_unix(std::int64_t s) noexcept {
-  return util::TimePoint{std::chrono::seconds{static_cast<std::chrono::seconds::rep>(s)}};
-}
 
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
@@ -339,12 +322,12 @@ Result<ReportRow> read_report(sqlite3_stmt* stmt, std::string_view path) {
   }
   r.day = *parsed_day;
   r.state = *parsed_state;
-  r.created_at = from_unix(column_int64(stmt, 4));
-  r.next_attempt_at = from_unix(column_int64(stmt, 5));
-  r.give_up_at = from_unix(column_int64(stmt, 6));
+  r.created_at = column_time(stmt, 4);
+  r.next_attempt_at = column_time(stmt, 5);
+  r.give_up_at = column_time(stmt, 6);
   r.attempts = static_cast<int>(attempts);
   r.last_error = column_string(stmt, 8);
-  if (sqlite3_column_type(stmt, 9) != SQLITE_NULL) r.sent_at = from_unix(column_int64(stmt, 9));
+  if (sqlite3_column_type(stmt, 9) != SQLITE_NULL) r.sent_at = column_time(stmt, 9);
   r.sent_to = column_string(stmt, 10);
   return r;
 }
@@ -425,10 +408,9 @@ int bind_filter(sqlite3_stmt* stmt, const ReportFilter& f, const std::string& da
 
 // ---- the store ---------------------------------------------------------------
 
-class SqliteReportStore final : public ReportStore {
+class SqliteReportStore final : public ReportStore, private SqliteStoreBase<Statements> {
  public:
-  SqliteReportStore(SqliteDb db, Statements stmts, std::string path) noexcept
-      : m_db(std::move(db)), m_stmts(std::move(stmts)), m_path(std::move(path)) {}
+  using SqliteStoreBase::SqliteStoreBase;
 
   [[nodiscard]] Result<void> add(const tlsrpt::ResultBatch& b) override {
     if (b.domain.empty()) {
@@ -560,12 +542,12 @@ class SqliteReportStore final : public ReportStore {
       if (rc == SQLITE_OK) rc = bind_text(stmt, 2, *day);
       if (rc == SQLITE_OK) rc = bind_text(stmt, 3, row.domain);
       if (rc == SQLITE_OK) rc = bind_text(stmt, 4, to_string(row.state));
-      if (rc == SQLITE_OK) rc = bind_int64(stmt, 5, to_unix(row.created_at));
-      if (rc == SQLITE_OK) rc = bind_int64(stmt, 6, to_unix(row.next_attempt_at));
-      if (rc == SQLITE_OK) rc = bind_int64(stmt, 7, to_unix(row.give_up_at));
+      if (rc == SQLITE_OK) rc = bind_time(stmt, 5, row.created_at);
+      if (rc == SQLITE_OK) rc = bind_time(stmt, 6, row.next_attempt_at);
+      if (rc == SQLITE_OK) rc = bind_time(stmt, 7, row.give_up_at);
       if (rc == SQLITE_OK) rc = bind_int64(stmt, 8, row.attempts);
       if (rc == SQLITE_OK) rc = bind_text(stmt, 9, row.last_error);
-      if (rc == SQLITE_OK && row.sent_at) rc = bind_int64(stmt, 10, to_unix(*row.sent_at));
+      if (rc == SQLITE_OK && row.sent_at) rc = bind_time(stmt, 10, *row.sent_at);
       if (rc == SQLITE_OK) rc = bind_text(stmt, 11, row.sent_to);
       if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
       if (rc != SQLITE_DONE) {
@@ -600,15 +582,15 @@ class SqliteReportStore final : public ReportStore {
     sqlite3_stmt* stmt = m_stmts.reports.get();
     const StmtReset reset{stmt};
     if (const int rc = bind_filter(stmt, f, day_text); rc != SQLITE_OK) return error(rc);
-    return read_reports(stmt);
+    return read_rows(stmt, read_report);
   }
 
   [[nodiscard]] Result<std::vector<ReportRow>> due_reports(util::TimePoint now) const override {
     const std::lock_guard lock{m_mutex};
     sqlite3_stmt* stmt = m_stmts.due_reports.get();
     const StmtReset reset{stmt};
-    if (const int rc = bind_int64(stmt, 1, to_unix(now)); rc != SQLITE_OK) return error(rc);
-    return read_reports(stmt);
+    if (const int rc = bind_time(stmt, 1, now); rc != SQLITE_OK) return error(rc);
+    return read_rows(stmt, read_report);
   }
 
   [[nodiscard]] Result<void> update_report(const ReportRow& row) override {
@@ -622,10 +604,10 @@ class SqliteReportStore final : public ReportStore {
     int rc = bind_text(stmt, 1, row.report_id);
     if (rc == SQLITE_OK) rc = bind_text(stmt, 2, to_string(row.state));
     if (rc == SQLITE_OK) rc = bind_int64(stmt, 3, row.attempts);
-    if (rc == SQLITE_OK) rc = bind_int64(stmt, 4, to_unix(row.next_attempt_at));
+    if (rc == SQLITE_OK) rc = bind_time(stmt, 4, row.next_attempt_at);
     if (rc == SQLITE_OK) rc = bind_text(stmt, 5, row.last_error);
     if (rc == SQLITE_OK) {
-      rc = row.sent_at ? bind_int64(stmt, 6, to_unix(*row.sent_at)) : sqlite3_bind_null(stmt, 6);
+      rc = row.sent_at ? bind_time(stmt, 6, *row.sent_at) : sqlite3_bind_null(stmt, 6);
     }
     if (rc == SQLITE_OK) rc = bind_text(stmt, 7, row.sent_to);
     if (rc == SQLITE_OK) rc = sqlite3_step(stmt);  // one statement: atomic on its own
@@ -663,10 +645,6 @@ class SqliteReportStore final : public ReportStore {
   }
 
  private:
-  [[nodiscard]] Unexpected<Error> error(int rc) const {
-    return Unexpected{sqlite_error(m_db.get(), rc, m_path)};
-  }
-
   /// Adds one policy's counts; returns its rpt_policy id. Caller holds
   /// m_mutex inside a transaction.
   [[nodiscard]] Result<std::int64_t> upsert_policy(const std::string& day,
@@ -717,67 +695,18 @@ class SqliteReportStore final : public ReportStore {
     const StmtReset reset{stmt};
     int rc = bind_text(stmt, 1, day);
     if (rc == SQLITE_OK) rc = bind_text(stmt, 2, domain);
-    if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE) return std::optional<ReportRow>{};
-    if (rc != SQLITE_ROW) return error(rc);
-    auto r = read_report(stmt, m_path);
-    if (!r) return Unexpected{r.error()};
-    return std::optional<ReportRow>{std::move(*r)};
+    if (rc != SQLITE_OK) return error(rc);
+    return read_row(stmt, read_report);
   }
-
-  /// Every row of a bound report SELECT. Caller holds m_mutex and resets.
-  [[nodiscard]] Result<std::vector<ReportRow>> read_reports(sqlite3_stmt* stmt) const {
-    std::vector<ReportRow> out;
-    for (;;) {
-      const int rc = sqlite3_step(stmt);
-      if (rc == SQLITE_DONE) return out;
-      if (rc != SQLITE_ROW) return error(rc);
-      auto r = read_report(stmt, m_path);
-      if (!r) return Unexpected{r.error()};
-      out.push_back(std::move(*r));
-    }
-  }
-
-  mutable std::mutex m_mutex;  ///< guards m_db and every statement in m_stmts
-  SqliteDb m_db;               ///< declared first: closed after the statements are finalised
-  Statements m_stmts;
-  std::string m_path;  ///< for error messages
 };
 
+}  // namespace
+
 // ---- opening ---------------------------------------------------------------
-// The same sequence as open_sqlite_cache() in sqlite_policy_cache.cpp (see
-// BUGS above): parent directories 0700, NOMUTEX connection, busy timeout,
-// foreign keys, WAL, synchronous = NORMAL, migrate.
 
-/// Creates the missing directories above the store, mode 0700.
-Result<void> ensure_parent_directory(const std::filesystem::path& path) {
-  std::vector<std::filesystem::path> missing;
-  std::error_code ec;
-  for (auto dir = path.parent_path(); !dir.empty() && !std::filesystem::exists(dir, ec);
-       dir = dir.parent_path()) {
-    missing.push_back(dir);
-    if (dir == dir.parent_path()) break;  // a root that does not exist: mkdir reports it
-  }
-  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-    if (::mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) {
-      return fail(Errc::CacheIo, Retry::Transient,
-                  "cannot create directory " + it->string() + ": " + std::strerror(errno));
-    }
-  }
-  return {};
-}
-
-Result<SqliteStmt> prepare(sqlite3* db, const char* sql, std::string_view path) {
-  sqlite3_stmt* raw = nullptr;
-  const int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
-  SqliteStmt stmt{raw};
-  if (rc != SQLITE_OK) return Unexpected{sqlite_error(db, rc, path)};
-  return stmt;
-}
-
-Result<Statements> prepare_all(sqlite3* db, std::string_view path) {
+Result<std::unique_ptr<ReportStore>> open_sqlite_report_store(const SqliteOptions& options) {
   Statements s;
-  const std::array<std::pair<SqliteStmt*, const char*>, 12> table{{
+  const std::array<StatementSlot, 12> slots{{
       {&s.add_policy, k_add_policy_sql},
       {&s.add_failure, k_add_failure_sql},
       {&s.days, k_days_sql},
@@ -791,76 +720,10 @@ Result<Statements> prepare_all(sqlite3* db, std::string_view path) {
       {&s.purge_policies, k_purge_policies_sql},
       {&s.purge_reports, k_purge_reports_sql},
   }};
-  for (const auto& [slot, sql] : table) {
-    auto stmt = prepare(db, sql, path);
-    if (!stmt) return Unexpected{stmt.error()};
-    *slot = std::move(*stmt);
-  }
-  return s;
-}
-
-Result<void> exec(sqlite3* db, const char* sql, std::string_view path) {
-  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
-  if (rc != SQLITE_OK) return Unexpected{sqlite_error(db, rc, path)};
-  return {};
-}
-
-/// Switches a file database to WAL and returns the journal mode now in force.
-Result<std::string> enable_wal(sqlite3* db, std::string_view path) {
-  sqlite3_stmt* raw = nullptr;
-  int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &raw, nullptr);
-  const SqliteStmt stmt{raw};
-  if (rc != SQLITE_OK) return Unexpected{sqlite_error(db, rc, path)};
-  rc = sqlite3_step(stmt.get());
-  if (rc != SQLITE_ROW) return Unexpected{sqlite_error(db, rc, path)};
-  return column_string(stmt.get(), 0);
-}
-
-}  // namespace
-
-Result<std::unique_ptr<ReportStore>> open_sqlite_report_store(const SqliteOptions& options) {
-  const std::string path = options.path.string();
-  if (path.empty()) {
-    return fail(Errc::InvalidArgument, Retry::Permanent, "report store: empty database path");
-  }
-  const bool in_memory = path == k_memory_path;
-  if (!in_memory) {
-    if (auto r = ensure_parent_directory(options.path); !r) return Unexpected{r.error()};
-  }
-
-  sqlite3* raw = nullptr;
-  // NOMUTEX: SqliteReportStore serialises every use of the connection itself.
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  SqliteDb db{raw};  // adopt first: SQLite returns a handle even when the open fails
-  if (rc != SQLITE_OK) return Unexpected{sqlite_error(db.get(), rc, path)};
-
-  sqlite3_busy_timeout(db.get(), options.busy_timeout_ms > 0 ? options.busy_timeout_ms : 0);
-  // purge_before() relies on ON DELETE CASCADE from rpt_policy to rpt_failure.
-  if (auto r = exec(db.get(), "PRAGMA foreign_keys = ON", path); !r) return Unexpected{r.error()};
-
-  if (!in_memory) {  // ":memory:" has no journal file; WAL does not apply
-    auto mode = enable_wal(db.get(), path);
-    if (!mode) return Unexpected{mode.error()};
-    if (*mode != "wal" && sqlite3_db_readonly(db.get(), "main") != 1) {
-      return fail(Errc::CacheIo, Retry::Permanent,
-                  "sqlite: cannot enable WAL, journal_mode is " + *mode + " (" + path + ")");
-    }
-  }
-  // As for the policy cache: with WAL, NORMAL keeps every committed
-  // transaction across a process crash ("a restart loses no counted result");
-  // only a power loss may undo the last few commits.
-  if (auto r = exec(db.get(), "PRAGMA synchronous = NORMAL", path); !r) {
-    return Unexpected{r.error()};
-  }
-
-  if (auto r = migrate(db.get(), path); !r) return Unexpected{r.error()};
-
-  auto stmts = prepare_all(db.get(), path);
-  if (!stmts) return Unexpected{stmts.error()};
+  auto db = open_sqlite_store(options, "report store", slots);
+  if (!db) return Unexpected{db.error()};
   return std::unique_ptr<ReportStore>{
-      std::make_unique<SqliteReportStore>(std::move(db), std::move(*stmts), path)};
+      std::make_unique<SqliteReportStore>(std::move(*db), std::move(s), options.path.string())};
 }
 
 }  // namespace tlspolicy::cache

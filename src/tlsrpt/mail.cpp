@@ -43,61 +43,29 @@
 
 #include "tlspolicy/tlsrpt/model.hpp"
 
+#include "text_chars.hpp"
+
 namespace tlspolicy::tlsrpt {
 namespace {
+
+using detail::domain_chars;
+using detail::filtered;
+using detail::is_alnum;
+using detail::trimmed;
 
 constexpr std::size_t k_line_limit = 78;    // RFC 5322 §2.1.1 SHOULD
 constexpr std::size_t k_base64_line = 76;   // RFC 2045 §6.8 MUST NOT exceed 76
 constexpr std::size_t k_max_boundary = 70;  // RFC 2046 §5.1.1
 constexpr std::string_view k_boundary_prefix = "=_tlsrpt_";
 
-bool is_alnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
 /// Printable ASCII only (0x20..0x7e): no CR, LF, other controls or 8-bit bytes; trimmed.
 std::string header_text(std::string_view s) {
-  std::string out;
-  for (const char c : s) {
-    if (c >= 0x20 && c <= 0x7e) out += c;
-  }
-  const auto first = out.find_first_not_of(' ');
-  if (first == std::string::npos) return {};
-  out.erase(0, first);
-  out.erase(out.find_last_not_of(' ') + 1);
-  return out;
+  return trimmed(filtered(s, [](char c) { return c >= 0x20 && c <= 0x7e; }), ' ');
 }
 
 /// An address for From:/To: (addr-spec, no spaces).
 std::string address_text(std::string_view s) {
-  std::string out;
-  for (const char c : header_text(s)) {
-    if (c != ' ' && c != '<' && c != '>') out += c;
-  }
-  return out;
-}
-
-/// A domain-name (A-label): [A-Za-z0-9.-], no leading or trailing dot.
-std::string domain_text(std::string_view s) {
-  std::string out;
-  for (const char c : s) {
-    if (is_alnum(c) || c == '-' || c == '.') out += c;
-  }
-  const auto first = out.find_first_not_of('.');
-  if (first == std::string::npos) return {};
-  out.erase(0, first);
-  out.erase(out.find_last_not_of('.') + 1);
-  return out;
-}
-
-/// Keeps the characters `keep` accepts.
-template <class Keep>
-std::string filtered(std::string_view s, Keep keep) {
-  std::string out;
-  for (const char c : s) {
-    if (keep(c)) out += c;
-  }
-  return out;
+  return filtered(header_text(s), [](char c) { return c != ' ' && c != '<' && c != '>'; });
 }
 
 /// id-left "@" id-right characters (make_report_id's alphabet: a subset of atext, '.', '@').
@@ -248,8 +216,9 @@ std::string rfc5322_date(util::TimePoint t) {
 }
 
 std::string render_report_mail(const MailParams& p, std::string_view gzipped_report) {
-  const std::string domain = domain_text(p.domain);
-  const std::string submitter = domain_text(p.submitter);
+  // Domains (A-label): [A-Za-z0-9.-], no leading or trailing dot.
+  const std::string domain = domain_chars(p.domain);
+  const std::string submitter = domain_chars(p.submitter);
   const std::string report_id = msg_id_text(p.report_id);
   const std::string filename = filename_text(p.filename);
   const std::string seed = filtered(p.boundary_seed, is_alnum);

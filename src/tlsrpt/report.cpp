@@ -40,10 +40,15 @@
 
 #include "tlspolicy/util/clock.hpp"
 
+#include "text_chars.hpp"
 #include <zlib.h>
 
 namespace tlspolicy::tlsrpt {
 namespace {
+
+using detail::domain_chars;
+using detail::filtered;
+using detail::is_alnum;
 
 using nlohmann::ordered_json;
 
@@ -164,23 +169,6 @@ ordered_json policy_entry(const AggregatedPolicy& a) {
     e["failure-details"] = std::move(details);
   }
   return e;
-}
-
-bool is_alnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-/// Keeps the characters of an A-label domain ([A-Za-z0-9.-]) and drops leading/trailing dots.
-std::string domain_chars(std::string_view s) {
-  std::string out;
-  for (const char c : s) {
-    if (is_alnum(c) || c == '-' || c == '.') out += c;
-  }
-  const auto first = out.find_first_not_of('.');
-  if (first == std::string::npos) return {};
-  out.erase(0, first);
-  out.erase(out.find_last_not_of('.') + 1);
-  return out;
 }
 
 /// Appends the atoms of `s` (split at '.') to `atoms`, each reduced to [A-Za-z0-9_-] (a subset
@@ -340,10 +328,7 @@ std::string report_filename(std::string_view submitter, std::string_view policy_
   const auto end = begin + std::chrono::days{1};
   std::string name = domain_chars(submitter) + "!" + domain_chars(policy_domain) + "!" +
                      std::to_string(begin.count()) + "!" + std::to_string(end.count());
-  std::string unique;
-  for (const char c : unique_id) {
-    if (is_alnum(c)) unique += c;  // unique-id = 1*(ALPHA / DIGIT)
-  }
+  const std::string unique = filtered(unique_id, is_alnum);  // unique-id = 1*(ALPHA / DIGIT)
   if (!unique.empty()) name += "!" + unique;
   name += gzipped ? ".json.gz" : ".json";
   return name;

@@ -9,14 +9,11 @@
 // mta-sts.good.test. Covers RFC 8461 §3.3 (STS-11 certificate name/chain/expiry, DNS-IDs only;
 // STS-13 no redirects; STS-15 size and time limits) and §7.2 (STS-19 TLS >= 1.2), plus the
 // private-address refusal. Skips (exit 77 through GTEST_SKIP) when the openssl CLI is missing.
-#include <cerrno>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -26,135 +23,29 @@
 
 #include "tlspolicy/fetch/https_fetcher.hpp"
 
+#include "https_test_support.hpp"
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-extern char** environ;
 
 namespace tlspolicy::fetch {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using test::read_file;
+using test::run;
+using test::TestHttpsServer;
 
 constexpr const char* k_host = "mta-sts.good.test";
 constexpr const char* k_policy_path = "/.well-known/mta-sts.txt";
 constexpr const char* k_policy = "version: STSv1\nmode: enforce\nmx: *.good.test\nmax_age: 86400\n";
 
-/// Starts argv[0] (searched in PATH) in `cwd` with stdout and stderr to `log`. Returns the pid,
-/// or nullopt when it could not be started. posix_spawn: safe in a threaded test process.
-std::optional<pid_t> spawn(const std::vector<std::string>& argv, const fs::path& cwd,
-                           const fs::path& log) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  pid_t pid = -1;
-  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return std::nullopt;
-  return pid;
-}
-
-/// Runs a command to completion; returns its exit status (-1 if it did not exit normally).
-int run(const std::vector<std::string>& argv, const fs::path& cwd, const fs::path& log) {
-  const auto pid = spawn(argv, cwd, log);
-  if (!pid) return -1;
-  int status = 0;
-  while (waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 void write_file(const fs::path& p, const std::string& content) {
   fs::create_directories(p.parent_path());
   std::ofstream(p, std::ios::binary) << content;
 }
-
-/// One `openssl s_server` child: started in the constructor, SIGTERMed and reaped in the
-/// destructor (RAII, so a failed ASSERT never leaks a server).
-class SServer {
- public:
-  SServer(const fs::path& pki, const fs::path& docroot, const std::string& leaf,
-          const std::vector<std::string>& extra) {
-    m_log = docroot.parent_path() / ("s_server-" + leaf + "-" + std::to_string(++s_count) + ".log");
-    std::vector<std::string> argv{"openssl", "s_server",
-                                  "-accept", "127.0.0.1:0",
-                                  "-cert",   (pki / (leaf + ".pem")).string(),
-                                  "-key",    (pki / (leaf + ".key")).string()};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    const auto pid = spawn(argv, docroot, m_log);
-    if (!pid) {
-      m_why = "cannot start openssl s_server";
-      return;
-    }
-    m_pid = *pid;
-    // s_server prints "ACCEPT 127.0.0.1:<port>" once it listens (the port is the kernel's
-    // choice for -accept ...:0, so there is no race for a free port).
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      const std::string out = read_file(m_log);
-      if (const auto at = out.find("ACCEPT 127.0.0.1:"); at != std::string::npos) {
-        const auto end = out.find('\n', at);
-        if (end != std::string::npos) {
-          m_port = std::stoi(out.substr(at + 17, end - at - 17));
-          return;
-        }
-      }
-      int status = 0;
-      if (waitpid(m_pid, &status, WNOHANG) == m_pid) {
-        m_pid = -1;
-        m_why = "openssl s_server exited: " + out;
-        return;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    m_why = "openssl s_server did not listen within 10 s: " + read_file(m_log);
-  }
-  ~SServer() {
-    if (m_pid > 0) {
-      kill(m_pid, SIGTERM);
-      int status = 0;
-      waitpid(m_pid, &status, 0);
-    }
-  }
-  SServer(const SServer&) = delete;
-  SServer& operator=(const SServer&) = delete;
-
-  [[nodiscard]] bool ok() const { return m_port > 0; }
-  [[nodiscard]] const std::string& why() const { return m_why; }
-  [[nodiscard]] int port() const { return m_port; }
-  /// The connect_to entry that sends mta-sts.good.test:443 to this server.
-  [[nodiscard]] std::string connect_to() const {
-    return std::string(k_host) + ":443:127.0.0.1:" + std::to_string(m_port);
-  }
-
- private:
-  static inline int s_count = 0;
-  pid_t m_pid = -1;
-  int m_port = 0;
-  fs::path m_log;
-  std::string m_why;
-};
 
 /// A TCP socket bound to 127.0.0.1 on a kernel-chosen port; listening or not.
 class LoopbackSocket {
@@ -185,32 +76,17 @@ class LoopbackSocket {
   int m_port = 0;
 };
 
-class CurlFetcherIntegration : public ::testing::Test {
+class CurlFetcherIntegration : public test::HttpsSuite<CurlFetcherIntegration> {
  protected:
   static void SetUpTestSuite() {
-    s_curl = std::make_unique<CurlGlobal>();
-    const char* tmp = std::getenv("TMPDIR");
-    std::string templ =
-        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/tlspolicy-fetch-test-XXXXXX";
-    if (mkdtemp(templ.data()) == nullptr) {
-      s_skip = "mkdtemp failed";
-      return;
-    }
-    s_dir = templ;
+    if (!begin_suite("tlspolicy-fetch-test")) return;
     const fs::path pki = s_dir / "pki";
     const fs::path log = s_dir / "setup.log";
-    if (run({"openssl", "version"}, s_dir, log) != 0) {
-      s_skip = "the openssl CLI is not installed (apt-get install openssl)";
-      return;
-    }
     // CA, good leaf (SAN mta-sts.good.test, CN something else), a leaf for another name, a
     // self-signed and an expired leaf both for mta-sts.good.test (so only chain/expiry fail).
-    const int rc = run({"bash", TLSPOLICY_SOURCE_DIR "/tools/gen-test-pki.sh", "--wrong",
-                        "mta-sts.someone-else.test", "--selfsigned", k_host, "--expired", k_host,
-                        pki.string(), k_host},
-                       s_dir, log);
-    if (rc != 0) {
-      s_skip = "tools/gen-test-pki.sh failed (" + std::to_string(rc) + "): " + read_file(log);
+    if (!make_test_pki(
+            {"--wrong", "mta-sts.someone-else.test", "--selfsigned", k_host, "--expired", k_host},
+            k_host)) {
       return;
     }
     // Extra CA-signed leaves for the RFC 6125 name rules of RFC 8461 §3.3 (STS-11): the name
@@ -253,33 +129,24 @@ class CurlFetcherIntegration : public ::testing::Test {
                "HTTP/1.0 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>hi</p>");
   }
 
-  static void TearDownTestSuite() {
-    if (!s_dir.empty() && std::getenv("TLSPOLICY_KEEP_TEST_DIRS") == nullptr) {
-      std::error_code ec;
-      fs::remove_all(s_dir, ec);
-    }
-    s_curl.reset();
-  }
+  static void TearDownTestSuite() { end_suite(); }
 
-  void SetUp() override {
-    if (!s_skip.empty()) GTEST_SKIP() << s_skip;
-  }
-
-  /// Starts s_server with leaf `leaf` ("good", "wrong", ...) in -WWW mode unless `extra` says.
-  static std::unique_ptr<SServer> server(const std::string& leaf,
-                                         std::vector<std::string> extra = {"-WWW"}) {
-    return std::make_unique<SServer>(s_dir / "pki", s_dir / "www", leaf, extra);
-  }
-
-  /// Options trusting only the test CA and reaching mta-sts.good.test:443 at `connect_to`.
-  static FetcherOptions options(const std::string& connect_to) {
-    FetcherOptions o;
-    o.ca_file = (s_dir / "pki" / "ca.pem").string();
-    o.allow_private_addresses = true;
-    o.connect_timeout = 5000ms;
-    o.total_timeout = 10000ms;
-    o.connect_to = {connect_to};
-    return o;
+  /// Starts `openssl s_server` in -WWW mode (serves files; sends "Content-type: text/plain") or
+  /// -HTTP mode (serves files that hold a complete raw HTTP response) with leaf `leaf` ("good",
+  /// "wrong", ...); -WWW unless `extra` says. s_server prints "ACCEPT 127.0.0.1:<port>" once it
+  /// listens (-accept 127.0.0.1:0: the kernel picks the port).
+  static std::unique_ptr<TestHttpsServer> server(const std::string& leaf,
+                                                 std::vector<std::string> extra = {"-WWW"}) {
+    static int count = 0;
+    const fs::path pki = s_dir / "pki";
+    std::vector<std::string> argv{"openssl", "s_server",
+                                  "-accept", "127.0.0.1:0",
+                                  "-cert",   (pki / (leaf + ".pem")).string(),
+                                  "-key",    (pki / (leaf + ".key")).string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return std::make_unique<TestHttpsServer>(
+        argv, s_dir / "www", s_dir / ("s_server-" + leaf + "-" + std::to_string(++count) + ".log"),
+        "ACCEPT 127.0.0.1:", "openssl s_server", k_host);
   }
 
   static Result<HttpsResponse> fetch(const FetcherOptions& o, const std::string& path) {
@@ -287,10 +154,6 @@ class CurlFetcherIntegration : public ::testing::Test {
     if (!f) return Unexpected{f.error()};
     return (*f)->get(std::string("https://") + k_host + path);
   }
-
-  static inline std::unique_ptr<CurlGlobal> s_curl;
-  static inline fs::path s_dir;
-  static inline std::string s_skip;
 };
 
 #define START_SERVER(var, ...)          \
@@ -422,7 +285,7 @@ TEST_F(CurlFetcherIntegration, AnnouncedLengthOverCapIsFetchTooLarge) {
 TEST_F(CurlFetcherIntegration, SilentPeerIsFetchTimeoutWithinTotalTimeout) {
   const LoopbackSocket silent(/*listening=*/true);  // the kernel completes TCP; nobody reads
   ASSERT_GT(silent.port(), 0);
-  auto o = options(std::string(k_host) + ":443:127.0.0.1:" + std::to_string(silent.port()));
+  auto o = options(test::connect_to(k_host, silent.port()));
   o.total_timeout = 1000ms;
   const auto start = std::chrono::steady_clock::now();
   const auto r = fetch(o, k_policy_path);
@@ -436,9 +299,7 @@ TEST_F(CurlFetcherIntegration, SilentPeerIsFetchTimeoutWithinTotalTimeout) {
 TEST_F(CurlFetcherIntegration, NothingListeningIsFetchConnect) {
   const LoopbackSocket closed(/*listening=*/false);  // bound, not listening: connect refused
   ASSERT_GT(closed.port(), 0);
-  const auto r =
-      fetch(options(std::string(k_host) + ":443:127.0.0.1:" + std::to_string(closed.port())),
-            k_policy_path);
+  const auto r = fetch(options(test::connect_to(k_host, closed.port())), k_policy_path);
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, Errc::FetchConnect) << r.error().detail;
   EXPECT_EQ(r.error().retry, Retry::Transient);

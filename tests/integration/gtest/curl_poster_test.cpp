@@ -10,36 +10,26 @@
 // checks use reports.good.test. Covers RPT-16 (the status is returned; 200 and 201 are the
 // caller's success), no redirects, a byte-exact body, certificate verification and the
 // private-address refusal. Skips (GTEST_SKIP, exit 77) when python3 or the openssl CLI is missing.
-#include <cerrno>
-#include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <optional>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "tlspolicy/fetch/https_fetcher.hpp"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-extern char** environ;
+#include "https_test_support.hpp"
 
 namespace tlspolicy::fetch {
 namespace {
 
 namespace fs = std::filesystem;
-using namespace std::chrono_literals;
+using test::read_file;
+using test::run;
+using test::TestHttpsServer;
 
 constexpr const char* k_host = "reports.good.test";
 constexpr const char* k_gzip_type = "application/tlsrpt+gzip";
@@ -93,43 +83,6 @@ print("LISTEN %d" % httpd.server_address[1], flush=True)
 httpd.serve_forever()
 )PY";
 
-/// Starts argv[0] (searched in PATH) in `cwd` with stdout and stderr to `log`. posix_spawn: safe
-/// in a threaded test process.
-std::optional<pid_t> spawn(const std::vector<std::string>& argv, const fs::path& cwd,
-                           const fs::path& log) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  pid_t pid = -1;
-  const int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return std::nullopt;
-  return pid;
-}
-
-int run(const std::vector<std::string>& argv, const fs::path& cwd, const fs::path& log) {
-  const auto pid = spawn(argv, cwd, log);
-  if (!pid) return -1;
-  int status = 0;
-  while (waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 /// The file stem the server records a request path under.
 std::string record_name(const std::string& path) {
   std::string out;
@@ -140,99 +93,37 @@ std::string record_name(const std::string& path) {
   return out;
 }
 
-class CurlPosterIntegration : public ::testing::Test {
+class CurlPosterIntegration : public test::HttpsSuite<CurlPosterIntegration> {
  protected:
   static void SetUpTestSuite() {
-    s_curl = std::make_unique<CurlGlobal>();
-    const char* tmp = std::getenv("TMPDIR");
-    std::string templ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
-                        "/tlspolicy-poster-test-XXXXXX";
-    if (mkdtemp(templ.data()) == nullptr) {
-      s_skip = "mkdtemp failed";
-      return;
-    }
-    s_dir = templ;
-    const fs::path log = s_dir / "setup.log";
-    if (run({"python3", "-c", "import http.server, ssl"}, s_dir, log) != 0) {
+    if (!begin_suite("tlspolicy-poster-test")) return;
+    if (run({"python3", "-c", "import http.server, ssl"}, s_dir, s_dir / "setup.log") != 0) {
       s_skip = "python3 with ssl is not installed (apt-get install python3)";
       return;
     }
-    if (run({"openssl", "version"}, s_dir, log) != 0) {
-      s_skip = "the openssl CLI is not installed (apt-get install openssl)";
-      return;
-    }
+    if (!make_test_pki({}, k_host)) return;
     const fs::path pki = s_dir / "pki";
-    const int rc = run(
-        {"bash", TLSPOLICY_SOURCE_DIR "/tools/gen-test-pki.sh", pki.string(), k_host}, s_dir, log);
-    if (rc != 0) {
-      s_skip = "tools/gen-test-pki.sh failed (" + std::to_string(rc) + "): " + read_file(log);
-      return;
-    }
     fs::create_directories(s_dir / "records");
     std::ofstream(s_dir / "server.py") << k_server_py;
-    s_log = s_dir / "server.log";
-    const auto pid =
-        spawn({"python3", "-u", (s_dir / "server.py").string(), (pki / "good.pem").string(),
-               (pki / "good.key").string(), (s_dir / "records").string()},
-              s_dir, s_log);
-    if (!pid) {
-      s_skip = "cannot start python3";
-      return;
-    }
-    s_pid = *pid;
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      const std::string out = read_file(s_log);
-      if (const auto at = out.find("LISTEN "); at != std::string::npos) {
-        const auto end = out.find('\n', at);
-        if (end != std::string::npos) {
-          s_port = std::stoi(out.substr(at + 7, end - at - 7));
-          return;
-        }
-      }
-      int status = 0;
-      if (waitpid(s_pid, &status, WNOHANG) == s_pid) {
-        s_pid = -1;
-        s_skip = "the python3 HTTPS server exited: " + out;
-        return;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    s_skip = "the python3 HTTPS server did not listen within 10 s: " + read_file(s_log);
+    s_server = std::make_unique<TestHttpsServer>(
+        std::vector<std::string>{"python3", "-u", (s_dir / "server.py").string(),
+                                 (pki / "good.pem").string(), (pki / "good.key").string(),
+                                 (s_dir / "records").string()},
+        s_dir, s_dir / "server.log", "LISTEN ", "the python3 HTTPS server", k_host);
+    if (!s_server->ok()) s_skip = s_server->why();
   }
 
   static void TearDownTestSuite() {
-    if (s_pid > 0) {
-      kill(s_pid, SIGTERM);
-      int status = 0;
-      waitpid(s_pid, &status, 0);
-      s_pid = -1;
-    }
-    if (!s_dir.empty() && std::getenv("TLSPOLICY_KEEP_TEST_DIRS") == nullptr) {
-      std::error_code ec;
-      fs::remove_all(s_dir, ec);
-    }
-    s_curl.reset();
-  }
-
-  void SetUp() override {
-    if (!s_skip.empty()) GTEST_SKIP() << s_skip;
+    s_server.reset();
+    end_suite();
   }
 
   void TearDown() override {
-    if (HasFailure()) std::cerr << "server log:\n" << read_file(s_log);
+    if (HasFailure()) std::cerr << "server log:\n" << read_file(s_dir / "server.log");
   }
 
   /// Options trusting only the test CA and reaching reports.good.test:443 at the server.
-  static FetcherOptions options() {
-    FetcherOptions o;
-    o.ca_file = (s_dir / "pki" / "ca.pem").string();
-    o.allow_private_addresses = true;
-    o.connect_timeout = 5000ms;
-    o.total_timeout = 10000ms;
-    o.connect_to = {std::string(k_host) + ":443:127.0.0.1:" + std::to_string(s_port)};
-    return o;
-  }
+  static FetcherOptions options() { return HttpsSuite::options(s_server->connect_to()); }
 
   static Result<long> post(const FetcherOptions& o, const std::string& path,
                            const std::string& body, const std::string& type = k_gzip_type) {
@@ -249,12 +140,7 @@ class CurlPosterIntegration : public ::testing::Test {
     return read_file(s_dir / "records" / (record_name(path) + ".body"));
   }
 
-  static inline std::unique_ptr<CurlGlobal> s_curl;
-  static inline fs::path s_dir;
-  static inline fs::path s_log;
-  static inline std::string s_skip;
-  static inline pid_t s_pid = -1;
-  static inline int s_port = 0;
+  static inline std::unique_ptr<TestHttpsServer> s_server;
 };
 
 std::string all_bytes() {

@@ -1,18 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Helpers for the SQLite policy-cache tests: a temporary directory, a raw
-// SQLite connection for setting up states the PolicyCache interface cannot
-// produce (old schemas, foreign writers holding locks, bad rows), and
-// builders for CachedPolicy values.
+// Helpers for the SQLite store tests (policy cache, report store, migrations):
+// a temporary directory, a raw SQLite connection for setting up states the
+// store interfaces cannot produce (old schemas, foreign writers holding locks,
+// bad rows), builders for CachedPolicy values, and the checks both stores
+// share (opening, a locked store, a read-only store).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -22,9 +27,11 @@
 #include "tlspolicy/dns/name.hpp"
 #include "tlspolicy/sts/policy.hpp"
 #include "tlspolicy/util/c_handle.hpp"
+#include "tlspolicy/util/result.hpp"
 
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace tlspolicy::cache::test {
 
@@ -157,6 +164,81 @@ inline std::string read_file(const std::filesystem::path& path) {
 /// policy-cache/fixtures/<name> in the source tree.
 inline std::filesystem::path fixture(std::string_view name) {
   return std::filesystem::path{TLSPOLICY_SOURCE_DIR} / "policy-cache" / "fixtures" / name;
+}
+
+/// The store an open_sqlite_*() call returned, or null after a test failure
+/// naming `call` and `path`.
+template <class Store>
+std::unique_ptr<Store> opened_or_fail(Result<std::unique_ptr<Store>> opened, std::string_view call,
+                                      const std::filesystem::path& path) {
+  if (!opened) {
+    ADD_FAILURE() << call << "(" << path << "): " << opened.error().detail;
+    return nullptr;
+  }
+  return std::move(*opened);
+}
+
+/// The permission bits of `path` (0, after a test failure, when stat fails).
+inline unsigned permissions_of(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    ADD_FAILURE() << "cannot stat " << path;
+    return 0;
+  }
+  return st.st_mode & 0777U;
+}
+
+/// `e` is what a write to the store at `path` gives while another connection
+/// holds the write lock: CacheIo, Transient, naming the lock and the file.
+inline void expect_locked(const Error& e, const std::filesystem::path& path,
+                          std::string_view what) {
+  EXPECT_EQ(e.code, Errc::CacheIo) << what;
+  EXPECT_EQ(e.retry, Retry::Transient) << what;
+  EXPECT_NE(e.detail.find("sqlite: database is locked ("), std::string::npos)
+      << what << ": " << e.detail;
+  EXPECT_NE(e.detail.find(path.string()), std::string::npos) << what << ": " << e.detail;
+}
+
+/// Makes the store file `path` read-only (r--r--r--). Its directory `dir`
+/// stays writable so SQLite can make its -shm/-wal files for reading (see
+/// BUGS in sqlite_policy_cache.cpp).
+inline void make_read_only(const TempDir& dir, const std::filesystem::path& path) {
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read |
+                                         std::filesystem::perms::group_read |
+                                         std::filesystem::perms::others_read);
+  std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
+}
+
+/// The body of a death-test child (EXPECT_EXIT) that uses a store on a file
+/// made read-only: `open()` must give the store (else exit 3), `read(store)`
+/// must return true (else exit 4) and `write(store)` must fail with CacheIo
+/// (else exit 5). Then it prints "read-only ok: <the write's error>" and exits
+/// 0. As root, file permissions do not apply, so the child drops to nobody
+/// first (exit 2 when it cannot). `write_name` names the write in messages.
+template <class Open, class Read, class Write>
+[[noreturn]] void read_only_store_child(std::string_view write_name, Open open, Read read,
+                                        Write write) {
+  if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) {
+    std::cerr << "cannot drop root privileges\n";
+    std::_Exit(2);
+  }
+  auto store = open();
+  if (!store) {
+    std::cerr << "open failed: " << store.error().detail << "\n";
+    std::_Exit(3);
+  }
+  if (!read(**store)) {
+    std::cerr << "read failed on a read-only store\n";
+    std::_Exit(4);
+  }
+  auto written = write(**store);
+  if (written || written.error().code != Errc::CacheIo) {
+    std::cerr << write_name << " on a read-only store: want CacheIo, got "
+              << (written ? std::string{"success"} : written.error().detail) << "\n";
+    std::_Exit(5);
+  }
+  std::cerr << "read-only ok: " << written.error().detail << "\n";
+  std::_Exit(0);
 }
 
 }  // namespace tlspolicy::cache::test

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -62,6 +63,67 @@ std::vector<std::string> schema_of(const std::filesystem::path& path) {
   return rows;
 }
 
+/// PRAGMA user_version of the store at `path`, read on a connection of its own.
+std::string user_version(const std::filesystem::path& path) {
+  RawDb raw{path};
+  return raw.query("PRAGMA user_version");
+}
+
+/// Opening fixture `dump` with `open` (open_sqlite_cache or
+/// open_sqlite_report_store) upgrades it to the schema a fresh store gets.
+template <class Open>
+void expect_upgrade_gives_fresh_schema(Open open, std::string_view dump) {
+  TempDir dir;
+  const auto fresh = dir / "fresh.sqlite";
+  const auto upgraded = dir / "upgraded.sqlite";
+  ASSERT_TRUE(open(SqliteOptions{fresh}));
+  load_dump(upgraded, fixture(dump));
+  ASSERT_TRUE(open(SqliteOptions{upgraded}));
+  EXPECT_EQ(schema_of(fresh), schema_of(upgraded))
+      << "schema/schema.sql and schema/migrations/ disagree (upgrade from " << dump << ")";
+}
+
+/// Opening fixture `dump` at `path` with `open` while another connection
+/// holds the write lock waits out the busy timeout, then fails with CacheIo
+/// (Transient) and leaves the store at `version`.
+template <class Open>
+void expect_locked_upgrade_fails(Open open, const std::filesystem::path& path,
+                                 std::string_view dump, std::string_view version) {
+  load_dump(path, fixture(dump));
+  RawDb other{path};
+  other.exec("BEGIN IMMEDIATE");
+  auto store = open(SqliteOptions{path, 100});
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, Errc::CacheIo);
+  EXPECT_EQ(store.error().retry, Retry::Transient);
+  other.exec("ROLLBACK");
+  EXPECT_EQ(user_version(path), version) << "half-applied migration";
+}
+
+/// `open` refuses a store whose schema is newer than this program's, with
+/// CacheSchema (Permanent) naming the version and the file, and leaves it as
+/// it is.
+template <class Open>
+void expect_refuses_newer_schema(Open open) {
+  TempDir dir;
+  const auto path = dir / "policies.sqlite";
+  ASSERT_TRUE(open(SqliteOptions{path}));
+  const int newer = sqlite_schema_version() + 1;
+  {
+    RawDb raw{path};
+    raw.exec("PRAGMA user_version = " + std::to_string(newer));
+  }
+  auto store = open(SqliteOptions{path, 100});
+  ASSERT_FALSE(store) << "opened a store newer than this program";
+  EXPECT_EQ(store.error().code, Errc::CacheSchema);
+  EXPECT_EQ(store.error().retry, Retry::Permanent);
+  EXPECT_NE(store.error().detail.find("schema version " + std::to_string(newer) + " is newer"),
+            std::string::npos)
+      << store.error().detail;
+  EXPECT_NE(store.error().detail.find(path.string()), std::string::npos) << store.error().detail;
+  EXPECT_EQ(user_version(path), std::to_string(newer)) << "store was modified";
+}
+
 TEST(SqliteMigrate, FreshStoreHasCurrentSchema) {
   TempDir dir;
   const auto path = dir / "policies.sqlite";
@@ -86,16 +148,10 @@ TEST(SqliteMigrate, UpgradesVersionOneFixture) {
   TempDir dir;
   const auto path = dir / "policies.sqlite";
   load_dump(path, fixture("v1.sql"));
-  {
-    RawDb raw{path};
-    ASSERT_EQ(raw.query("PRAGMA user_version"), "1") << "fixture is not a version-1 store";
-  }
+  ASSERT_EQ(user_version(path), "1") << "fixture is not a version-1 store";
   auto cache = open_sqlite_cache(SqliteOptions{path});
   ASSERT_TRUE(cache) << cache.error().detail;
-  {
-    RawDb raw{path};
-    EXPECT_EQ(raw.query("PRAGMA user_version"), std::to_string(sqlite_schema_version()));
-  }
+  EXPECT_EQ(user_version(path), std::to_string(sqlite_schema_version()));
 
   // Old rows are readable, parsed form included.
   auto got = (*cache)->get(name("example.com"));
@@ -129,14 +185,7 @@ TEST(SqliteMigrate, UpgradesVersionOneFixture) {
 }
 
 TEST(SqliteMigrate, SchemaSqlMatchesTheMigrations) {
-  TempDir dir;
-  const auto fresh = dir / "fresh.sqlite";
-  const auto upgraded = dir / "upgraded.sqlite";
-  ASSERT_TRUE(open_sqlite_cache(SqliteOptions{fresh}));
-  load_dump(upgraded, fixture("v1.sql"));
-  ASSERT_TRUE(open_sqlite_cache(SqliteOptions{upgraded}));
-  EXPECT_EQ(schema_of(fresh), schema_of(upgraded))
-      << "schema/schema.sql and schema/migrations/ disagree";
+  expect_upgrade_gives_fresh_schema(open_sqlite_cache, "v1.sql");
 }
 
 // Every schema/migrations/NNNN_*.sql from the source tree, in order, run on
@@ -164,14 +213,7 @@ TEST(SqliteMigrate, SchemaSqlMatchesEveryMigrationFromEmpty) {
 }
 
 TEST(SqliteMigrate, SchemaSqlMatchesTheMigrationsFromVersionTwo) {
-  TempDir dir;
-  const auto fresh = dir / "fresh.sqlite";
-  const auto upgraded = dir / "upgraded.sqlite";
-  ASSERT_TRUE(open_sqlite_report_store(SqliteOptions{fresh}));
-  load_dump(upgraded, fixture("v2.sql"));
-  ASSERT_TRUE(open_sqlite_report_store(SqliteOptions{upgraded}));
-  EXPECT_EQ(schema_of(fresh), schema_of(upgraded))
-      << "schema/schema.sql and schema/migrations/ disagree";
+  expect_upgrade_gives_fresh_schema(open_sqlite_report_store, "v2.sql");
 }
 
 TEST(SqliteMigrate, FreshStoreHasTheTlsrptTables) {
@@ -227,10 +269,7 @@ TEST(SqliteMigrate, UpgradesVersionOneFixtureWithTheReportStore) {
   load_dump(path, fixture("v1.sql"));
   auto store = open_sqlite_report_store(SqliteOptions{path});
   ASSERT_TRUE(store) << store.error().detail;
-  {
-    RawDb raw{path};
-    EXPECT_EQ(raw.query("PRAGMA user_version"), std::to_string(sqlite_schema_version()));
-  }
+  EXPECT_EQ(user_version(path), std::to_string(sqlite_schema_version()));
   expect_tlsrpt_tables_work(**store);
   auto cache = open_sqlite_cache(SqliteOptions{path});
   ASSERT_TRUE(cache) << cache.error().detail;
@@ -249,10 +288,7 @@ TEST(SqliteMigrate, UpgradesVersionTwoFixture) {
     TempDir dir;
     const auto path = dir / "policies.sqlite";
     load_dump(path, fixture("v2.sql"));
-    {
-      RawDb raw{path};
-      ASSERT_EQ(raw.query("PRAGMA user_version"), "2") << "fixture is not a version-2 store";
-    }
+    ASSERT_EQ(user_version(path), "2") << "fixture is not a version-2 store";
     std::unique_ptr<ReportStore> store;
     if (report_store_first) {
       auto opened = open_sqlite_report_store(SqliteOptions{path});
@@ -266,10 +302,7 @@ TEST(SqliteMigrate, UpgradesVersionTwoFixture) {
       ASSERT_TRUE(opened) << opened.error().detail;
       store = std::move(*opened);
     }
-    {
-      RawDb raw{path};
-      EXPECT_EQ(raw.query("PRAGMA user_version"), std::to_string(sqlite_schema_version()));
-    }
+    EXPECT_EQ(user_version(path), std::to_string(sqlite_schema_version()));
 
     // Version-2 rows are intact: both policies and the fetch failure.
     auto got = (*cache)->get(name("example.com"));
@@ -298,32 +331,13 @@ TEST(SqliteMigrate, UpgradesVersionTwoFixture) {
 TEST(SqliteMigrate, UpgradeFromVersionTwoWaitsForLockAndFailsWithCacheIo) {
   TempDir dir;
   const auto path = dir / "policies.sqlite";
-  load_dump(path, fixture("v2.sql"));
-  RawDb other{path};
-  other.exec("BEGIN IMMEDIATE");
-  auto store = open_sqlite_report_store(SqliteOptions{path, 100});
-  ASSERT_FALSE(store);
-  EXPECT_EQ(store.error().code, Errc::CacheIo);
-  EXPECT_EQ(store.error().retry, Retry::Transient);
-  other.exec("ROLLBACK");
+  expect_locked_upgrade_fails(open_sqlite_report_store, path, "v2.sql", "2");
   RawDb raw{path};
-  EXPECT_EQ(raw.query("PRAGMA user_version"), "2") << "half-applied migration";
   EXPECT_EQ(raw.query("SELECT count(*) FROM sqlite_master WHERE name LIKE 'rpt_%'"), "0");
 }
 
 TEST(SqliteMigrate, ReportStoreRefusesNewerSchemaVersion) {
-  TempDir dir;
-  const auto path = dir / "policies.sqlite";
-  ASSERT_TRUE(open_sqlite_report_store(SqliteOptions{path}));
-  const int newer = sqlite_schema_version() + 1;
-  {
-    RawDb raw{path};
-    raw.exec("PRAGMA user_version = " + std::to_string(newer));
-  }
-  auto store = open_sqlite_report_store(SqliteOptions{path, 100});
-  ASSERT_FALSE(store) << "opened a store newer than this program";
-  EXPECT_EQ(store.error().code, Errc::CacheSchema);
-  EXPECT_EQ(store.error().retry, Retry::Permanent);
+  expect_refuses_newer_schema(open_sqlite_report_store);
 }
 
 TEST(SqliteMigrate, ReopeningACurrentStoreChangesNothing) {
@@ -336,26 +350,7 @@ TEST(SqliteMigrate, ReopeningACurrentStoreChangesNothing) {
   EXPECT_EQ(schema_of(path), before);
 }
 
-TEST(SqliteMigrate, RefusesNewerSchemaVersion) {
-  TempDir dir;
-  const auto path = dir / "policies.sqlite";
-  ASSERT_TRUE(open_sqlite_cache(SqliteOptions{path}));
-  const int newer = sqlite_schema_version() + 1;
-  {
-    RawDb raw{path};
-    raw.exec("PRAGMA user_version = " + std::to_string(newer));
-  }
-  auto cache = open_sqlite_cache(SqliteOptions{path, 100});
-  ASSERT_FALSE(cache) << "opened a store newer than this program";
-  EXPECT_EQ(cache.error().code, Errc::CacheSchema);
-  EXPECT_EQ(cache.error().retry, Retry::Permanent);
-  EXPECT_NE(cache.error().detail.find("schema version " + std::to_string(newer) + " is newer"),
-            std::string::npos)
-      << cache.error().detail;
-  EXPECT_NE(cache.error().detail.find(path.string()), std::string::npos) << cache.error().detail;
-  RawDb raw{path};
-  EXPECT_EQ(raw.query("PRAGMA user_version"), std::to_string(newer)) << "store was modified";
-}
+TEST(SqliteMigrate, RefusesNewerSchemaVersion) { expect_refuses_newer_schema(open_sqlite_cache); }
 
 TEST(SqliteMigrate, RefusesAFileThatIsNotSqlite) {
   TempDir dir;
@@ -392,17 +387,7 @@ TEST(SqliteMigrate, RefusesSomeOtherApplicationsDatabase) {
 
 TEST(SqliteMigrate, UpgradeWaitsForLockAndFailsWithCacheIo) {
   TempDir dir;
-  const auto path = dir / "policies.sqlite";
-  load_dump(path, fixture("v1.sql"));
-  RawDb other{path};
-  other.exec("BEGIN IMMEDIATE");
-  auto cache = open_sqlite_cache(SqliteOptions{path, 100});
-  ASSERT_FALSE(cache);
-  EXPECT_EQ(cache.error().code, Errc::CacheIo);
-  EXPECT_EQ(cache.error().retry, Retry::Transient);
-  other.exec("ROLLBACK");
-  RawDb raw{path};
-  EXPECT_EQ(raw.query("PRAGMA user_version"), "1") << "half-applied migration";
+  expect_locked_upgrade_fails(open_sqlite_cache, dir / "policies.sqlite", "v1.sql", "1");
 }
 
 }  // namespace

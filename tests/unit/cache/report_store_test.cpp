@@ -14,14 +14,14 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
-#include <iostream>
 #include <limits>
 #include <memory>
 #include <ostream>
 #include <string>
 #include <thread>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -30,8 +30,6 @@
 #include "tlspolicy/tlsrpt/model.hpp"
 
 #include "cache_test_support.hpp"
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace tlspolicy::tlsrpt {
 // Readable "got X, want Y" output for the aggregated values (gtest finds
@@ -144,6 +142,13 @@ FailureDetail detail(ResultType type, std::string receiving_ip = "192.0.2.25",
   return d;
 }
 
+/// `d` with one field set to `value`.
+template <class T>
+FailureDetail with(FailureDetail d, T FailureDetail::*field, std::type_identity_t<T> value) {
+  d.*field = std::move(value);
+  return d;
+}
+
 ResultBatch batch(util::TimePoint when, std::vector<PolicyResult> policies,
                   std::string domain = "example.com") {
   ResultBatch b;
@@ -177,12 +182,8 @@ ReportRow report(std::string id, Day d, std::string domain = "example.com",
 
 std::unique_ptr<ReportStore> open_or_fail(const std::filesystem::path& path,
                                           int busy_timeout_ms = 5000) {
-  auto store = open_sqlite_report_store(SqliteOptions{path, busy_timeout_ms});
-  if (!store) {
-    ADD_FAILURE() << "open_sqlite_report_store(" << path << "): " << store.error().detail;
-    return nullptr;
-  }
-  return std::move(*store);
+  return test::opened_or_fail(open_sqlite_report_store(SqliteOptions{path, busy_timeout_ms}),
+                              "open_sqlite_report_store", path);
 }
 
 std::unique_ptr<ReportStore> open_memory() { return open_or_fail(":memory:"); }
@@ -321,22 +322,17 @@ TEST(SqliteReportStore, DifferentDetailsAreCountedSeparately) {
   auto store = open_memory();
   ASSERT_NE(store, nullptr);
   const auto base = detail(ResultType::ValidationFailure, "192.0.2.25", "X509_V_ERR_1");
-  std::vector<FailureDetail> variants{base};
   // Each differs from `base` in one field; "" (absent) differs from present.
-  variants.push_back(base);
-  variants.back().result_type = ResultType::CertificateNotTrusted;
-  variants.push_back(base);
-  variants.back().sending_mta_ip = "";
-  variants.push_back(base);
-  variants.back().receiving_mx_hostname = "mx2.example.com";
-  variants.push_back(base);
-  variants.back().receiving_mx_helo = "mx1";
-  variants.push_back(base);
-  variants.back().receiving_ip = "2001:db8::25";
-  variants.push_back(base);
-  variants.back().additional_information = "https://example.com/why";
-  variants.push_back(base);
-  variants.back().failure_reason_code = "";
+  const std::vector<FailureDetail> variants{
+      base,
+      with(base, &FailureDetail::result_type, ResultType::CertificateNotTrusted),
+      with(base, &FailureDetail::sending_mta_ip, ""),
+      with(base, &FailureDetail::receiving_mx_hostname, "mx2.example.com"),
+      with(base, &FailureDetail::receiving_mx_helo, "mx1"),
+      with(base, &FailureDetail::receiving_ip, "2001:db8::25"),
+      with(base, &FailureDetail::additional_information, "https://example.com/why"),
+      with(base, &FailureDetail::failure_reason_code, ""),
+  };
   ASSERT_TRUE(store->add(batch(at(k_day), {sts_policy(0, variants.size(), variants)})));
   const auto got = aggregate_or_fail(*store, k_day);
   ASSERT_EQ(got.size(), 1U);
@@ -796,9 +792,7 @@ TEST(SqliteReportStore, UsesWalAndCreatesParentDirectories) {
   ASSERT_NE(store, nullptr);
   RawDb raw{path};
   EXPECT_EQ(raw.query("PRAGMA journal_mode"), "wal");
-  struct stat st {};
-  ASSERT_EQ(::stat((dir / "a" / "b").c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777U, 0700U);
+  EXPECT_EQ(test::permissions_of(dir / "a" / "b"), 0700U);
 }
 
 TEST(SqliteReportStore, EmptyPathIsInvalidArgument) {
@@ -878,26 +872,19 @@ TEST(SqliteReportStore, LockedByAnotherWriterFailsWritesWithCacheIo) {
 
   RawDb other{path};
   other.exec("BEGIN IMMEDIATE");  // another process holding the write lock
-  const auto expect_locked = [&](const char* what, const Error& e) {
-    EXPECT_EQ(e.code, Errc::CacheIo) << what;
-    EXPECT_EQ(e.retry, Retry::Transient) << what;
-    EXPECT_NE(e.detail.find("sqlite: database is locked ("), std::string::npos)
-        << what << ": " << e.detail;
-    EXPECT_NE(e.detail.find(path.string()), std::string::npos) << what << ": " << e.detail;
-  };
   auto add = store->add(batch(at(k_day), {sts_policy(1, 0)}));
   ASSERT_FALSE(add) << "add succeeded while another connection held the write lock";
-  expect_locked("add", add.error());
+  test::expect_locked(add.error(), path, "add");
   auto create = store->create_report(report("<b@reporter.example>", k_next_day));
   ASSERT_FALSE(create);
-  expect_locked("create_report", create.error());
+  test::expect_locked(create.error(), path, "create_report");
   row.attempts = 1;
   auto update = store->update_report(row);
   ASSERT_FALSE(update);
-  expect_locked("update_report", update.error());
+  test::expect_locked(update.error(), path, "update_report");
   auto purge = store->purge_before(k_next_day);
   ASSERT_FALSE(purge);
-  expect_locked("purge_before", purge.error());
+  test::expect_locked(purge.error(), path, "purge_before");
 
   // WAL: readers are not blocked by the writer.
   EXPECT_EQ(aggregate_or_fail(*store, k_day), (std::vector{aggregated(sts_policy(1, 0))}));
@@ -910,31 +897,18 @@ TEST(SqliteReportStore, LockedByAnotherWriterFailsWritesWithCacheIo) {
   EXPECT_EQ(aggregate_or_fail(*store, k_day), (std::vector{aggregated(sts_policy(2, 0))}));
 }
 
-// Runs in a death-test child: as root, file permissions do not apply, so the
-// child drops to nobody first. Exit code 0 = behaved; the message says why not.
+// Runs in a death-test child (see test::read_only_store_child).
 [[noreturn]] void read_only_store_child(const std::filesystem::path& path) {
-  if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) {
-    std::cerr << "cannot drop root privileges\n";
-    std::_Exit(2);
-  }
-  auto store = open_sqlite_report_store(SqliteOptions{path, 100});
-  if (!store) {
-    std::cerr << "open failed: " << store.error().detail << "\n";
-    std::_Exit(3);
-  }
-  auto got = (*store)->aggregate(k_day, "example.com");
-  if (!got || got->size() != 1) {
-    std::cerr << "read failed on a read-only store\n";
-    std::_Exit(4);
-  }
-  auto add = (*store)->add(batch(at(k_day), {sts_policy(1, 0)}));
-  if (add || add.error().code != Errc::CacheIo) {
-    std::cerr << "add on a read-only store: want CacheIo, got "
-              << (add ? std::string{"success"} : add.error().detail) << "\n";
-    std::_Exit(5);
-  }
-  std::cerr << "read-only ok: " << add.error().detail << "\n";
-  std::_Exit(0);
+  test::read_only_store_child(
+      "add",
+      [&] {
+        return open_sqlite_report_store(SqliteOptions{path, 100});
+      },
+      [](const ReportStore& store) {
+        auto got = store.aggregate(k_day, "example.com");
+        return got && got->size() == 1;
+      },
+      [](ReportStore& store) { return store.add(batch(at(k_day), {sts_policy(1, 0)})); });
 }
 
 TEST(SqliteReportStoreDeathTest, ReadOnlyFileFailsAddWithCacheIo) {
@@ -945,12 +919,7 @@ TEST(SqliteReportStoreDeathTest, ReadOnlyFileFailsAddWithCacheIo) {
     ASSERT_NE(store, nullptr);
     ASSERT_TRUE(store->add(batch(at(k_day), {sts_policy(1, 0)})));
   }
-  // The file is read-only; the directory stays writable so SQLite can make
-  // its -shm/-wal files for reading (BUGS in sqlite_policy_cache.cpp).
-  std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                         std::filesystem::perms::group_read |
-                                         std::filesystem::perms::others_read);
-  std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
+  test::make_read_only(dir, path);
   EXPECT_EXIT(read_only_store_child(path), ::testing::ExitedWithCode(0),
               "read-only ok: sqlite: attempt to write a readonly database");
 }

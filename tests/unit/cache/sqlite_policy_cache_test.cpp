@@ -8,9 +8,7 @@
 // process), which must give CacheIo errors and never a crash.
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
-#include <iostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,8 +19,6 @@
 #include "tlspolicy/sts/policy.hpp"
 
 #include "cache_test_support.hpp"
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace tlspolicy::cache {
 namespace {
@@ -35,12 +31,8 @@ using test::TempDir;
 
 std::unique_ptr<PolicyCache> open_or_fail(const std::filesystem::path& path,
                                           int busy_timeout_ms = 5000) {
-  auto cache = open_sqlite_cache(SqliteOptions{path, busy_timeout_ms});
-  if (!cache) {
-    ADD_FAILURE() << "open_sqlite_cache(" << path << "): " << cache.error().detail;
-    return nullptr;
-  }
-  return std::move(*cache);
+  return test::opened_or_fail(open_sqlite_cache(SqliteOptions{path, busy_timeout_ms}),
+                              "open_sqlite_cache", path);
 }
 
 std::unique_ptr<PolicyCache> open_memory() { return open_or_fail(":memory:"); }
@@ -264,11 +256,8 @@ TEST(SqlitePolicyCache, CreatesMissingParentDirectoriesPrivate) {
   auto cache = open_or_fail(path);
   ASSERT_NE(cache, nullptr);
   ASSERT_TRUE(cache->put(make_policy("example.com")));
-  struct stat st {};
-  ASSERT_EQ(::stat((dir / "state" / "tlspolicy").c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777U, 0700U);
-  ASSERT_EQ(::stat((dir / "state").c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777U, 0700U);
+  EXPECT_EQ(test::permissions_of(dir / "state" / "tlspolicy"), 0700U);
+  EXPECT_EQ(test::permissions_of(dir / "state"), 0700U);
 }
 
 TEST(SqlitePolicyCache, EmptyPathIsInvalidArgument) {
@@ -348,11 +337,7 @@ TEST(SqlitePolicyCache, LockedByAnotherWriterFailsPutWithCacheIoAfterBusyTimeout
   auto put = cache->put(make_policy("example.net"));
   const auto waited = std::chrono::steady_clock::now() - start;
   ASSERT_FALSE(put) << "put succeeded while another connection held the write lock";
-  EXPECT_EQ(put.error().code, Errc::CacheIo);
-  EXPECT_EQ(put.error().retry, Retry::Transient);
-  EXPECT_NE(put.error().detail.find("sqlite: database is locked ("), std::string::npos)
-      << put.error().detail;
-  EXPECT_NE(put.error().detail.find(path.string()), std::string::npos) << put.error().detail;
+  test::expect_locked(put.error(), path, "put");
   EXPECT_GE(waited, std::chrono::milliseconds{90}) << "did not wait for the busy timeout";
 
   // WAL: readers are not blocked by the writer.
@@ -364,31 +349,18 @@ TEST(SqlitePolicyCache, LockedByAnotherWriterFailsPutWithCacheIoAfterBusyTimeout
   EXPECT_TRUE(cache->put(make_policy("example.net")));
 }
 
-// Runs in a death-test child: as root, file permissions do not apply, so the
-// child drops to nobody first. Exit code 0 = behaved; the message says why not.
+// Runs in a death-test child (see test::read_only_store_child).
 [[noreturn]] void read_only_store_child(const std::filesystem::path& path) {
-  if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) {
-    std::cerr << "cannot drop root privileges\n";
-    std::_Exit(2);
-  }
-  auto cache = open_sqlite_cache(SqliteOptions{path, 100});
-  if (!cache) {
-    std::cerr << "open failed: " << cache.error().detail << "\n";
-    std::_Exit(3);
-  }
-  auto got = (*cache)->get(*dns::DomainName::parse("example.com"));
-  if (!got || !got->has_value()) {
-    std::cerr << "read failed on a read-only store\n";
-    std::_Exit(4);
-  }
-  auto put = (*cache)->put(make_policy("example.net"));
-  if (put || put.error().code != Errc::CacheIo) {
-    std::cerr << "put on a read-only store: want CacheIo, got "
-              << (put ? std::string{"success"} : put.error().detail) << "\n";
-    std::_Exit(5);
-  }
-  std::cerr << "read-only ok: " << put.error().detail << "\n";
-  std::_Exit(0);
+  test::read_only_store_child(
+      "put",
+      [&] {
+        return open_sqlite_cache(SqliteOptions{path, 100});
+      },
+      [](const PolicyCache& cache) {
+        auto got = cache.get(*dns::DomainName::parse("example.com"));
+        return got && got->has_value();
+      },
+      [](PolicyCache& cache) { return cache.put(make_policy("example.net")); });
 }
 
 TEST(SqlitePolicyCacheDeathTest, ReadOnlyFileFailsPutWithCacheIo) {
@@ -399,12 +371,7 @@ TEST(SqlitePolicyCacheDeathTest, ReadOnlyFileFailsPutWithCacheIo) {
     ASSERT_NE(cache, nullptr);
     ASSERT_TRUE(cache->put(make_policy("example.com")));
   }
-  // The file is read-only; the directory stays writable so SQLite can make
-  // its -shm/-wal files for reading (see BUGS in sqlite_policy_cache.cpp).
-  std::filesystem::permissions(path, std::filesystem::perms::owner_read |
-                                         std::filesystem::perms::group_read |
-                                         std::filesystem::perms::others_read);
-  std::filesystem::permissions(dir.path(), std::filesystem::perms::all);
+  test::make_read_only(dir, path);
   EXPECT_EXIT(read_only_store_child(path), ::testing::ExitedWithCode(0),
               "read-only ok: sqlite: attempt to write a readonly database");
 }

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// PRIVATE to policy-cache/: opening the SQLite store file, shared by
+// open_sqlite_cache() (sqlite_policy_cache.cpp) and open_sqlite_report_store()
+// (sqlite_report_store.cpp), so that both store objects open one file the same
+// way and can work side by side on it: parent directories 0700, a NOMUTEX
+// connection, busy timeout, foreign keys, WAL, synchronous = NORMAL, migrate,
+// then the statements each store prepares once; and the state both store
+// objects keep (SqliteStoreBase).
+#pragma once
+
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "tlspolicy/cache/policy_cache.hpp"
+#include "tlspolicy/util/result.hpp"
+
+#include "sqlite_handles.hpp"
+
+namespace tlspolicy::cache {
+
+/// One statement to prepare: where it goes and its SQL.
+using StatementSlot = std::pair<SqliteStmt*, const char*>;
+
+/// Opens (creating when missing) the store at options.path, brings its schema
+/// to sqlite_schema_version(), and prepares every statement of `statements`
+/// into its slot (SQLITE_PREPARE_PERSISTENT: prepared once per connection and
+/// reused). ":memory:" is a private in-memory database (no directories, no
+/// WAL). The connection is SQLITE_OPEN_NOMUTEX: the caller serialises every
+/// use of it. `what` names the store in the error for an empty path
+/// ("cache: empty database path"). On failure some slots may hold statements
+/// already; the connection's close waits for them (sqlite3_close_v2).
+/// Errors: InvalidArgument (empty path); CacheIo (cannot create a directory,
+/// open, lock or write; a writable store that refuses WAL); CacheSchema (not
+/// a SQLite database, not a tlspolicy store, or newer than this program).
+[[nodiscard]] Result<SqliteDb> open_sqlite_store(const SqliteOptions& options,
+                                                 std::string_view what,
+                                                 std::span<const StatementSlot> statements);
+
+/// What each store object keeps: its connection, the statements prepared on
+/// it and the path (for error messages), with the one mutex that serialises
+/// every use of them. A private base of SqlitePolicyCache and
+/// SqliteReportStore.
+template <class Statements>
+class SqliteStoreBase {
+ public:
+  SqliteStoreBase(SqliteDb db, Statements stmts, std::string path) noexcept
+      : m_db(std::move(db)), m_stmts(std::move(stmts)), m_path(std::move(path)) {}
+
+ protected:
+  /// The Error for a failed SQLite call on this connection.
+  [[nodiscard]] Unexpected<Error> error(int rc) const {
+    return Unexpected{sqlite_error(m_db.get(), rc, m_path)};
+  }
+
+  /// What `read(stmt, m_path)` rebuilds from the current row of a statement (it returns a
+  /// Result of that).
+  template <class Read>
+  using RowOf = typename std::invoke_result_t<Read, sqlite3_stmt*, const std::string&>::value_type;
+
+  /// The first row of the bound SELECT `stmt`, if there is one, rebuilt by `read`. The caller
+  /// holds m_mutex and resets `stmt`.
+  template <class Read>
+  [[nodiscard]] Result<std::optional<RowOf<Read>>> read_row(sqlite3_stmt* stmt, Read read) const {
+    const int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) return std::optional<RowOf<Read>>{};
+    if (rc != SQLITE_ROW) return error(rc);
+    auto row = read(stmt, m_path);
+    if (!row) return Unexpected{row.error()};
+    return std::optional<RowOf<Read>>{std::move(*row)};
+  }
+
+  /// Every row of the bound SELECT `stmt`, each rebuilt by `read`. The caller holds m_mutex and
+  /// resets `stmt`.
+  template <class Read>
+  [[nodiscard]] Result<std::vector<RowOf<Read>>> read_rows(sqlite3_stmt* stmt, Read read) const {
+    std::vector<RowOf<Read>> out;
+    for (;;) {
+      const int rc = sqlite3_step(stmt);
+      if (rc == SQLITE_DONE) return out;
+      if (rc != SQLITE_ROW) return error(rc);
+      auto row = read(stmt, m_path);
+      if (!row) return Unexpected{row.error()};
+      out.push_back(std::move(*row));
+    }
+  }
+
+  mutable std::mutex m_mutex;  ///< guards m_db and every statement in m_stmts
+  SqliteDb m_db;               ///< declared first: closed after the statements are finalised
+  Statements m_stmts;
+  std::string m_path;  ///< for error messages
+};
+
+}  // namespace tlspolicy::cache
