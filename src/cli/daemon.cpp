@@ -39,6 +39,7 @@
 #include <utility>
 
 #include "tlspolicy/config/settings.hpp"
+#include "tlspolicy/daemon/fd_limit.hpp"
 #include "tlspolicy/daemon/listen.hpp"
 #include "tlspolicy/daemon/server.hpp"
 #include "tlspolicy/proto/cache_json.hpp"
@@ -69,11 +70,34 @@ constexpr std::string_view k_code_fetch_failed = "fetch-failed";
 
 // --- framing -----------------------------------------------------------------
 
+/// The payload of the complete netstring at the front of `in`, erased from `in`, when it is
+/// well formed (length digits without a leading zero, within `max`, then ':' payload ',');
+/// nullopt for anything else (incomplete, malformed, too long), which NetstringDecoder then
+/// decides and explains. Saves the decoder's copies on every ordinary request.
+std::optional<std::string> take_plain_netstring(std::string& in, std::size_t max) {
+  std::size_t length = 0;
+  std::size_t i = 0;
+  for (; i < in.size() && i < 6 && in[i] >= '0' && in[i] <= '9'; ++i) {
+    length = length * 10 + static_cast<std::size_t>(in[i] - '0');
+  }
+  if (i == 0 || i == in.size() || in[i] != ':' || (in[0] == '0' && i > 1) || length > max) {
+    return std::nullopt;
+  }
+  const std::size_t comma = i + 1 + length;
+  if (comma >= in.size() || in[comma] != ',') return std::nullopt;
+  std::string payload = in.substr(i + 1, length);
+  in.erase(0, comma + 1);
+  return payload;
+}
+
 class SocketmapProtocol final : public daemon::Protocol {
  public:
   daemon::Frame decode(std::string& in, bool /*eof*/, std::size_t /*max_request_bytes*/) override {
     // SPEC §4: socketmap requests are at most 10000 bytes, whatever the
     // server's (JSON-sized) limit.
+    if (auto request = take_plain_netstring(in, proto::k_max_socketmap_request_bytes)) {
+      return daemon::Frame::of(std::move(*request));
+    }
     proto::NetstringDecoder decoder{proto::k_max_socketmap_request_bytes};
     decoder.feed(in);
     auto next = decoder.next();
@@ -89,7 +113,11 @@ class SocketmapProtocol final : public daemon::Protocol {
     return daemon::Frame::of(std::move(**next));
   }
   void encode(std::string_view reply, std::string& out) override {
-    out += proto::encode_netstring(reply);
+    // proto::encode_netstring(), appended in place: no temporary per reply.
+    out += std::to_string(reply.size());
+    out += ':';
+    out += reply;
+    out += ',';
   }
   std::string failure_reply(daemon::Failure why) override {
     switch (why) {
@@ -220,23 +248,28 @@ void handle_socketmap(const StateHolder& holder, const std::string& request,
     return;
   }
   // SPEC §4: ".parent" probes, "[host]:port" and other non-domains → fast NOTFOUND.
-  if (proto::classify_key(parsed->key) == proto::KeyKind::NotADomain) {
-    respond(std::string(proto::k_notfound_reply));
-    return;
-  }
+  // proto::classify_key() answers "Domain" exactly for the keys DomainName::parse()
+  // accepts, so one parse decides (it is on the path of every query).
   auto domain = dns::DomainName::parse(parsed->key);
   if (!domain) {
     respond(std::string(proto::k_notfound_reply));
     return;
   }
   const bool tlsrpt = proto::is_tlsrpt_map(parsed->map_name);
+  const auto reply = [tlsrpt](const policy::Decision& d) {
+    const std::string_view text = d.mta_sts ? std::string_view{d.mta_sts->policy_text} : "";
+    return proto::socketmap_response(d, tlsrpt, text);
+  };
   auto state = holder.get();
-  state->service->decide(policy::DecideRequest{*domain, false},
-                         [respond, tlsrpt, state](const service::DecisionPtr& d) {
-                           const std::string_view text =
-                               d->mta_sts ? std::string_view{d->mta_sts->policy_text} : "";
-                           respond(proto::socketmap_response(*d, tlsrpt, text));
-                         });
+  const policy::DecideRequest decide_request{std::move(*domain), false};
+  // A decision in memory (the common case) is answered here, without a callback.
+  if (const auto hit = state->service->decide_from_memory(decide_request)) {
+    respond(reply(*hit));
+    return;
+  }
+  state->service->decide(decide_request, [respond, reply, state](const service::DecisionPtr& d) {
+    respond(reply(*d));
+  });
 }
 
 std::string stats_json(const State& state, const daemon::ServerStats& server,
@@ -711,6 +744,15 @@ int run_daemon(const std::optional<std::filesystem::path>& config_file,
   TaskWorker report_worker;
   daemon::ServerOptions options;
   options.max_request_bytes = k_max_json_line;  // each protocol applies its own, smaller limit
+  // The connections and the daemon's own descriptors must fit in RLIMIT_NOFILE (systemd's
+  // default soft limit, 1024, does not): raise it, or accept fewer connections.
+  if (const auto fds = daemon::ensure_fd_limit(options.max_connections);
+      fds.max_connections < options.max_connections) {
+    log.warn("descriptor limit too low for the connection limit; accepting fewer connections",
+             {{"nofile", std::to_string(fds.soft)},
+              {"max_connections", std::to_string(fds.max_connections)}});
+    options.max_connections = fds.max_connections;
+  }
   daemon::Server server{options, log.with_name("server")};
   auto activated = daemon::adopt_systemd_fds();
   if (!activated) {

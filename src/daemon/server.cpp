@@ -7,7 +7,9 @@
 // the same idle and request timeout, so appending keeps them sorted); the
 // epoll_wait timeout is the nearest deadline. Replies from other threads come
 // through CompletionQueue (mutex + eventfd); replies given on the loop thread
-// (synchronous handlers) skip the lock and the wake-up.
+// (synchronous handlers) skip the lock and the wake-up. A cached answer
+// allocates nothing here: timer list nodes are recycled (m_spare) and the
+// local completions reuse one buffer.
 #include "tlspolicy/daemon/server.hpp"
 
 #include <algorithm>
@@ -82,7 +84,12 @@ class CompletionQueue {
     std::swap(out, *m_remote.lock());
     return out;
   }
-  [[nodiscard]] std::vector<Completion> take_local() { return std::exchange(m_local, {}); }
+  /// Moves the loop thread's own completions into `out` (emptied first); both buffers keep
+  /// their capacity, so the synchronous path allocates nothing.
+  void take_local(std::vector<Completion>& out) {
+    out.clear();
+    std::swap(out, m_local);
+  }
   [[nodiscard]] bool has_local() const noexcept { return !m_local.empty(); }
   [[nodiscard]] int event_fd() const noexcept { return m_event.get(); }
 
@@ -245,7 +252,7 @@ class Server::Impl {
         m_now = SteadyClock::now();
         for (int i = 0; i < n; ++i) on_event(events[static_cast<std::size_t>(i)]);
         expire_timers();
-        process_completions(m_queue->take_local());
+        process_local_completions();
         process_ready();
         reap();
       }
@@ -445,7 +452,7 @@ class Server::Impl {
     relaxed_inc(m_stats.requests);
     untrack(m_idle, c.idle_pos);
     c.request_deadline = m_now + m_options.request_timeout;
-    c.request_pos = m_pending.insert(m_pending.end(), id);
+    track(m_pending, c.request_pos, id);
     Responder respond(m_queue, id, c.sequence);
     try {
       m_listeners[c.listener].handler(std::move(request), std::move(respond));
@@ -455,13 +462,22 @@ class Server::Impl {
       internal_error(id, c, "handler", "unknown exception");
     }
     // Synchronous replies (the common case) are applied before the next request is decoded.
-    process_completions(m_queue->take_local());
+    process_local_completions();
   }
 
   // ---- replies ---------------------------------------------------------------------------
 
   void process_completions(std::vector<detail::Completion> completions) {
     for (auto& done : completions) complete(done);
+  }
+
+  /// complete() never runs a handler, so nothing is added to the batch while it is applied.
+  void process_local_completions() {
+    while (m_queue->has_local()) {
+      m_queue->take_local(m_local_batch);
+      for (auto& done : m_local_batch) complete(done);
+    }
+    m_local_batch.clear();
   }
 
   void complete(detail::Completion& done) {
@@ -589,13 +605,30 @@ class Server::Impl {
 
   void touch_idle(std::uint64_t id, Connection& c) {
     if (c.state != State::Reading && c.state != State::Closing) return;
-    untrack(m_idle, c.idle_pos);
     c.idle_deadline = m_now + m_options.idle_timeout;
-    c.idle_pos = m_idle.insert(m_idle.end(), id);
+    track(m_idle, c.idle_pos, id);
   }
 
+  /// Puts `id` at the end of `list` (the latest deadline). The node is moved, not
+  /// reallocated: the connection's own node if it is in `list`, else a spare one.
+  void track(Ids& list, std::optional<Ids::iterator>& pos, std::uint64_t id) {
+    if (pos) {
+      list.splice(list.end(), list, *pos);
+      return;
+    }
+    if (m_spare.empty()) {
+      pos = list.insert(list.end(), id);
+      return;
+    }
+    const auto node = m_spare.begin();
+    *node = id;
+    list.splice(list.end(), m_spare, node);  // iterators stay valid across splice
+    pos = node;
+  }
+
+  /// Takes the connection out of `list`; its node is kept in m_spare for the next track().
   void untrack(Ids& list, std::optional<Ids::iterator>& pos) {
-    if (pos) list.erase(*pos);
+    if (pos) m_spare.splice(m_spare.end(), list, *pos);
     pos.reset();
   }
 
@@ -652,11 +685,15 @@ class Server::Impl {
     c.in = {};
     c.out = {};
     --m_live;
+    ++m_closed;
     m_stats.active.store(m_live, std::memory_order_relaxed);
   }
 
+  /// Runs every loop iteration; walks the connections only when one was closed since.
   void reap() {
+    if (m_closed == 0) return;
     std::erase_if(m_conns, [](const auto& entry) { return entry.second.state == State::Closed; });
+    m_closed = 0;
   }
 
   ServerOptions m_options;
@@ -676,10 +713,13 @@ class Server::Impl {
   std::unordered_map<std::uint64_t, Connection> m_conns;
   Ids m_idle;     // Reading and Closing connections, by idle deadline
   Ids m_pending;  // Awaiting connections, by request deadline
+  Ids m_spare;    // unused list nodes (at most one per tracked entry ever held)
+  std::vector<detail::Completion> m_local_batch;  // reused by process_local_completions()
   std::vector<std::uint64_t> m_ready;
   std::uint64_t m_next_id = k_first_connection_id;
   std::uint64_t m_current = 0;
   std::size_t m_live = 0;
+  std::size_t m_closed = 0;  // closed, not yet reaped
   SteadyTime m_now{};
   bool m_draining = false;
   SteadyTime m_drain_deadline{};

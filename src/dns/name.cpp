@@ -107,11 +107,15 @@ std::vector<std::string_view> split_labels(std::string_view name) {
 }
 
 /// Checks a lower-case ASCII name without trailing dot against the host name
-/// rules; returns the error detail, or "" when the name is valid.
+/// rules; returns the error detail, or "" when the name is valid. One pass over
+/// the labels without allocating: it runs for every socketmap key.
 std::string ldh_problem(std::string_view name) {
   if (name.empty()) return "the name is empty";
-  const auto labels = split_labels(name);
-  for (const auto label : labels) {
+  std::string_view tld;
+  for (std::size_t start = 0;;) {
+    const std::size_t dot = name.find('.', start);
+    const std::string_view label =
+        name.substr(start, dot == std::string_view::npos ? dot : dot - start);
     if (label.empty()) {
       return "the name " + quoted(name) +
              " has an empty label (a leading dot or two dots in a row)";
@@ -129,10 +133,14 @@ std::string ldh_problem(std::string_view name) {
     }
     if (label.front() == '-') return "label " + quoted(label) + " starts with a hyphen";
     if (label.back() == '-') return "label " + quoted(label) + " ends with a hyphen";
+    if (dot == std::string_view::npos) {
+      tld = label;
+      break;
+    }
+    start = dot + 1;
   }
   // RFC 3696 §2: a top-level label is not all-numeric, which also keeps
   // dotted-quad IP addresses from passing as names.
-  const auto tld = labels.back();
   if (std::all_of(tld.begin(), tld.end(), is_digit)) {
     return "the top-level label " + quoted(tld) + " is all digits, so " + quoted(name) +
            " is not a domain name (an IP address?) (RFC 3696 §2)";

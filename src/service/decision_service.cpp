@@ -117,11 +117,12 @@ struct DecisionService::Impl {
 
 DecisionService::DecisionService(const policy::PolicyEngine& engine, const util::Clock& clock,
                                  util::Logger log, ServiceOptions options)
-    : m_impl(std::make_unique<Impl>(engine, clock, std::move(log), options)) {
+    : m_impl(std::make_shared<Impl>(engine, clock, std::move(log), options)) {
   const std::size_t n = options.workers == 0 ? 1 : options.workers;
   m_impl->workers.reserve(n);
+  // Each worker shares the Impl: a worker may outlive the service (see the destructor).
   for (std::size_t i = 0; i < n; ++i)
-    m_impl->workers.emplace_back([impl = m_impl.get()] { impl->work(); });
+    m_impl->workers.emplace_back([impl = m_impl] { impl->work(); });
 }
 
 DecisionService::~DecisionService() {
@@ -133,7 +134,18 @@ DecisionService::~DecisionService() {
     queued.swap(m_impl->queue);
   }
   m_impl->work_cv.notify_all();
-  for (auto& t : m_impl->workers) t.join();
+  // A callback may hold the last reference to the service (the daemon's callbacks keep the
+  // state they began with alive across a SIGHUP), so this can run on one of the workers,
+  // after it answered. That worker cannot join itself: it is detached, and since it shares
+  // the Impl, it finds `stopping` set and returns.
+  const auto self = std::this_thread::get_id();
+  for (auto& t : m_impl->workers) {
+    if (t.get_id() == self) {
+      t.detach();
+    } else {
+      t.join();
+    }
+  }
   {
     const std::lock_guard lock{m_impl->flight_mu};
     orphans.swap(m_impl->in_flight);
@@ -147,13 +159,21 @@ DecisionService::~DecisionService() {
   }
 }
 
+DecisionPtr DecisionService::decide_from_memory(const policy::DecideRequest& request) {
+  // The hit path runs for every cached query: a plain request's key is the
+  // domain itself, looked up without building a copy.
+  auto hit = request.requiretls ? m_impl->lookup_cache(cache_key(request))
+                                : m_impl->lookup_cache(request.domain.str());
+  if (hit) m_impl->hits.fetch_add(1, std::memory_order_relaxed);
+  return hit;
+}
+
 void DecisionService::decide(const policy::DecideRequest& request, DecisionCallback done) {
-  const std::string key = cache_key(request);
-  if (auto hit = m_impl->lookup_cache(key)) {
-    m_impl->hits.fetch_add(1, std::memory_order_relaxed);
+  if (auto hit = decide_from_memory(request)) {
     done(std::move(hit));
     return;
   }
+  const std::string key = cache_key(request);
   {
     std::unique_lock lock{m_impl->flight_mu};
     if (auto it = m_impl->in_flight.find(key); it != m_impl->in_flight.end()) {

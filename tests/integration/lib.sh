@@ -21,6 +21,7 @@
 #                                reload NSD, wait until NSD serves it, flush Unbound's cache
 #   world_set_policy HOST BODY   write HOST's /.well-known/mta-sts.txt (BODY verbatim)
 #   world_remove_policy HOST     delete it (the server then answers 404)
+#   world_bench_add_records ORIGIN FILE  (tools/bench only) append records to a zone, reload
 #   world_missing_prereqs        print the missing programs, return 1 if any
 #   probe_world                  exit 77 with the reason when a prerequisite is missing
 #
@@ -705,11 +706,40 @@ world_dump_logs() {
   fi
 }
 
+# --- benchmark (tools/bench/run.sh) -------------------------------------------------------------
+
+# world_bench_add_records ORIGIN FILE: append FILE's records (fully qualified owners, one record
+# per line) to the world's zone ORIGIN, bump its serial, publish it (re-signing when it is a
+# signed zone), reload NSD, wait until NSD serves the new serial, flush Unbound's cache of it.
+# Used by the benchmark for its 1 000 generated MTA-STS domains; the tests do not call it.
+world_bench_add_records() {
+  : "${WORLD_DIR:?WORLD_DIR is not set (source DIR/env.sh)}"
+  # shellcheck source=/dev/null
+  . "$WORLD_DIR/env.sh"
+  local origin="${1%.}" file="$2" zonefile serial i
+  zonefile="$WORLD_DIR/zones/src/$origin.zone"
+  [ -f "$zonefile" ] || wdie "no test zone $origin in this world"
+  [ -r "$file" ] || wdie "cannot read $file"
+  serial="$(($(zone_serial "$zonefile") + 1))"
+  { awk -v s="$serial" '$3 == "SOA" { $6 = s } { print }' "$zonefile"; cat "$file"; } \
+    >"$zonefile.tmp"
+  mv -f "$zonefile.tmp" "$zonefile"
+  publish_zones
+  nsd_ctl reload "$origin" >/dev/null || wdie "nsd-control reload $origin failed"
+  for ((i = 0; i < 500; i++)); do
+    [ "$(nsd_serial "$origin")" = "$serial" ] && break
+    sleep 0.02
+  done
+  [ "$(nsd_serial "$origin")" = "$serial" ] || wdie "NSD did not load serial $serial of $origin"
+  unbound_ctl flush_zone "$origin" >/dev/null || wdie "unbound-control flush_zone failed"
+  unbound_ctl flush_negative >/dev/null || true
+}
+
 # Executed rather than sourced: run one helper, e.g. lib.sh world_set_txt NAME RDATA.
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   case "${1:-}" in
     world_start | world_stop | world_set_txt | world_set_policy | world_remove_policy | \
-      world_dump_logs | world_missing_prereqs | probe_world)
+      world_dump_logs | world_missing_prereqs | probe_world | world_bench_add_records)
       "$@"
       ;;
     *)

@@ -53,12 +53,19 @@ class DecisionService {
   /// Keeps references: the engine and clock must outlive this object.
   DecisionService(const policy::PolicyEngine& engine, const util::Clock& clock, util::Logger log,
                   ServiceOptions options);
-  ~DecisionService();  ///< stops the workers; queued lookups get an overload defer
+  /// Stops the workers; queued lookups get an overload defer. May run on a worker (a
+  /// callback holding the last reference): that worker is detached and ends by itself.
+  ~DecisionService();
   DecisionService(const DecisionService&) = delete;
   DecisionService& operator=(const DecisionService&) = delete;
 
   /// Thread-safe, never blocks on DNS or HTTPS.
   void decide(const policy::DecideRequest& request, DecisionCallback done);
+
+  /// decide() for the common case, without a callback: the cached decision, counted as a
+  /// hit, or nullptr (nothing counted; then call decide()). Thread-safe, never blocks on
+  /// DNS or HTTPS.
+  [[nodiscard]] DecisionPtr decide_from_memory(const policy::DecideRequest& request);
 
   /// The cached decision, if any and still fresh. Thread-safe.
   [[nodiscard]] DecisionPtr cached(const policy::DecideRequest& request) const;
@@ -70,7 +77,7 @@ class DecisionService {
 
  private:
   struct Impl;
-  std::unique_ptr<Impl> m_impl;
+  std::shared_ptr<Impl> m_impl;  ///< shared with the workers
 };
 
 }  // namespace tlspolicy::service

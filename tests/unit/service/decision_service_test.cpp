@@ -99,6 +99,18 @@ TEST_F(Service, SecondQueryIsAnsweredFromMemory) {
   EXPECT_EQ(s.cached, 1u);
 }
 
+TEST_F(Service, DecideFromMemoryAnswersHitsOnly) {
+  DecisionService svc{engine, clock, util::null_logger(), {}};
+  EXPECT_FALSE(svc.decide_from_memory(request("example.test")));  // a miss starts nothing
+  EXPECT_EQ(dns.mx_calls.load(), 0);
+  const auto first = ask(svc, "example.test");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(svc.decide_from_memory(request("example.test")), first);
+  const auto s = svc.stats();
+  EXPECT_EQ(s.hits, 1u);    // the decide_from_memory() hit
+  EXPECT_EQ(s.misses, 1u);  // ask()
+}
+
 TEST_F(Service, ConcurrentQueriesForOneDomainShareOneLookup) {
   DecisionService svc{engine, clock, util::null_logger(), {}};
   dns.close();
@@ -180,6 +192,26 @@ TEST_F(Service, ShutdownAnswersEveryQueuedLookupOnce) {
   }
   // Decided or refused at shutdown, every caller hears back exactly once.
   EXPECT_EQ(answers.load(), 4);
+}
+
+// The daemon's callbacks keep the state they started with (service included) alive, and a
+// SIGHUP swaps that state: when a callback holds the last reference, the service is
+// destroyed on its own worker thread. That worker must not join itself (std::system_error
+// "Resource deadlock avoided" from a destructor: std::terminate, the daemon aborted).
+TEST_F(Service, DestroyedByItsOwnCallbackOnAWorker) {
+  dns.close();
+  auto svc =
+      std::make_shared<DecisionService>(engine, clock, util::null_logger(), ServiceOptions{});
+  const std::weak_ptr<DecisionService> weak = svc;
+  std::promise<void> called;
+  auto f = called.get_future();
+  svc->decide(request("example.test"),
+              [keep = svc, &called](const DecisionPtr&) { called.set_value(); });
+  svc.reset();  // the callback's copy is the last reference now
+  dns.open();
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  for (int i = 0; i < 10000 && !weak.expired(); ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(weak.expired());
 }
 
 }  // namespace
