@@ -199,7 +199,7 @@ class CurlFetcher final : public HttpsFetcher {
     }
 
     const CURLcode rc = curl_easy_perform(easy.get());
-    if (rc != CURLE_OK) return Unexpected{transfer_error(rc, t, m_options)};
+    if (rc != CURLE_OK) return Unexpected{transfer_error(easy.get(), rc, t, m_options)};
 
     HttpsResponse response;
     (void)curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &response.status);
@@ -274,7 +274,7 @@ CURLcode configure_transfer(CURL* h, CURLU* url, const FetcherOptions& o, Transf
 }
 
 // Maps a failed transfer to the fetch module's error codes, with a sentence for the operator.
-Error transfer_error(CURLcode rc, const Transfer& t, const FetcherOptions& o) {
+Error transfer_error(CURL* h, CURLcode rc, const Transfer& t, const FetcherOptions& o) {
   const std::string& host = t.host;
   if (!t.refused.empty()) {
     std::string list;
@@ -318,6 +318,14 @@ Error transfer_error(CURLcode rc, const Transfer& t, const FetcherOptions& o) {
                    "only https is allowed for " + host + ": " + words};
     default:
       break;
+  }
+  long os_errno = 0;
+  (void)curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno);
+  if (rc == CURLE_SSL_CONNECT_ERROR && (os_errno == ECONNRESET || os_errno == EPIPE)) {
+    // The peer dropped the connection during the handshake: a connection failure, not a
+    // certificate or protocol verdict (TLS-RPT: sts-policy-fetch-error, not sts-webpki-invalid).
+    return Error{Errc::FetchConnect, Retry::Transient,
+                 "connection to " + host + " reset during the TLS handshake: " + words};
   }
   if (is_tls_error(rc)) {  // handshake: no common protocol (§7.2, TLS < 1.2), cipher, alert
     return Error{Errc::FetchTls, Retry::Permanent,

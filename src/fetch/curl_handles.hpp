@@ -76,8 +76,10 @@ struct RequestLists {
 [[nodiscard]] CURLcode configure_transfer(CURL* h, CURLU* url, const FetcherOptions& o, Transfer& t,
                                           const RequestLists& lists);
 
-/// Maps a failed transfer to the fetch module's error codes, with a sentence for the operator.
-[[nodiscard]] Error transfer_error(CURLcode rc, const Transfer& t, const FetcherOptions& o);
+/// Maps a failed transfer on `h` to the fetch module's error codes, with a sentence for the
+/// operator.
+[[nodiscard]] Error transfer_error(CURL* h, CURLcode rc, const Transfer& t,
+                                   const FetcherOptions& o);
 
 /// Checks FetcherOptions (caps, timeouts, connect_to syntax, CA file readable) and that libcurl is
 /// new enough and built with OpenSSL. Errors: ConfigValue, FetchOther (Permanent).

@@ -104,7 +104,7 @@ class CurlPoster final : public HttpsPoster {
       // (ignored) body was cut short.
       const bool body_cut = t.too_large || rc == CURLE_FILESIZE_EXCEEDED;
       if (body_cut && status > 0 && t.refused.empty()) return status;
-      return Unexpected{detail::transfer_error(rc, t, m_options)};
+      return Unexpected{detail::transfer_error(easy.get(), rc, t, m_options)};
     }
     return status;
   }

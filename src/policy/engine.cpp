@@ -275,7 +275,6 @@ Decision PolicyEngine::decide(const DecideRequest& request) const {
   if (const auto* local = find_local(m_options.local_policies, d.domain)) {
     return apply_local(std::move(d), *local);
   }
-  if (m_options.tlsrpt) lookup_tlsrpt(m_resolver, request.domain, d);
   const bool sts_excluded = std::find(m_options.sts_exclude.begin(), m_options.sts_exclude.end(),
                                       d.domain) != m_options.sts_exclude.end();
 
@@ -289,6 +288,9 @@ Decision PolicyEngine::decide(const DecideRequest& request) const {
                                    std::string(to_string(mx.error().code)) + "); try again later");
   }
   d.dnssec = mx->security;
+  // After the MX lookup, so that an unreachable resolver defers after one
+  // lookup's time, not two.
+  if (m_options.tlsrpt) lookup_tlsrpt(m_resolver, request.domain, d);
   d.explain.push_back("step 2: MX " + d.domain + ": " + std::string(dns::to_string(mx->outcome)) +
                       ", " + std::string(dns::to_string(mx->security)) + ", ttl " +
                       std::to_string(mx->ttl.count()) + "s");
