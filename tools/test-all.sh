@@ -3,8 +3,12 @@
 #
 # The README's test command: installs what is missing, checks formatting,
 # builds and runs every test:
-#   1. asan-ubsan preset: unit tests and fuzz-corpus replays under ASan+UBSan;
-#   2. ci preset (RelWithDebInfo, warnings as errors): unit, fuzz replays and
+#   1. asan-ubsan preset: unit tests and fuzz-corpus replays under ASan+UBSan,
+#      then the daemon suite against that build;
+#   2. tsan preset: only the concurrency tests (unit_daemon, unit_service,
+#      unit_cli, unit_cache) and the daemon and TLS-RPT suites under
+#      ThreadSanitizer;
+#   3. ci preset (RelWithDebInfo, warnings as errors): unit, fuzz replays and
 #      the integration suites against real NSD, Unbound and nginx.
 # Fails when the integration suites were skipped or ran no test.
 set -euo pipefail
@@ -36,6 +40,48 @@ if [ -f tests/integration/suites/daemon_clients.py ]; then
     exit 1
   }
 fi
+
+# ThreadSanitizer: the epoll Server, the DecisionService worker pool and single
+# flight, the report service, the CLI's in-process fake-daemon tests and the
+# stores' concurrency tests, then the daemon suites once more: daemon_clients
+# (SIGHUP reload, 200 concurrent clients, shutdown) and tlsrpt (the datagram
+# receiver, report ops on the admin worker, the report sender thread). The
+# build preset builds only those four test binaries and tlspolicy; ctest
+# --preset tsan runs the unit tests of what was built. Any report stops the
+# process (halt_on_error) and is also written to build/tsan/tsan-report.PID
+# (the suites): a report file is a failure even when the process that wrote it
+# was a client whose exit status nobody checked. tools/tsan.supp lists
+# third-party libraries only, each with its reason.
+echo "== tsan: concurrency tests and the daemon suites under ThreadSanitizer"
+cmake --preset tsan >/dev/null
+cmake --build --preset tsan -j "$jobs"
+rm -f build/tsan/tsan-report.*
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tools/tsan.supp log_path=$PWD/build/tsan/tsan-report"
+tsan_reports() {
+  if compgen -G 'build/tsan/tsan-report.*' >/dev/null; then
+    cat build/tsan/tsan-report.* >&2
+    echo "test-all: FAIL: ThreadSanitizer reported a data race (above; build/tsan/tsan-report.*)" >&2
+    exit 1
+  fi
+}
+ctest --preset tsan || { tsan_reports; exit 1; }
+tsan_reports
+tsan_summary=build/tsan/integration-summary.txt
+rm -f "$tsan_summary"
+tsan_suites=()
+for suite in daemon_clients tlsrpt; do
+  if [ -f "tests/integration/suites/$suite.py" ]; then tsan_suites+=(--suite "$suite"); fi
+done
+if [ "${#tsan_suites[@]}" -gt 0 ]; then
+  tests/integration/run --binary build/tsan/src/cli/tlspolicy "${tsan_suites[@]}" \
+    --summary "$tsan_summary" || { tsan_reports; exit 1; }
+  tsan_reports
+  grep -Eq 'integration: [1-9][0-9]* passed, 0 failed, 0 skipped' "$tsan_summary" || {
+    echo "test-all: FAIL: the daemon suites under TSan skipped or ran no test" >&2
+    exit 1
+  }
+fi
+unset TSAN_OPTIONS
 
 echo "== ci: unit, fuzz replays and integration suites"
 cmake --preset ci >/dev/null

@@ -47,7 +47,8 @@ struct JsonResponse {
 };
 
 /// Parses one response line (trailing "\r\n" or "\n" allowed). Errors: not a
-/// JSON object, "status" missing or not a string. Never throws.
+/// JSON object (or arrays and objects nested more than 32 deep: every parser
+/// here refuses those), "status" missing or not a string. Never throws.
 [[nodiscard]] Result<JsonResponse> parse_json_response(std::string_view line);
 
 /// Reads a decision object written by decision_to_json (SPEC §3). Members the

@@ -125,5 +125,27 @@ TEST(JsonResponse, Flatten) {
   EXPECT_FALSE(flatten_json_object("null").has_value());
 }
 
+// A peer on --socket PATH may send up to 16 MiB; 500 000 nested arrays used to
+// overflow the stack in dump()/flatten() (fuzz_json_response). 32 levels still
+// parse, 33 do not, and brackets inside strings do not count.
+TEST(JsonResponse, DeepNestingIsRefusedNotACrash) {
+  // {"status":"ok","x":…} with `depth` arrays (or objects {"k":…}) inside the top level.
+  const auto nested = [](std::size_t depth, bool objects) {
+    std::string text = R"({"status":"ok","x":)";
+    for (std::size_t i = 0; i < depth; ++i) text += objects ? R"({"k":)" : "[";
+    text += "1";
+    for (std::size_t i = 0; i < depth; ++i) text += objects ? "}" : "]";
+    return text + "}";
+  };
+  EXPECT_TRUE(parse_json_response(nested(31, false)).has_value());
+  EXPECT_TRUE(flatten_json_object(nested(31, true)).has_value());
+  EXPECT_FALSE(parse_json_response(nested(32, false)).has_value());
+  EXPECT_FALSE(parse_json_response(nested(500000, false)).has_value());
+  EXPECT_FALSE(flatten_json_object(nested(500000, true)).has_value());
+  EXPECT_FALSE(decision_from_json(nested(500000, true)).has_value());
+  EXPECT_TRUE(
+      parse_json_response(R"({"status":"ok","x":")" + std::string(100, '[') + "\"}").has_value());
+}
+
 }  // namespace
 }  // namespace tlspolicy::proto
