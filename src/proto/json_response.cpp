@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tlspolicy/util/json_nesting.hpp"
+
 #include "time_text.hpp"
 
 namespace tlspolicy::proto {
@@ -28,35 +30,10 @@ Unexpected<Error> bad(std::string what) {
 // 16 MiB) overflowed the stack (found with tests/fuzz/fuzz_json_response.cpp).
 constexpr std::size_t k_max_depth = 32;
 
-/// True when arrays and objects nest at most k_max_depth deep (strings skipped).
-bool nesting_within_limit(std::string_view text) noexcept {
-  std::size_t depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > k_max_depth) return false;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return true;
-}
-
 ordered_json parse_text(std::string_view text) {
   if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
   if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-  if (text.find('\0') != std::string_view::npos || !nesting_within_limit(text)) {
+  if (text.find('\0') != std::string_view::npos || !util::json_nesting_within(text, k_max_depth)) {
     return ordered_json(ordered_json::value_t::discarded);
   }
   return ordered_json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);

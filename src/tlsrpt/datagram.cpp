@@ -29,6 +29,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tlspolicy/dns/name.hpp"
+#include "tlspolicy/util/json_nesting.hpp"
 
 namespace tlspolicy::tlsrpt {
 namespace {
@@ -48,32 +49,6 @@ std::string key_path(const std::string& where, std::string_view key) {
 
 std::string index_path(const std::string& where, std::size_t i) {
   return where + "[" + std::to_string(i) + "]";
-}
-
-/// True when arrays and objects nest at most k_max_json_depth deep. A cheap
-/// scan (strings skipped) so that hostile nesting never reaches the parser.
-bool nesting_within_limit(std::string_view text) noexcept {
-  std::size_t depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > k_max_json_depth) return false;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return true;
 }
 
 /// A string value within the limits: at most k_max_text_bytes, no C0 control.
@@ -272,7 +247,7 @@ Result<ResultBatch> parse(std::string_view bytes, util::TimePoint at) {
   }
   // nlohmann's lexer would stop at a raw NUL; JSON text never holds one.
   if (bytes.find('\0') != std::string_view::npos) return reject("contains a NUL byte");
-  if (!nesting_within_limit(bytes)) {
+  if (!util::json_nesting_within(bytes, k_max_json_depth)) {
     return reject("nested deeper than " + std::to_string(k_max_json_depth) + " levels");
   }
   const json root = json::parse(bytes.begin(), bytes.end(), nullptr, /*allow_exceptions=*/false);

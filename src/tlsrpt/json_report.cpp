@@ -26,6 +26,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tlspolicy/dns/name.hpp"
+#include "tlspolicy/util/json_nesting.hpp"
 
 namespace tlspolicy::tlsrpt {
 namespace {
@@ -71,32 +72,6 @@ std::string quote_key(std::string_view key) {
   if (n < key.size()) out += "…";
   out += '"';
   return out;
-}
-
-/// True when arrays and objects nest at most k_max_json_depth deep. A cheap
-/// scan (strings skipped) so that hostile nesting never reaches the parser.
-bool nesting_within_limit(std::string_view text) noexcept {
-  std::size_t depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > k_max_json_depth) return false;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return true;
 }
 
 /// Rejects the first key of `obj` that is not in `allowed`, naming it.
@@ -256,7 +231,7 @@ Result<JsonReport> parse(std::string_view text) {
     return reject("longer than " + std::to_string(k_max_datagram) + " bytes");
   }
   if (text.find('\0') != std::string_view::npos) return reject("contains a NUL byte");
-  if (!nesting_within_limit(text)) {
+  if (!util::json_nesting_within(text, k_max_json_depth)) {
     return reject("nested deeper than " + std::to_string(k_max_json_depth) + " levels");
   }
   const ordered_json root =
