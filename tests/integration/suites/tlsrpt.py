@@ -178,8 +178,11 @@ def ingest_datagrams(p, d):
     # Malformed datagrams: counted and dropped, never fatal.
     for bad in (b"not json", b'{"d":"x.test"}', b"\xff\xfe", b'{"d":"bad..name","policies":[]}'):
         send_datagram(d.tlsrpt, bad)
-    stats = wait_for(lambda: (lambda s: s if s.get("tlsrpt", {}).get("datagrams", 0) >= 7
+    # "datagrams" counts on receipt, "malformed" after parsing: wait for both.
+    stats = wait_for(lambda: (lambda s: s if s.get("tlsrpt", {}).get("datagrams", 0) >= 7 and
+                              s.get("tlsrpt", {}).get("malformed", 0) >= 4
                               else None)(admin_stats(d)))
+    stats = stats or admin_stats(d)
     t = (stats or {}).get("tlsrpt", {})
     if t.get("datagrams") != 7 or t.get("malformed") != 4:
         p.append(f"stats tlsrpt {t}, want datagrams 7, malformed 4")
