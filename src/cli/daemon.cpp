@@ -255,10 +255,10 @@ void handle_socketmap(const StateHolder& holder, const std::string& request,
     respond(std::string(proto::k_notfound_reply));
     return;
   }
-  const bool tlsrpt = proto::is_tlsrpt_map(parsed->map_name);
-  const auto reply = [tlsrpt](const policy::Decision& d) {
+  const auto kind = proto::map_kind(parsed->map_name);
+  const auto reply = [kind](const policy::Decision& d) {
     const std::string_view text = d.mta_sts ? std::string_view{d.mta_sts->policy_text} : "";
-    return proto::socketmap_response(d, tlsrpt, text);
+    return proto::socketmap_response(d, kind, text);
   };
   auto state = holder.get();
   const policy::DecideRequest decide_request{std::move(*domain), false};
@@ -347,48 +347,22 @@ class TaskWorker {
 
 const std::string* id_ptr(const std::optional<std::string>& id) { return id ? &*id : nullptr; }
 
-std::string join_failures(const std::vector<Error>& failures) {
-  std::string out;
-  for (const auto& f : failures) {
-    if (!out.empty()) out += "; ";
-    out += f.detail;
-  }
-  return out;
-}
-
-// cache.refresh: fetch the domain's policy anew, whatever the stored id says.
-// Discovery runs against a throwaway in-memory store, so it cannot take the
-// "same TXT id, use the stored policy" shortcut and always fetches. Only a
-// policy actually fetched replaces the stored one (put is one transaction);
-// a failed fetch keeps the stored policy, which goes on applying until it
-// expires (RFC 8461 §3.3, §5.1). Then the in-memory decision is forgotten and
-// decided again, and the answer is that decision's "mta_sts" object.
-// Fetches `domain`'s policy anew into a scratch store and, only when that
-// worked, stores it. Error detail says why nothing new was stored.
-Result<cache::CachedPolicy> refetch_policy(Runtime& rt, const dns::DomainName& domain) {
-  auto scratch = cache::open_sqlite_cache(cache::SqliteOptions{":memory:", 1000});
-  if (!scratch) return Unexpected{scratch.error()};
-  const sts::StsDiscovery fresh{*rt.resolver,
-                                *rt.fetcher,
-                                **scratch,
-                                rt.clock,
-                                rt.log.with_name("refresh"),
-                                sts::StsOptions{rt.settings.mta_sts.retry_interval}};
-  const auto outcome = fresh.discover(domain);
-  if (!outcome.policy || outcome.txt_bogus) {
-    std::string why = outcome.txt_bogus ? "the _mta-sts TXT answer is DNSSEC-bogus"
-                                        : join_failures(outcome.failures);
-    if (why.empty()) why = "the domain publishes no MTA-STS policy";
-    return fail(Errc::FetchOther, Retry::Transient, why);
-  }
-  if (auto stored = rt.cache->put(*outcome.policy); !stored) return Unexpected{stored.error()};
-  return *outcome.policy;
+// cache.refresh and the proactive refresh: fetch the domain's policy anew,
+// whatever the TXT record says (RFC 8461 §3.3, §10.2; StsDiscovery::refresh).
+// Only a policy actually fetched replaces the stored one (put is one
+// transaction); a failed fetch keeps the stored policy, which goes on
+// applying until it expires (RFC 8461 §3.3, §5.1).
+Result<cache::CachedPolicy> refetch_policy(Runtime& rt, const dns::DomainName& domain,
+                                           const std::optional<cache::CachedPolicy>& stored) {
+  return rt.sts->refresh(domain, stored);
 }
 
 void admin_refresh(const std::shared_ptr<State>& state, const dns::DomainName& domain,
                    const std::optional<std::string>& id, const daemon::Responder& respond) {
   auto& rt = *state->runtime;
-  auto refreshed = refetch_policy(rt, domain);
+  // A store that cannot be read leaves the TXT record's id to label the policy.
+  auto stored = rt.cache->get(domain);
+  auto refreshed = refetch_policy(rt, domain, stored ? *stored : std::nullopt);
   if (!refreshed) {
     if (refreshed.error().code == Errc::CacheIo || refreshed.error().code == Errc::CacheSchema) {
       respond(proto::render_error(proto::k_code_internal, refreshed.error().detail, id_ptr(id)));
@@ -630,7 +604,7 @@ void refresh_pass(const StateHolder& holder, const std::function<bool()>& stoppi
     if (!sts::refresh_due(p, now)) continue;
     const auto domain = dns::DomainName::parse(p.domain);
     if (!domain) continue;
-    if (auto fresh = refetch_policy(rt, *domain); fresh) {
+    if (auto fresh = refetch_policy(rt, *domain, p); fresh) {
       state->service->forget(p.domain);
       rt.log.info("policy refreshed", {{"domain", p.domain}, {"id", fresh->id}});
     } else {

@@ -69,7 +69,8 @@ Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings,
   rt->dane = std::make_unique<dane::DaneLookup>(*rt->resolver, rt->log.with_name("dane"));
   rt->engine = std::make_unique<policy::PolicyEngine>(
       *rt->resolver, *rt->dane, *rt->sts, rt->clock, rt->log.with_name("engine"),
-      policy::EngineOptions{settings.policies, settings.mta_sts.exclude, settings.tlsrpt.enabled});
+      policy::EngineOptions{settings.policies, settings.mta_sts.exclude, settings.tlsrpt.enabled,
+                            std::chrono::seconds{300}, settings.mta_sts.retry_interval});
 
   const auto& r = settings.tlsrpt;
   service::ReportOptions ro;

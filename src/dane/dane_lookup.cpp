@@ -6,6 +6,7 @@
 // in that order (§2.2.3, DANE-10/DANE-11). Lookup failures and bogus answers
 // make the host unusable (§2.1.1–2.1.2, DANE-4); the four outcomes are those
 // of §2.2 (DANE-5). Every query adds one line to HostResult::trail.
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <utility>
@@ -33,9 +34,9 @@ std::string error_line(dns::RrType type, const std::string& name, const Error& e
   return std::string(dns::to_string(type)) + " " + name + ": lookup failed, " + describe(e);
 }
 
-// Keeps the smallest positive TTL of the answers a host result rests on.
+// Keeps the smallest TTL of the answers a host result rests on (0 included).
 void note_ttl(HostResult& r, std::chrono::seconds ttl) {
-  if (ttl.count() > 0 && (r.ttl.count() == 0 || ttl < r.ttl)) r.ttl = ttl;
+  if (!r.ttl || ttl < *r.ttl) r.ttl = ttl;
 }
 
 HostResult unusable(HostResult r, std::string why, dns::Security security = dns::Security::Secure) {
@@ -63,12 +64,14 @@ HostResult DaneLookup::lookup_host(std::string_view host, std::uint16_t port) co
   r.host = std::string(host);
 
   // RFC 7672 §2.2.1 / RFC 5321 §5.1 (DANE-19): an MX exchange must be a
-  // domain name; an IP literal or junk cannot be looked up, so the host is
-  // unusable.
+  // domain name; an IP literal or junk cannot be looked up, so the host can
+  // never be used (nothing to retry: Absent).
   auto parsed = dns::DomainName::parse(host);
   if (!parsed) {
     r.trail.push_back("host " + r.host + ": not a domain name, " + describe(parsed.error()));
-    return unusable(std::move(r), "invalid MX host name: " + describe(parsed.error()));
+    r.status = HostStatus::Absent;
+    r.error = "invalid MX host name: " + describe(parsed.error());
+    return r;
   }
   const dns::DomainName original = std::move(*parsed);
 
@@ -76,7 +79,8 @@ HostResult DaneLookup::lookup_host(std::string_view host, std::uint16_t port) co
   AddressVerdict verdict;
   {
     std::vector<dns::DnsAnswer> answers;
-    std::vector<std::string> errors;
+    std::vector<std::string> errors;  ///< families that failed, and why
+    bool bogus = false;
     for (const dns::RrType type : {dns::RrType::A, dns::RrType::Aaaa}) {
       auto a = m_resolver.lookup(original, type);
       if (!a) {
@@ -85,6 +89,17 @@ HostResult DaneLookup::lookup_host(std::string_view host, std::uint16_t port) co
         continue;
       }
       std::string line = answer_line(type, original.str(), *a);
+      // RFC 7672 §2.1.1 (DANE-4): a bogus or indeterminate answer is a lookup
+      // error: its addresses are never used. A trust-ad resolver hands out
+      // the same failure as SERVFAIL, so both modes end up here alike.
+      if (a->security == dns::Security::Bogus || a->security == dns::Security::Indeterminate) {
+        r.trail.push_back(std::move(line));
+        bogus = bogus || a->security == dns::Security::Bogus;
+        errors.push_back(std::string(dns::to_string(type)) + " " +
+                         std::string(dns::to_string(a->security)) +
+                         (a->why.empty() ? "" : " (" + a->why + ")"));
+        continue;
+      }
       if (a->outcome == dns::Outcome::Data) {
         line += ", " + std::to_string(a->addresses.size()) + " addresses";
       }
@@ -92,44 +107,43 @@ HostResult DaneLookup::lookup_host(std::string_view host, std::uint16_t port) co
       note_ttl(r, a->ttl);
       answers.push_back(std::move(*a));
     }
-
-    // RFC 7672 §2.1.1 (DANE-4): with neither lookup answering, the host is
-    // unreachable. One family answering is enough to go on with.
-    if (answers.empty()) {
-      m_log.warn("MX host address lookup failed", {{"host", r.host}, {"detail", errors.front()}});
+    const bool any_data = std::any_of(answers.begin(), answers.end(), [](const dns::DnsAnswer& a) {
+      return a.outcome == dns::Outcome::Data;
+    });
+    if (!errors.empty()) {
       std::string why = "address lookup failed:";
       for (const auto& e : errors) why += " " + e + ";";
       why.pop_back();
-      return unusable(std::move(r), std::move(why));
-    }
-    // RFC 7672 §2.1.1 (DANE-4): bogus or indeterminate is a lookup error.
-    for (const auto& a : answers) {
-      if (a.security == dns::Security::Bogus || a.security == dns::Security::Indeterminate) {
-        m_log.warn("MX host address answer not validated",
-                   {{"host", r.host},
-                    {"type", std::string(dns::to_string(a.qtype))},
-                    {"security", std::string(dns::to_string(a.security))},
-                    {"why", a.why}});
-        return unusable(std::move(r),
-                        "address lookup " + std::string(dns::to_string(a.security)) +
-                            (a.why.empty() ? "" : ": " + a.why),
-                        a.security);
+      if (!any_data) {
+        // RFC 7672 §2.1.1 (DANE-4): with no family answering with addresses,
+        // the host is unreachable (and may yet exist: not Absent).
+        m_log.warn("MX host address lookup failed", {{"host", r.host}, {"detail", why}});
+        return unusable(std::move(r), std::move(why),
+                        bogus ? dns::Security::Bogus : dns::Security::Secure);
       }
+      // SPEC §3 step 3: one family with validated addresses is enough; the
+      // failed family's addresses are not used (a popular peer deferred mail
+      // to large providers by making one bad AAAA sink the whole host).
+      r.family_failed = true;
+      r.trail.push_back(why + "; going on with the family that answered");
+      m_log.info("MX host: one address family failed", {{"host", r.host}, {"detail", why}});
     }
-    bool any_data = false;
     bool all_nxdomain = true;
     bool all_secure = true;
     std::string canonical;
     for (const auto& a : answers) {
-      any_data = any_data || a.outcome == dns::Outcome::Data;
       all_nxdomain = all_nxdomain && a.outcome == dns::Outcome::NxDomain;
       all_secure = all_secure && a.security == dns::Security::Secure;
       if (canonical.empty()) canonical = a.canonical_name;
     }
-    // A host without addresses cannot be connected to: unreachable.
+    // A host without addresses cannot be connected to. Both answers were
+    // definitive (NXDOMAIN, NODATA): nothing to retry (SPEC §3 step 3).
     if (!any_data) {
-      return unusable(std::move(r), all_nxdomain ? "MX host does not exist (NXDOMAIN)"
-                                                 : "MX host has no address records");
+      r.status = HostStatus::Absent;
+      r.error =
+          all_nxdomain ? "MX host does not exist (NXDOMAIN)" : "MX host has no address records";
+      r.trail.push_back(r.error);
+      return r;
     }
 
     if (all_secure) {

@@ -52,6 +52,8 @@ std::string_view to_string(HostStatus s) noexcept {
       return "no-dane";
     case HostStatus::Unusable:
       return "unusable";
+    case HostStatus::Absent:
+      return "absent";
   }
   return "unusable";
 }

@@ -4,6 +4,7 @@
 // spelled here and nowhere else (Postfix smtp_tls_policy_maps levels).
 #include "tlspolicy/policy/decision.hpp"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -80,6 +81,29 @@ std::string_view to_string(Source s) noexcept {
       return "none";
   }
   return "none";
+}
+
+bool authenticates_some_host(const Decision& d) noexcept {
+  if (d.action == Action::Defer || d.action == Action::Bounce) return false;
+  switch (d.postfix_level) {
+    case TlsLevel::DaneOnly:
+    case TlsLevel::Secure:
+    case TlsLevel::Verify:
+      return true;
+    case TlsLevel::Dane:
+      return std::any_of(d.mx.begin(), d.mx.end(),
+                         [](const MxHost& h) { return h.allowed && h.verify == Verify::Dane; });
+    case TlsLevel::None:
+    case TlsLevel::May:
+    case TlsLevel::Encrypt:
+      return false;
+  }
+  return false;
+}
+
+std::chrono::seconds remaining_ttl(const Decision& d, util::TimePoint now) noexcept {
+  const auto left = d.ttl - (now - d.decided_at);
+  return std::clamp(left, std::chrono::seconds{0}, d.ttl);
 }
 
 std::string postfix_match_name(std::string_view sts_pattern) {

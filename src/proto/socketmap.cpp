@@ -45,6 +45,11 @@ constexpr std::string_view k_attr_mx_host_pattern = "mx_host_pattern";
 constexpr std::string_view k_attr_policy_string = "policy_string";
 constexpr std::string_view k_policy_type_sts = "sts";
 
+// Postfix 3.11 smtp_requiretls_policy: the map name and the one answer
+// tlspolicy gives (RT-9: answers are single atoms).
+constexpr std::string_view k_requiretls_map = "requiretls";
+constexpr std::string_view k_requiretls_enforce = "OK enforce";
+
 // Longest key handed to DomainName::parse: 253 octets of A-labels are at most
 // about four times as long in UTF-8 U-labels.
 constexpr std::size_t k_max_key_bytes = 1024;
@@ -172,12 +177,24 @@ KeyKind classify_key(std::string_view key) {
   return dns::DomainName::parse(key) ? KeyKind::Domain : KeyKind::NotADomain;
 }
 
-bool is_tlsrpt_map(std::string_view map_name) noexcept {
-  return map_name == "tlsrpt" || map_name == "QUERYwithTLSRPT";
+MapKind map_kind(std::string_view map_name) noexcept {
+  if (map_name == "tlsrpt" || map_name == "QUERYwithTLSRPT") return MapKind::TlsRpt;
+  if (map_name == k_requiretls_map) return MapKind::RequireTls;
+  return MapKind::Plain;
 }
 
-std::string socketmap_response(const policy::Decision& d, bool tlsrpt,
+std::string socketmap_response(const policy::Decision& d, MapKind kind,
                                std::string_view policy_text) {
+  if (kind == MapKind::RequireTls) {
+    // Postfix 3.11 smtp_reqtls_policy.c: a table miss moves on to the next
+    // item of the list, a table error defers; "enforce" makes Postfix skip
+    // the MX hosts it cannot authenticate and return the message when none
+    // is left (RFC 8689 §4.2.1).
+    if (d.action == policy::Action::Defer) return temp_reply(d.reason);
+    return policy::authenticates_some_host(d) ? std::string{k_requiretls_enforce}
+                                              : std::string{k_notfound_reply};
+  }
+  const bool tlsrpt = kind == MapKind::TlsRpt;
   std::string plain = d.postfix.empty() ? policy::socketmap_reply(d) : d.postfix;
   if (has_controls(plain)) plain = without_controls(plain);
   if (plain.size() > k_max_socketmap_reply_bytes) {

@@ -84,12 +84,15 @@ StsOutcome StsDiscovery::discover(const dns::DomainName& domain) const {
         {{"domain", domain.str()}, {"errc", std::string(to_string(e.code))}, {"detail", e.detail}});
   };
 
-  // The cached policy, if any. A store error is reported but does not stop
-  // discovery: a live policy may still be fetched.
+  // The cached policy, if any. A store error does not stop discovery (a live
+  // policy may still be fetched), but it is never "nothing cached": without
+  // a fetched policy the outcome is indeterminate (SPEC §3, §5).
   std::optional<cache::CachedPolicy> cached;
+  bool store_unreadable = false;
   if (auto got = m_cache.get(domain); got) {
     cached = std::move(*got);
   } else {
+    store_unreadable = true;
     failed(got.error(), "policy store read failed");
   }
   const bool cached_live = cached && cached->expires_at > now;
@@ -107,6 +110,12 @@ StsOutcome StsDiscovery::discover(const dns::DomainName& domain) const {
       note(std::string(why) + "; applying the unexpired cached policy (RFC 8461 §3.3, §5.1)");
       out.policy = cached;
       out.from_cache = true;
+    } else if (store_unreadable) {
+      out.indeterminate = true;
+      out.indeterminate_reason =
+          "the policy store could not be read, so a cached MTA-STS policy of " + domain.str() +
+          " may exist";
+      note(std::string(why) + "; " + out.indeterminate_reason + " (SPEC §3: defer)");
     } else {
       note(std::string(why) +
            "; no usable cached policy, so no MTA-STS policy applies"
@@ -135,6 +144,12 @@ StsOutcome StsDiscovery::discover(const dns::DomainName& domain) const {
     failed(Error{Errc::DnsServfail, Retry::Transient, "bogus DNSSEC: " + txt->why},
            "_mta-sts TXT is DNSSEC-bogus");
     use_cache_or_nothing("TXT answer is bogus");
+    if (!out.policy) {
+      // A bogus answer may be an attacker hiding the policy: never downgrade
+      // on it (RFC 4035 §5.5; SPEC §3 defers on bogus data).
+      out.indeterminate = true;
+      out.indeterminate_reason = "the _mta-sts TXT answer of " + domain.str() + " is DNSSEC-bogus";
+    }
     return out;
   }
   out.txt_ttl = txt->ttl;
@@ -183,16 +198,7 @@ StsOutcome StsDiscovery::discover(const dns::DomainName& domain) const {
   const std::string url = policy_url(domain);
   note(cached ? "id differs from the cached policy or it expired; fetching " + url
               : "fetching " + url);
-  const auto fetched = [&]() -> Result<std::pair<std::string, StsPolicy>> {
-    auto response = m_fetcher.get(url);
-    if (!response) return Unexpected{response.error()};
-    if (auto ok = check_policy_response(response->status, response->content_type); !ok) {
-      return Unexpected{ok.error()};
-    }
-    auto parsed = parse_sts_policy(response->body);
-    if (!parsed) return Unexpected{parsed.error()};
-    return std::pair{std::move(response->body), std::move(*parsed)};
-  }();
+  const auto fetched = fetch_policy(domain);
   if (!fetched) {
     failed(fetched.error(), "policy fetch failed");
     const cache::FetchFailure record_failure{domain.str(), record->id, now,
@@ -217,6 +223,49 @@ StsOutcome StsDiscovery::discover(const dns::DomainName& domain) const {
   out.policy = std::move(policy);
   out.from_cache = false;
   return out;
+}
+
+Result<std::pair<std::string, StsPolicy>> StsDiscovery::fetch_policy(
+    const dns::DomainName& domain) const {
+  auto response = m_fetcher.get(policy_url(domain));
+  if (!response) return Unexpected{response.error()};
+  if (auto ok = check_policy_response(response->status, response->content_type); !ok) {
+    return Unexpected{ok.error()};
+  }
+  auto parsed = parse_sts_policy(response->body);
+  if (!parsed) return Unexpected{parsed.error()};
+  return std::pair{std::move(response->body), std::move(*parsed)};
+}
+
+Result<cache::CachedPolicy> StsDiscovery::refresh(
+    const dns::DomainName& domain, const std::optional<cache::CachedPolicy>& stored) const {
+  // The id that labels the new policy: the TXT record's when one valid
+  // record answers, else the stored one's (RFC 8461 §10.2: a refresh may
+  // fetch regardless of the TXT record).
+  std::optional<std::string> id;
+  if (auto txt_name = domain.prefixed("_mta-sts"); txt_name) {
+    const auto txt = m_resolver.lookup(*txt_name, dns::RrType::Txt);
+    if (txt && txt->security != dns::Security::Bogus) {
+      std::vector<std::string> records;
+      for (const auto& rr : txt->txt) records.push_back(rr.joined());
+      if (auto record = select_sts_txt(records); record) id = record->id;
+    }
+  }
+  if (!id && stored) id = stored->id;
+  if (!id) {
+    return fail(Errc::StsNoRecord, Retry::Permanent,
+                "no valid _mta-sts TXT record for " + domain.str() + " and no stored policy");
+  }
+  const auto now = m_clock.now();
+  auto fetched = fetch_policy(domain);
+  if (!fetched) return Unexpected{fetched.error()};
+  cache::CachedPolicy policy{domain.str(),    *id, std::move(fetched->first),
+                             fetched->second, now, now + fetched->second.max_age};
+  if (auto r = m_cache.put(policy); !r) return Unexpected{r.error()};
+  m_log.info("policy refreshed", {{"domain", domain.str()},
+                                  {"id", policy.id},
+                                  {"mode", std::string(to_string(policy.policy.mode))}});
+  return policy;
 }
 
 }  // namespace tlspolicy::sts

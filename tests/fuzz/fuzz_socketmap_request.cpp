@@ -36,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (req->map_name.empty() || req->key.empty()) std::abort();
   if (req->map_name.find(' ') != std::string::npos) std::abort();
   if (req->map_name + " " + req->key != payload) std::abort();
-  (void)is_tlsrpt_map(req->map_name);
+  (void)map_kind(req->map_name);
   if (classify_key(req->key) == KeyKind::Domain) {
     if (!tlspolicy::dns::DomainName::parse(req->key)) std::abort();
     if (req->key.front() == '.' || req->key.find(':') != std::string::npos) std::abort();

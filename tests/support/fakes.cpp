@@ -60,6 +60,7 @@ int FakeFetcher::calls(const std::string& url) const {
 Result<std::optional<cache::CachedPolicy>> MemoryPolicyCache::get(
     const dns::DomainName& domain) const {
   const std::lock_guard lock{m_mu};
+  if (fail_reads) return fail(Errc::CacheIo, Retry::Transient, "injected read failure");
   const auto it = m_policies.find(domain.str());
   if (it == m_policies.end()) return std::optional<cache::CachedPolicy>{};
   return std::optional<cache::CachedPolicy>{it->second};

@@ -49,7 +49,8 @@ class FakeFetcher final : public fetch::HttpsFetcher {
 };
 
 /// In-memory PolicyCache: tests of sts/ and policy/ never need SQLite.
-/// fail_next_writes makes put/record_fetch_failure fail (store-error paths).
+/// fail_writes makes put/record_fetch_failure fail, fail_reads makes get()
+/// fail (store-error paths).
 class MemoryPolicyCache final : public cache::PolicyCache {
  public:
   [[nodiscard]] Result<std::optional<cache::CachedPolicy>> get(
@@ -63,6 +64,7 @@ class MemoryPolicyCache final : public cache::PolicyCache {
       const dns::DomainName& domain) const override;
 
   bool fail_writes = false;
+  bool fail_reads = false;
 
  private:
   mutable std::mutex m_mu;

@@ -29,6 +29,10 @@ enum class HostStatus {
                     ///< authentication
   NoDane,           ///< (c) insecure address/TLSA, or secure denial: pre-DANE opportunistic TLS
   Unusable,  ///< (d) lookup error or bogus: the host is unreachable (try the next MX, or delay)
+  /// The host does not exist or has no address records: a definitive DNS
+  /// answer, not a lookup error. The host cannot be used, but nothing is
+  /// worth retrying for it (SPEC §3 step 3: not a transient failure).
+  Absent,
 };
 [[nodiscard]] std::string_view to_string(HostStatus s) noexcept;
 
@@ -43,9 +47,14 @@ struct HostResult {
   /// The TLSA base domain (RFC 7672 §2.2.3): the name whose
   /// _port._tcp TLSA RRset was used; "" when none.
   std::string tlsa_base_domain;
-  /// Smallest TTL of the address and TLSA answers consulted (0 = none
-  /// known): how long the host's DANE status may be reused.
-  std::chrono::seconds ttl{0};
+  /// Smallest TTL of the address and TLSA answers the status rests on
+  /// (empty when none answered): how long the host's DANE status may be
+  /// reused. A TTL of 0 is 0 (RFC 2308 §5, RFC 1035 §3.2.1), never "unknown".
+  std::optional<std::chrono::seconds> ttl;
+  /// An address family failed (lookup error, bogus, indeterminate) while the
+  /// other answered, and the host goes on with the family that answered
+  /// (SPEC §3 step 3). The status rests on a transient failure.
+  bool family_failed = false;
   /// Why the host is Unusable (errc text and detail), "" otherwise.
   std::string error;
   /// Unusable because an answer was DNSSEC-bogus (RFC 8460 §4.3.2

@@ -81,6 +81,9 @@ struct Decision {
   std::string postfix;  ///< exact socketmap reply, see socketmap_reply()
   std::string reason;   ///< one human sentence
   std::chrono::seconds ttl{0};
+  /// When the decision was made (the engine's clock): `ttl` counts from here
+  /// (not part of the JSON object; remaining_ttl() is what callers are told).
+  util::TimePoint decided_at;
   /// Step-by-step trail (printed with --explain).
   std::vector<std::string> explain;
   /// Failures met while deciding (not part of the decision object; the CLI
@@ -102,6 +105,16 @@ struct Decision {
 ///  otherwise    → "NOTFOUND " (Postfix applies its own defaults; a bounce for
 ///                 a null MX is Postfix's own RFC 7505 handling).
 [[nodiscard]] std::string socketmap_reply(const Decision& d);
+
+/// True when the decision's socketmap reply lets Postfix authenticate at
+/// least one MX host: dane-only, secure or verify, or dane with a host that
+/// has usable TLSA records (RT-9: what Postfix 3.11's REQUIRETLS "enforce"
+/// needs). False for defer, bounce, opportunistic and unauthenticated TLS.
+[[nodiscard]] bool authenticates_some_host(const Decision& d) noexcept;
+
+/// What is left of d.ttl at `now` (never negative): the "ttl" callers get
+/// for a decision answered from memory.
+[[nodiscard]] std::chrono::seconds remaining_ttl(const Decision& d, util::TimePoint now) noexcept;
 
 /// An MTA-STS mx pattern in Postfix match syntax: "*.x" → ".x".
 [[nodiscard]] std::string postfix_match_name(std::string_view sts_pattern);

@@ -15,6 +15,7 @@
 #include "tlspolicy/dns/name.hpp"
 #include "tlspolicy/dns/resolver.hpp"
 #include "tlspolicy/policy/decision.hpp"
+#include "tlspolicy/policy/rules.hpp"
 #include "tlspolicy/sts/discovery.hpp"
 #include "tlspolicy/util/clock.hpp"
 #include "tlspolicy/util/log.hpp"
@@ -32,6 +33,11 @@ struct EngineOptions {
   /// RFC 8460 §3: look up the domain's TLSRPT record (Decision::tlsrpt) and
   /// describe the failures met as TLS-RPT results (Decision::tlsrpt_results).
   bool tlsrpt = false;
+  /// TTL of a decision a local [[policy]] makes alone.
+  std::chrono::seconds local_ttl{300};
+  /// SPEC §3: the longest a decision resting on a transient failure lives
+  /// (mta_sts.retry_interval).
+  std::chrono::seconds transient_ttl{300};
 };
 
 class PolicyEngine {
@@ -45,6 +51,9 @@ class PolicyEngine {
   /// never a downgrade. Thread-safe; blocks for DNS and HTTPS.
   [[nodiscard]] Decision decide(const DecideRequest& request) const;
 
+  /// The lookups of SPEC §3, without deciding (decide() = evaluate(gather())).
+  [[nodiscard]] Facts gather(const DecideRequest& request) const;
+
  private:
   const dns::Resolver& m_resolver;
   const dane::DaneLookup& m_dane;
@@ -53,14 +62,6 @@ class PolicyEngine {
   util::Logger m_log;
   EngineOptions m_options;
 };
-
-/// RFC 8460 §4.3: the result type of an MTA-STS discovery failure, or
-/// nullopt for failures that are not reported (store errors, a malformed TXT
-/// record, which means "no MTA-STS").
-[[nodiscard]] std::optional<tlsrpt::ResultType> sts_result_type(Errc code) noexcept;
-
-/// RFC 8460 §4.5 (RPT-11): a TLSA record as a policy-string, "u s m HEX".
-[[nodiscard]] std::string tlsa_policy_string(const dns::TlsaRecord& r);
 
 /// REQUIRETLS from a recipient address: true when the local part ends in
 /// "+requiretls" (SPEC §3).

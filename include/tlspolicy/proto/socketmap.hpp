@@ -64,14 +64,21 @@ enum class KeyKind { Domain, NotADomain };
 /// keys longer than 1024 bytes, and anything else that is not a valid name.
 [[nodiscard]] KeyKind classify_key(std::string_view key);
 
-/// True for the TLS-RPT map names "tlsrpt" and "QUERYwithTLSRPT"
-/// (case-sensitive). Every other name, "postfix" and "QUERY" included,
-/// selects the plain reply.
-[[nodiscard]] bool is_tlsrpt_map(std::string_view map_name) noexcept;
+/// What a socketmap name asks for (case-sensitive):
+///  TlsRpt     "tlsrpt", "QUERYwithTLSRPT": smtp_tls_policy_maps with the
+///             Postfix 3.10 TLS-RPT attributes;
+///  RequireTls "requiretls": Postfix 3.11 smtp_requiretls_policy (RT-9);
+///  Plain      every other name, "postfix" and "QUERY" included.
+enum class MapKind { Plain, TlsRpt, RequireTls };
+[[nodiscard]] MapKind map_kind(std::string_view map_name) noexcept;
 
 /// The reply payload for a decision.
 /// Plain: d.postfix (policy::socketmap_reply(d) when d.postfix is empty).
-/// With `tlsrpt` on an MTA-STS "OK" decision (d.source == Source::MtaSts and
+/// RequireTls (RT-9; SPEC §4): "OK enforce" when the plain reply lets Postfix
+/// authenticate at least one MX host (policy::authenticates_some_host),
+/// "TEMP <reason>" for a defer, "NOTFOUND " otherwise, so that the next item
+/// of Postfix's smtp_requiretls_policy list decides.
+/// TlsRpt on an MTA-STS "OK" decision (d.source == Source::MtaSts and
 /// d.mta_sts present): the plain reply followed by policy_type=sts,
 /// policy_domain, one mx_host_pattern per d.mta_sts->mx pattern and one
 /// "{ policy_string = <line> }" per sts::policy_lines(policy_text) line.
@@ -81,7 +88,7 @@ enum class KeyKind { Domain, NotADomain };
 /// characters: policy strings that do not fit are dropped from the end; if
 /// the mandatory attributes do not fit, none are added; an "OK" reply that
 /// is itself too long becomes "TEMP". Never throws except std::bad_alloc.
-[[nodiscard]] std::string socketmap_response(const policy::Decision& d, bool tlsrpt,
+[[nodiscard]] std::string socketmap_response(const policy::Decision& d, MapKind kind,
                                              std::string_view policy_text);
 
 /// "TEMP <reason>" / "PERM <reason>": one line (control characters become

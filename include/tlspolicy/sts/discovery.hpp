@@ -9,12 +9,15 @@
 //  - a failed lookup or fetch never evicts an unexpired cached policy, which
 //    is then applied (STS-18);
 //  - a fetched `mode: none` replaces the cached policy at once;
-//  - at most one failed fetch per (domain, id) every retry_interval (STS-16).
+//  - at most one failed fetch per (domain, id) every retry_interval (STS-16);
+//  - a store that cannot be read is never taken for "nothing cached": unless
+//    a policy was just fetched, the outcome is indeterminate (SPEC §3).
 #pragma once
 
 #include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tlspolicy/cache/policy_cache.hpp"
@@ -37,12 +40,18 @@ struct StsOptions {
 struct StsOutcome {
   std::optional<cache::CachedPolicy> policy;
   bool from_cache = false;
-  /// TTL of the TXT answer (0 when there was none): how long the id may be
-  /// trusted before it is looked up again.
-  std::chrono::seconds txt_ttl{0};
-  /// The _mta-sts TXT answer was DNSSEC-bogus (validate mode). The engine
-  /// defers rather than deliver without the policy an attacker may hide.
+  /// TTL of the TXT answer (empty when none arrived): how long the id may be
+  /// trusted before it is looked up again. 0 means 0.
+  std::optional<std::chrono::seconds> txt_ttl;
+  /// The _mta-sts TXT answer was DNSSEC-bogus (validate mode); reported as
+  /// dnssec-invalid (RFC 8460 §4.3.2).
   bool txt_bogus = false;
+  /// Discovery could not tell whether a policy applies: a bogus TXT answer
+  /// (an attacker may hide the policy) or an unreadable store (a cached
+  /// policy may exist), with no policy to apply. The engine defers: never a
+  /// downgrade (SPEC §3). `indeterminate_reason` says why.
+  bool indeterminate = false;
+  std::string indeterminate_reason;
   /// Failures met on the way (TXT lookup error, fetch error, invalid
   /// policy, store error). A decision can still be made; operators and
   /// TLS-RPT (RFC 8461 §6, STS-37) want to know.
@@ -76,7 +85,21 @@ class StsDiscovery {
   /// HTTPS (bounded by their timeouts). Never throws.
   [[nodiscard]] StsOutcome discover(const dns::DomainName& domain) const;
 
+  /// RFC 8461 §3.3, §10.2 (STS-34): fetches the policy of `domain` anew and
+  /// stores it, whatever the TXT record says: its id labels the new policy
+  /// when a valid record answers, else the stored policy's id does (a TXT
+  /// record an attacker blocks cannot let a cached policy expire). Only a
+  /// policy actually fetched replaces `stored`. Errors: the TXT lookup found
+  /// no id and nothing is stored (StsNoRecord), the fetch failed (its
+  /// error), the store write failed (CacheIo).
+  [[nodiscard]] Result<cache::CachedPolicy> refresh(
+      const dns::DomainName& domain, const std::optional<cache::CachedPolicy>& stored) const;
+
  private:
+  /// RFC 8461 §3.3: GET the policy URL, check status and media type, parse.
+  [[nodiscard]] Result<std::pair<std::string, StsPolicy>> fetch_policy(
+      const dns::DomainName& domain) const;
+
   const dns::Resolver& m_resolver;
   const fetch::HttpsFetcher& m_fetcher;
   cache::PolicyCache& m_cache;

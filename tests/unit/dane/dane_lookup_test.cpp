@@ -149,11 +149,34 @@ TEST_F(DaneLookupTest, Dane4IndeterminateTlsaIsUnusable) {
 }
 
 TEST_F(DaneLookupTest, Dane4BogusAddressIsUnusable) {
-  secure_host(k_host);
-  dns.set(k_host, RrType::A, address_answer({"192.0.2.1"}, Security::Bogus));
+  secure_host(k_host, "", Security::Bogus);
   const auto r = dane.lookup_host(k_host);
   EXPECT_EQ(r.status, HostStatus::Unusable) << trail(r);
+  EXPECT_TRUE(r.dnssec_bogus);
   EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
+}
+
+// SPEC §3 step 3, DANE-4: a bogus AAAA beside a secure A and usable TLSA
+// leaves the host usable with its A addresses, as in trust-ad mode, where
+// the validating resolver hands the bogus AAAA out as SERVFAIL.
+TEST_F(DaneLookupTest, Dane4BogusAaaaBesideSecureAKeepsTheHost) {
+  secure_host(k_host);
+  dns.set(k_host, RrType::Aaaa, address_answer({"2001:db8::1"}, Security::Bogus));
+  dns.set(k_tlsa, RrType::Tlsa, tlsa_answer({tlsa(3, 1, 1, 32)}));
+  const auto bogus = dane.lookup_host(k_host);
+  EXPECT_EQ(bogus.status, HostStatus::Authenticated) << trail(bogus);
+  EXPECT_TRUE(bogus.family_failed);
+  dns.set(k_host, RrType::Aaaa, dns_error(Errc::DnsServfail));  // what trust-ad mode sees
+  const auto servfail = dane.lookup_host(k_host);
+  EXPECT_EQ(servfail.status, HostStatus::Authenticated) << trail(servfail);
+  EXPECT_EQ(servfail.tlsa, bogus.tlsa);
+}
+
+TEST_F(DaneLookupTest, Dane4BogusAAndNoAaaaIsUnusableNotAbsent) {
+  dns.set(k_host, RrType::A, address_answer({"192.0.2.1"}, Security::Bogus));
+  dns.set(k_host, RrType::Aaaa, nodata(Security::Secure));
+  const auto r = dane.lookup_host(k_host);
+  EXPECT_EQ(r.status, HostStatus::Unusable) << trail(r);
 }
 
 TEST_F(DaneLookupTest, Dane4IndeterminateAddressIsUnusable) {
@@ -179,19 +202,20 @@ TEST_F(DaneLookupTest, OneAddressFamilyAnsweringIsEnough) {
   EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::Authenticated);
 }
 
-TEST_F(DaneLookupTest, NonexistentHostIsUnusable) {
+// SPEC §3 step 3: a host that securely does not exist is no transient failure.
+TEST_F(DaneLookupTest, NonexistentHostIsAbsent) {
   dns.set(k_host, RrType::A, nxdomain(Security::Secure));
   dns.set(k_host, RrType::Aaaa, nxdomain(Security::Secure));
   const auto r = dane.lookup_host(k_host);
-  EXPECT_EQ(r.status, HostStatus::Unusable) << trail(r);
+  EXPECT_EQ(r.status, HostStatus::Absent) << trail(r);
   EXPECT_NE(r.error.find("does not exist"), std::string::npos) << r.error;
   EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
 }
 
-TEST_F(DaneLookupTest, HostWithoutAddressesIsUnusable) {
+TEST_F(DaneLookupTest, HostWithoutAddressesIsAbsent) {
   dns.set(k_host, RrType::A, nodata(Security::Secure));
   dns.set(k_host, RrType::Aaaa, nodata(Security::Secure));
-  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::Unusable);
+  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::Absent);
   EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
 }
 
@@ -292,10 +316,10 @@ TEST_F(DaneLookupTest, Dane4FirstCnameHopFailureIsUnusable) {
   EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::Unusable);
 }
 
-TEST_F(DaneLookupTest, IpLiteralHostIsUnusable) {
+TEST_F(DaneLookupTest, IpLiteralHostIsAbsent) {
   for (const char* host : {"192.0.2.1", "[192.0.2.1]", "2001:db8::1", "", "bad host"}) {
     const auto r = dane.lookup_host(host);
-    EXPECT_EQ(r.status, HostStatus::Unusable) << "host \"" << host << "\"";
+    EXPECT_EQ(r.status, HostStatus::Absent) << "host \"" << host << "\"";
     EXPECT_FALSE(r.error.empty()) << host;
     EXPECT_EQ(r.host, host);
   }

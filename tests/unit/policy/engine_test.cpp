@@ -327,11 +327,15 @@ TEST_F(Engine, Sts32DaneWinsOverStsButStsMatchingStillApplies) {
   EXPECT_FALSE(d.mx[1].allowed);
 }
 
-TEST_F(Engine, Rfc5321IpLiteralMxIsUnusable) {
+// RFC 5321 §5.1: an MX target must be a host name. One that is not can never
+// be used: nothing to retry, so the only host being one is a bounce (the
+// MTA finds no host either; Postfix is told NOTFOUND and reports it).
+TEST_F(Engine, Rfc5321IpLiteralMxIsNeverUsable) {
   dns.set("example.test", dns::RrType::Mx, mx_answer({{10, "192.0.2.7"}}, dns::Security::Insecure));
   no_sts();
   const auto d = decide("example.test");
-  EXPECT_EQ(d.action, Action::Defer);
+  EXPECT_EQ(d.action, Action::Bounce);
+  EXPECT_EQ(d.postfix, "NOTFOUND ");
   EXPECT_FALSE(d.mx[0].allowed);
 }
 
@@ -355,14 +359,200 @@ TEST_F(Engine, Rt3RequireTlsSatisfiedByDane) {
   EXPECT_TRUE(d.requiretls.peer_must_advertise);
 }
 
-TEST_F(Engine, Rt4AllUnusableTlsaDoesNotSatisfyRequireTls) {
+// RT-3, RT-8, SPEC §3 step 5: TLSA records that are all unusable do not
+// authenticate, but a DNSSEC-secure MX does: PKIX against the MX host name.
+TEST_F(Engine, Rt3AllUnusableTlsaBehindSecureMxSatisfiesRequireTlsByPkix) {
   dns.set("example.test", dns::RrType::Mx, mx_answer({{10, "mx1.example.test"}}));
   dns.set("_25._tcp.mx1.example.test", dns::RrType::Tlsa,
           testing::tlsa_answer({testing::tlsa(1, 1, 1, 32)}, dns::Security::Secure));
   no_sts();
   const auto d = decide("example.test", true);
+  EXPECT_EQ(d.action, Action::RequireTls);
+  EXPECT_EQ(d.verify, Verify::Pkix);
+  EXPECT_TRUE(d.requiretls.satisfiable);
+  EXPECT_EQ(d.mx[0].verify, Verify::Pkix);
+  EXPECT_EQ(d.postfix, "OK secure match=hostname servername=hostname");
+}
+
+// --- "Never downgrade": where DANE, MTA-STS, REQUIRETLS and local policy meet ---
+
+// RFC 8689 §4.2.1, RT-8: a local [[policy]] does not skip REQUIRETLS.
+TEST_F(Engine, Rt8LocalOpportunisticPolicyDoesNotSatisfyRequireTls) {
+  options.local_policies.push_back({"example.test", "opportunistic", "", {}});
+  dns.set("example.test", dns::RrType::Mx,
+          mx_answer({{10, "mx.example.test"}}, dns::Security::Insecure));
+  no_sts();
+  EXPECT_EQ(decide("example.test").postfix, "OK may");  // alone: no lookup
+  EXPECT_EQ(dns.calls("example.test", dns::RrType::Mx), 0);
+  const auto d = decide("example.test", true);
   EXPECT_EQ(d.action, Action::Bounce);
   EXPECT_FALSE(d.requiretls.satisfiable);
+  EXPECT_EQ(dns.calls("example.test", dns::RrType::Mx), 1);
+  options.local_policies.front() = {"example.test", "require-tls", "none", {}};
+  EXPECT_EQ(decide("example.test", true).action, Action::Bounce);  // OK encrypt is no auth
+}
+
+TEST_F(Engine, Rt8LocalPolicyGivesWayToDaneUnderRequireTls) {
+  options.local_policies.push_back({"example.test", "require-tls", "none", {}});
+  dns.set("example.test", dns::RrType::Mx, mx_answer({{10, "mx1.example.test"}}));
+  dns.set("_25._tcp.mx1.example.test", dns::RrType::Tlsa,
+          testing::tlsa_answer({usable_311()}, dns::Security::Secure));
+  no_sts();
+  const auto d = decide("example.test", true);
+  EXPECT_EQ(d.postfix, "OK dane-only");
+  EXPECT_TRUE(d.requiretls.satisfiable);
+  EXPECT_TRUE(d.requiretls.peer_must_advertise);
+}
+
+// DANE-21 (RFC 8461 §2, §5): DANE on one host does not switch off enforce's
+// authentication for the host DANE does not authenticate.
+TEST_F(Engine, Dane21UsableTlsaOnOneHostKeepsEnforceForTheOther) {
+  dns.set("example.test", dns::RrType::Mx,
+          mx_answer({{10, "mx1.example.test"}, {20, "mx2.example.test"}}));
+  dns.set("_25._tcp.mx1.example.test", dns::RrType::Tlsa,
+          testing::tlsa_answer({usable_311()}, dns::Security::Secure));
+  sts_policy("version: STSv1\nmode: enforce\nmx: *.example.test\nmax_age: 86400\n");
+  const auto d = decide("example.test");
+  EXPECT_EQ(d.postfix, "OK dane-only");  // never "OK dane": mx2 could go in plaintext
+  EXPECT_EQ(d.action, Action::RequireTls);
+  EXPECT_EQ(d.mx[0].verify, Verify::Dane);
+  EXPECT_EQ(d.mx[1].verify, Verify::Pkix);
+  EXPECT_TRUE(d.mx[1].allowed);
+}
+
+TEST_F(Engine, Dane21AllUnusableTlsaUnderEnforceNeedsPkix) {
+  dns.set("example.test", dns::RrType::Mx, mx_answer({{10, "mx1.example.test"}}));
+  dns.set("_25._tcp.mx1.example.test", dns::RrType::Tlsa,
+          testing::tlsa_answer({testing::tlsa(1, 1, 1, 32)}, dns::Security::Secure));
+  sts_policy("version: STSv1\nmode: enforce\nmx: *.example.test\nmax_age: 86400\n");
+  const auto d = decide("example.test");
+  EXPECT_EQ(d.postfix, "OK secure match=.example.test servername=hostname");
+  EXPECT_EQ(d.verify, Verify::Pkix);
+  EXPECT_EQ(d.source, Source::MtaSts);
+}
+
+// RT-3, RT-8: satisfiable only when every host the MTA may use is authenticated.
+TEST_F(Engine, Rt8DaneMixedRequireTlsAuthenticatesEveryHost) {
+  dns.set("example.test", dns::RrType::Mx,
+          mx_answer({{10, "mx1.example.test"}, {20, "mx2.example.test"}}));
+  dns.set("_25._tcp.mx1.example.test", dns::RrType::Tlsa,
+          testing::tlsa_answer({usable_311()}, dns::Security::Secure));
+  no_sts();
+  const auto d = decide("example.test", true);
+  EXPECT_TRUE(d.requiretls.satisfiable);
+  ASSERT_EQ(d.mx.size(), 2u);
+  EXPECT_EQ(d.mx[1].verify, Verify::Pkix);  // not "allowed, verify none"
+  EXPECT_EQ(d.postfix, "OK dane-only");
+}
+
+// SPEC §3, §5; STS-7, STS-18: a store read failure is not "nothing cached".
+TEST_F(Engine, Sts18UnreadableStoreDefersRatherThanForgetTheCachedPolicy) {
+  dns.set("example.test", dns::RrType::Mx,
+          mx_answer({{10, "mx.example.test"}}, dns::Security::Insecure));
+  sts_policy("version: STSv1\nmode: enforce\nmx: mx.example.test\nmax_age: 86400\n");
+  ASSERT_EQ(decide("example.test").action, Action::RequireTls);
+  store.fail_reads = true;
+  no_sts();  // and the TXT record is gone: the cached policy would apply (STS-7)
+  auto d = decide("example.test");
+  EXPECT_EQ(d.action, Action::Defer);
+  EXPECT_TRUE(d.postfix.starts_with("TEMP ")) << d.postfix;
+  dns.set("_mta-sts.example.test", dns::RrType::Txt, testing::dns_error(Errc::DnsServfail));
+  EXPECT_EQ(decide("example.test").action, Action::Defer);
+  store.fail_reads = false;
+  d = decide("example.test");
+  EXPECT_EQ(d.action, Action::RequireTls);
+  ASSERT_TRUE(d.mta_sts);
+  EXPECT_TRUE(d.mta_sts->from_cache);
+}
+
+// SPEC §3: a decision resting on a transient failure is re-made after
+// retry_interval; a REQUIRETLS bounce caused by one is a defer.
+TEST_F(Engine, Sts17TransientFailureIsNotKeptForTheMxTtl) {
+  options.transient_ttl = 300s;
+  dns.set("example.test", dns::RrType::Mx,
+          mx_answer({{10, "mx.example.test"}}, dns::Security::Insecure, 3600));
+  dns.set("_mta-sts.example.test", dns::RrType::Txt, testing::dns_error(Errc::DnsServfail));
+  auto d = decide("example.test");
+  EXPECT_EQ(d.postfix, "NOTFOUND ");
+  EXPECT_EQ(d.ttl, 300s);
+  d = decide("example.test", true);
+  EXPECT_EQ(d.action, Action::Defer);
+  EXPECT_EQ(d.ttl, 0s);
+  dns.set("_mta-sts.example.test", dns::RrType::Txt, txt_answer({{"v=STSv1; id=id1"}}));
+  https.set(k_url, fail(Errc::FetchTimeout, Retry::Transient, "timed out"));
+  d = decide("example.test");
+  EXPECT_EQ(d.postfix, "NOTFOUND ");
+  EXPECT_EQ(d.ttl, 300s);
+  clock.advance(400s);  // past the back-off: fetched again
+  EXPECT_EQ(decide("example.test", true).action, Action::Defer);
+  EXPECT_EQ(https.calls(k_url), 2);
+}
+
+// SPEC §3: TTL 0 means 0 (RFC 2308 §5), never "unknown".
+TEST_F(Engine, TtlZeroAnswersMakeADecisionNotToBeKept) {
+  dns.set("example.test", dns::RrType::Mx,
+          mx_answer({{10, "mx.example.test"}}, dns::Security::Insecure, 0));
+  no_sts();
+  EXPECT_EQ(decide("example.test").ttl, 0s);
+  dns.set("example.test", dns::RrType::Mx,
+          mx_answer({{10, "mx.example.test"}}, dns::Security::Insecure, 3600));
+  dns.set("_mta-sts.example.test", dns::RrType::Txt,
+          txt_answer({{"v=STSv1; id=id1"}}, dns::Security::Secure, 1));
+  https.set(k_url,
+            http(200, "version: STSv1\nmode: enforce\nmx: mx.example.test\nmax_age: 86400\n"));
+  EXPECT_EQ(decide("example.test").ttl, 1s);  // the _mta-sts TTL bounds it
+  https.set(k_url, http(200, "version: STSv1\nmode: enforce\nmx: mx.example.test\nmax_age: 0\n"));
+  dns.set("_mta-sts.example.test", dns::RrType::Txt, txt_answer({{"v=STSv1; id=id2"}}));
+  EXPECT_EQ(decide("example.test").ttl, 0s);  // max_age 0 does not outlive its policy
+}
+
+// SPEC §3 step 3, DANE-4: one bad address family does not sink a host that
+// has a secure address and usable TLSA; both resolver modes agree.
+TEST_F(Engine, Dane4BogusAaaaBesideSecureAAgreesWithServfail) {
+  dns.set("example.test", dns::RrType::Mx, mx_answer({{10, "mx1.example.test"}}));
+  dns.set("_25._tcp.mx1.example.test", dns::RrType::Tlsa,
+          testing::tlsa_answer({usable_311()}, dns::Security::Secure));
+  no_sts();
+  auto aaaa = testing::address_answer({"2001:db8::1"}, dns::Security::Bogus);
+  aaaa.qtype = dns::RrType::Aaaa;
+  dns.set("mx1.example.test", dns::RrType::Aaaa, aaaa);  // validate mode
+  const auto validate = decide("example.test");
+  dns.set("mx1.example.test", dns::RrType::Aaaa, testing::dns_error(Errc::DnsServfail));
+  const auto trust_ad = decide("example.test");  // what a validating resolver hands out
+  EXPECT_EQ(validate.postfix, "OK dane-only");
+  EXPECT_EQ(trust_ad.postfix, validate.postfix);
+  EXPECT_EQ(trust_ad.action, validate.action);
+  EXPECT_LE(validate.ttl, 300s);  // rests on a failure: re-made soon
+}
+
+// SPEC §3 step 3: MX targets that securely do not exist are no transient
+// failure: not TEMP for days, but NOTFOUND (the MTA reports 5.4.4).
+TEST_F(Engine, Dane19NonexistentMxTargetsAreNotATransientFailure) {
+  dns.set("example.test", dns::RrType::Mx,
+          mx_answer({{10, "mx1.example.test"}, {20, "mx2.example.test"}}));
+  dns.set("mx1.example.test", dns::RrType::A, testing::nxdomain());
+  dns.set("mx1.example.test", dns::RrType::Aaaa, testing::nxdomain());
+  dns.set("mx2.example.test", dns::RrType::A, testing::nxdomain());
+  dns.set("mx2.example.test", dns::RrType::Aaaa, testing::nxdomain());
+  no_sts();
+  const auto d = decide("example.test");
+  EXPECT_EQ(d.postfix, "NOTFOUND ");
+  EXPECT_NE(d.action, Action::Defer);
+  EXPECT_FALSE(d.mx[0].allowed);
+}
+
+// DANE-4 (RFC 7672 §2.1.1): a host whose TLSA lookup failed must not be used,
+// by Postfix either: "OK dane" makes Postfix look TLSA up itself and skip it.
+TEST_F(Engine, Dane4FailedTlsaHostIsSkippedByPostfixToo) {
+  dns.set("example.test", dns::RrType::Mx,
+          mx_answer({{10, "mx1.example.test"}, {20, "mx2.example.test"}}));
+  dns.set("_25._tcp.mx1.example.test", dns::RrType::Tlsa, testing::dns_error(Errc::DnsServfail));
+  no_sts();
+  const auto d = decide("example.test");
+  EXPECT_EQ(d.postfix, "OK dane");  // not NOTFOUND: Postfix at "may" would use mx1
+  EXPECT_FALSE(d.mx[0].allowed);
+  EXPECT_TRUE(d.mx[1].allowed);
+  EXPECT_EQ(d.action, Action::Opportunistic);
 }
 
 // --- TLS-RPT (RFC 8460): the engine's own failures and the TLSRPT record ---

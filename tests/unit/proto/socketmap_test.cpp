@@ -137,12 +137,13 @@ TEST(SocketmapKey, Classifies) {
   EXPECT_EQ(classify_key(std::string(2000, 'a')), KeyKind::NotADomain);
 }
 
-TEST(SocketmapMap, TlsrptNames) {
-  EXPECT_TRUE(is_tlsrpt_map("tlsrpt"));
-  EXPECT_TRUE(is_tlsrpt_map("QUERYwithTLSRPT"));
+TEST(SocketmapMap, Names) {
+  EXPECT_EQ(map_kind("tlsrpt"), MapKind::TlsRpt);
+  EXPECT_EQ(map_kind("QUERYwithTLSRPT"), MapKind::TlsRpt);
+  EXPECT_EQ(map_kind("requiretls"), MapKind::RequireTls);  // RT-9
   for (const std::string_view plain :
-       {"postfix", "QUERY", "tlspolicy", "TLSRPT", "querywithtlsrpt"}) {
-    EXPECT_FALSE(is_tlsrpt_map(plain)) << plain;
+       {"postfix", "QUERY", "tlspolicy", "TLSRPT", "querywithtlsrpt", "REQUIRETLS"}) {
+    EXPECT_EQ(map_kind(plain), MapKind::Plain) << plain;
   }
 }
 
@@ -163,11 +164,11 @@ class SocketmapReply : public testing::TestWithParam<ReplyCase> {};
 
 TEST_P(SocketmapReply, Golden) {
   const auto& c = GetParam();
-  EXPECT_EQ(socketmap_response(c.decision, false, c.policy_text), c.want_plain)
+  EXPECT_EQ(socketmap_response(c.decision, MapKind::Plain, c.policy_text), c.want_plain)
       << "domain " << c.decision.domain;
-  EXPECT_EQ(socketmap_response(c.decision, true, c.policy_text), c.want_tlsrpt)
+  EXPECT_EQ(socketmap_response(c.decision, MapKind::TlsRpt, c.policy_text), c.want_tlsrpt)
       << "domain " << c.decision.domain;
-  EXPECT_EQ(socketmap_response(c.decision, false, c.policy_text), c.decision.postfix);
+  EXPECT_EQ(socketmap_response(c.decision, MapKind::Plain, c.policy_text), c.decision.postfix);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -195,17 +196,46 @@ INSTANTIATE_TEST_SUITE_P(
                   "TEMP no MX host matches the MTA-STS policy"}),
     [](const testing::TestParamInfo<ReplyCase>& p) { return std::string(p.param.name); });
 
+// RT-9, SPEC §4: Postfix 3.11 smtp_requiretls_policy. "OK enforce" where the
+// plain answer lets Postfix authenticate a host; a miss lets the next item of
+// the operator's list decide; a defer is a table error (Postfix defers).
+TEST(SocketmapRequireTls, Rt9EnforceOnlyWhereAHostCanBeAuthenticated) {
+  EXPECT_EQ(socketmap_response(dane_only(), MapKind::RequireTls, ""), "OK enforce");
+  EXPECT_EQ(socketmap_response(sts_enforce(), MapKind::RequireTls, k_enforce_policy), "OK enforce");
+  EXPECT_EQ(socketmap_response(sts_testing(), MapKind::RequireTls, ""), "NOTFOUND ");
+  EXPECT_EQ(socketmap_response(no_policy(), MapKind::RequireTls, ""), "NOTFOUND ");
+  EXPECT_EQ(socketmap_response(deferred(), MapKind::RequireTls, ""),
+            "TEMP no MX host matches the MTA-STS policy");
+  // "OK dane": only when a host has usable TLSA (Postfix then uses DANE for it).
+  Decision partial = dane_only();
+  partial.postfix_level = TlsLevel::Dane;
+  partial.mx = {policy::MxHost{"mx1.dane.example", 10, true, Verify::None, {}, {}}};
+  EXPECT_EQ(socketmap_response(with_reply(partial), MapKind::RequireTls, ""), "NOTFOUND ");
+  partial.mx.push_back(policy::MxHost{"mx2.dane.example", 20, true, Verify::Dane, {}, {}});
+  EXPECT_EQ(socketmap_response(with_reply(partial), MapKind::RequireTls, ""), "OK enforce");
+  partial.mx.back().allowed = false;
+  EXPECT_EQ(socketmap_response(with_reply(partial), MapKind::RequireTls, ""), "NOTFOUND ");
+  // A bounce (null MX) and unauthenticated TLS are no authenticated path.
+  Decision bounce = no_policy();
+  bounce.action = Action::Bounce;
+  EXPECT_EQ(socketmap_response(with_reply(bounce), MapKind::RequireTls, ""), "NOTFOUND ");
+  Decision encrypt = no_policy();
+  encrypt.action = Action::RequireTls;
+  encrypt.postfix_level = TlsLevel::Encrypt;
+  EXPECT_EQ(socketmap_response(with_reply(encrypt), MapKind::RequireTls, ""), "NOTFOUND ");
+}
+
 TEST(SocketmapReply, UsesSocketmapReplyWhenPostfixFieldIsEmpty) {
   auto d = dane_only();
   d.postfix.clear();
-  EXPECT_EQ(socketmap_response(d, false, ""), "OK dane-only");
+  EXPECT_EQ(socketmap_response(d, MapKind::Plain, ""), "OK dane-only");
 }
 
 TEST(SocketmapReply, DropsPolicyLinesWithBracesAndControls) {
   const auto d = sts_enforce();
   const std::string text =
       "version: STSv1\nmode: enforce\nx-ext: {evil} policy_type=sts\nx-tab: a\tb\n";
-  const auto got = socketmap_response(d, true, text);
+  const auto got = socketmap_response(d, MapKind::TlsRpt, text);
   EXPECT_EQ(got.find("evil"), std::string::npos) << got;
   EXPECT_NE(got.find("{ policy_string = x-tab: a b }"), std::string::npos) << got;
   for (const char c : got) EXPECT_GE(static_cast<unsigned char>(c), 0x20U);
@@ -215,7 +245,7 @@ TEST(SocketmapReply, TruncatesPolicyStringsNeverTheLevel) {
   const auto d = sts_enforce();
   std::string text = "version: STSv1\nmode: enforce\n";
   for (int i = 0; i < 5000; ++i) text += "mx: host" + std::to_string(i) + ".example.com\n";
-  const auto got = socketmap_response(d, true, text);
+  const auto got = socketmap_response(d, MapKind::TlsRpt, text);
   EXPECT_LE(got.size(), k_max_socketmap_reply_bytes);
   EXPECT_TRUE(got.starts_with(d.postfix + " policy_type=sts policy_domain=example.com"))
       << got.substr(0, 200);
@@ -227,14 +257,15 @@ TEST(SocketmapReply, OmitsAttributesWhenPatternsDoNotFit) {
   d.mta_sts->mx.clear();
   for (int i = 0; i < 4000; ++i)
     d.mta_sts->mx.push_back("host" + std::to_string(i) + ".example.com");
-  const auto got = socketmap_response(d, true, "");
+  const auto got = socketmap_response(d, MapKind::TlsRpt, "");
   EXPECT_EQ(got, d.postfix);
 }
 
 TEST(SocketmapReply, OversizedOkBecomesTemp) {
   auto d = sts_enforce();
   d.postfix = "OK secure match=" + std::string(k_max_socketmap_reply_bytes, 'a');
-  EXPECT_EQ(socketmap_response(d, false, ""), "TEMP policy reply exceeds the socketmap limit");
+  EXPECT_EQ(socketmap_response(d, MapKind::Plain, ""),
+            "TEMP policy reply exceeds the socketmap limit");
 }
 
 TEST(SocketmapReply, TempAndPermAreOneBoundedLine) {
@@ -254,7 +285,7 @@ TEST(SocketmapReply, DeferReasonIsBoundedToo) {
   auto d = deferred();
   d.reason = std::string(200000, 'r');
   d.postfix = policy::socketmap_reply(d);
-  const auto got = socketmap_response(d, false, "");
+  const auto got = socketmap_response(d, MapKind::Plain, "");
   EXPECT_TRUE(got.starts_with("TEMP rrr"));
   EXPECT_LE(got.size(), 5 + k_max_reason_bytes);
 }

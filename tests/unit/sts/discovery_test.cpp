@@ -252,6 +252,100 @@ TEST_F(Discovery, StoreWriteFailureStillAppliesFetchedPolicy) {
   EXPECT_EQ(got.failures.size(), 1u);
 }
 
+// SPEC §3, §5 (STS-7, STS-18): a store that cannot be read is never taken for
+// "nothing cached". Without a fetched policy, discovery cannot tell whether a
+// cached policy applies: indeterminate (the engine defers).
+TEST_F(Discovery, Sts18UnreadableStoreWithoutAFetchIsIndeterminate) {
+  publish("one");
+  https.set(k_url, http(200, k_enforce));
+  ASSERT_TRUE(sts.discover(domain).policy);  // cached now
+  store.fail_reads = true;
+  dns.set(k_txt, dns::RrType::Txt, testing::nxdomain());  // STS-7: no TXT keeps a cached policy
+  auto got = sts.discover(domain);
+  EXPECT_FALSE(got.policy);
+  EXPECT_TRUE(got.indeterminate);
+  EXPECT_NE(got.indeterminate_reason.find("store"), std::string::npos) << got.indeterminate_reason;
+  dns.set(k_txt, dns::RrType::Txt, testing::dns_error(Errc::DnsServfail));
+  EXPECT_TRUE(sts.discover(domain).indeterminate);
+  publish("two");
+  https.set(k_url, testing::dns_error(Errc::FetchConnect));
+  EXPECT_TRUE(sts.discover(domain).indeterminate);
+}
+
+TEST_F(Discovery, Sts18UnreadableStoreStillAppliesAFetchedPolicy) {
+  store.fail_reads = true;
+  publish("one");
+  https.set(k_url, http(200, k_enforce));
+  const auto got = sts.discover(domain);
+  ASSERT_TRUE(got.policy);
+  EXPECT_FALSE(got.indeterminate);
+  EXPECT_EQ(got.policy->policy.mode, StsMode::Enforce);
+}
+
+TEST_F(Discovery, BogusTxtWithoutCacheIsIndeterminateWithCacheIsNot) {
+  dns.set(k_txt, dns::RrType::Txt, txt_answer({{"v=STSv1; id=one;"}}, dns::Security::Bogus));
+  EXPECT_TRUE(sts.discover(domain).indeterminate);
+  publish("one");
+  https.set(k_url, http(200, k_enforce));
+  ASSERT_TRUE(sts.discover(domain).policy);
+  dns.set(k_txt, dns::RrType::Txt, txt_answer({{"v=STSv1; id=one;"}}, dns::Security::Bogus));
+  const auto got = sts.discover(domain);
+  EXPECT_FALSE(got.indeterminate);
+  EXPECT_TRUE(got.from_cache);
+}
+
+TEST_F(Discovery, TxtTtlZeroIsKeptAsZero) {
+  dns.set(k_txt, dns::RrType::Txt, txt_answer({{"v=STSv1; id=one;"}}, dns::Security::Secure, 0));
+  https.set(k_url, http(200, k_enforce));
+  const auto got = sts.discover(domain);
+  ASSERT_TRUE(got.txt_ttl);
+  EXPECT_EQ(*got.txt_ttl, 0s);
+}
+
+// STS-34 (RFC 8461 §10.2): a refresh fetches whatever the TXT record says.
+TEST_F(Discovery, Sts34RefreshFetchesEvenWhenTheTxtLookupFails) {
+  publish("one");
+  https.set(k_url, http(200, k_enforce));
+  const auto first = sts.discover(domain);
+  ASSERT_TRUE(first.policy);
+  clock.advance(std::chrono::hours(30));
+  dns.set(k_txt, dns::RrType::Txt, testing::dns_error(Errc::DnsServfail));
+  https.set(k_url,
+            http(200, "version: STSv1\nmode: testing\nmx: mx.example.test\nmax_age: 86400\n"));
+  const auto refreshed = sts.refresh(domain, first.policy);
+  ASSERT_TRUE(refreshed) << refreshed.error().detail;
+  EXPECT_EQ(refreshed->id, "one");  // the stored id labels it
+  EXPECT_EQ(refreshed->policy.mode, StsMode::Testing);
+  EXPECT_EQ(refreshed->fetched_at, clock.now());
+  const auto stored = store.get(domain);
+  ASSERT_TRUE(stored && *stored);
+  EXPECT_EQ((*stored)->policy.mode, StsMode::Testing);
+}
+
+TEST_F(Discovery, Sts34RefreshTakesTheTxtIdWhenThereIsOne) {
+  publish("two");
+  https.set(k_url, http(200, k_enforce));
+  const auto refreshed = sts.refresh(domain, std::nullopt);
+  ASSERT_TRUE(refreshed);
+  EXPECT_EQ(refreshed->id, "two");
+}
+
+TEST_F(Discovery, Sts18RefreshThatFailsKeepsTheStoredPolicy) {
+  publish("one");
+  https.set(k_url, http(200, k_enforce));
+  const auto first = sts.discover(domain);
+  ASSERT_TRUE(first.policy);
+  https.set(k_url, testing::dns_error(Errc::FetchTimeout));
+  EXPECT_FALSE(sts.refresh(domain, first.policy));
+  const auto stored = store.get(domain);
+  ASSERT_TRUE(stored && *stored);
+  EXPECT_EQ(**stored, *first.policy);
+  dns.set(k_txt, dns::RrType::Txt, testing::nxdomain());
+  const auto none = sts.refresh(domain, std::nullopt);  // no id anywhere
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, Errc::StsNoRecord);
+}
+
 struct ResponseCase {
   const char* name;
   long status;
