@@ -505,7 +505,8 @@ void handle_json(const StateHolder& holder, const daemon::Server& server, TaskWo
       const bool explain = parsed->explain;
       state->service->decide(*parsed->decide,
                              [respond, explain, id, state](const service::DecisionPtr& d) {
-                               respond(proto::render_decision(*d, explain, id ? &*id : nullptr));
+                               respond(proto::render_decision(*d, explain, id ? &*id : nullptr,
+                                                              state->runtime->clock.now()));
                              });
       return;
     }

@@ -44,7 +44,8 @@ std::string mta_sts_to_json(const policy::Decision& d) {
   return mta_sts_object(d).dump(-1, ' ', false, ordered_json::error_handler_t::replace);
 }
 
-std::string decision_to_json(const policy::Decision& d, bool with_explain, int indent) {
+std::string decision_to_json(const policy::Decision& d, bool with_explain, int indent,
+                             std::optional<std::chrono::seconds> ttl) {
   ordered_json j;
   j["domain"] = d.domain;
   j["action"] = policy::to_string(d.action);
@@ -78,7 +79,7 @@ std::string decision_to_json(const policy::Decision& d, bool with_explain, int i
   }
   j["postfix"] = d.postfix;
   j["reason"] = d.reason;
-  j["ttl"] = d.ttl.count();
+  j["ttl"] = ttl.value_or(d.ttl).count();
   if (with_explain) j["explain"] = d.explain;
   return j.dump(indent, ' ', false, ordered_json::error_handler_t::replace);
 }

@@ -356,9 +356,10 @@ std::string render_error(std::string_view code, std::string_view message, const 
   return out;
 }
 
-std::string render_decision(const policy::Decision& d, bool explain, const std::string* id) {
+std::string render_decision(const policy::Decision& d, bool explain, const std::string* id,
+                            util::TimePoint now) {
   std::string out = R"({"status":"ok","decision":)";
-  out += decision_to_json(d, explain);
+  out += decision_to_json(d, explain, -1, policy::remaining_ttl(d, now));
   finish(out, id);
   return out;
 }

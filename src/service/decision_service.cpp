@@ -36,6 +36,13 @@ struct Entry {
   util::TimePoint expires;
 };
 
+/// A cold lookup in flight: who waits for it, and the cache generation it
+/// started in (a forget() since then means its answer may be stale).
+struct Flight {
+  std::vector<DecisionCallback> waiting;
+  std::uint64_t generation = 0;
+};
+
 }  // namespace
 
 struct DecisionService::Impl {
@@ -46,10 +53,14 @@ struct DecisionService::Impl {
 
   mutable std::shared_mutex cache_mu;
   std::unordered_map<std::string, Entry> cache;
+  /// Bumped by every forget(): a lookup that started before one may have
+  /// read what was forgotten (a purged or refreshed policy), so its decision
+  /// answers its waiters but is not kept. Guarded by cache_mu.
+  std::uint64_t generation = 0;
 
   std::mutex flight_mu;
   std::condition_variable work_cv;
-  std::unordered_map<std::string, std::vector<DecisionCallback>> in_flight;
+  std::unordered_map<std::string, Flight> in_flight;
   std::deque<policy::DecideRequest> queue;
   bool stopping = false;
   // Counters are atomics so the cached path takes no exclusive lock.
@@ -70,16 +81,25 @@ struct DecisionService::Impl {
     return it->second.decision;
   }
 
-  void store(const std::string& key, const DecisionPtr& d) {
+  void store(const std::string& key, const DecisionPtr& d, std::uint64_t started_in) {
     // Temporary failures are never kept: the next query tries again.
     if (d->action == policy::Action::Defer || d->ttl.count() <= 0) return;
+    // The TTLs count from when the decision was made (SPEC §3).
+    const auto expires = d->decided_at + d->ttl;
     const auto now = clock.now();
+    if (expires <= now) return;
     const std::unique_lock lock{cache_mu};
+    if (started_in != generation) return;  // forgotten while in flight
     if (cache.size() >= options.max_cached) {
       std::erase_if(cache, [now](const auto& kv) { return kv.second.expires <= now; });
       if (cache.size() >= options.max_cached) cache.erase(cache.begin());
     }
-    cache.insert_or_assign(key, Entry{d, now + d->ttl});
+    cache.insert_or_assign(key, Entry{d, expires});
+  }
+
+  std::uint64_t current_generation() const {
+    const std::shared_lock lock{cache_mu};
+    return generation;
   }
 
   void work() {
@@ -101,12 +121,19 @@ struct DecisionService::Impl {
         log.error("decision failed", {{"domain", request.domain.str()}, {"error", e.what()}});
         decision = refusal(request, "internal error while deciding");
       }
-      store(key, decision);
+      std::uint64_t started_in = 0;
+      {
+        const std::lock_guard lock{flight_mu};
+        if (auto it = in_flight.find(key); it != in_flight.end())
+          started_in = it->second.generation;
+      }
+      // Stored before the flight ends, so a query arriving now finds it.
+      store(key, decision, started_in);
       std::vector<DecisionCallback> waiting;
       {
         const std::lock_guard lock{flight_mu};
         if (auto it = in_flight.find(key); it != in_flight.end()) {
-          waiting = std::move(it->second);
+          waiting = std::move(it->second.waiting);
           in_flight.erase(it);
         }
       }
@@ -126,7 +153,7 @@ DecisionService::DecisionService(const policy::PolicyEngine& engine, const util:
 }
 
 DecisionService::~DecisionService() {
-  std::unordered_map<std::string, std::vector<DecisionCallback>> orphans;
+  std::unordered_map<std::string, Flight> orphans;
   std::deque<policy::DecideRequest> queued;
   {
     const std::lock_guard lock{m_impl->flight_mu};
@@ -154,7 +181,7 @@ DecisionService::~DecisionService() {
     auto it = orphans.find(cache_key(request));
     if (it == orphans.end()) continue;
     const auto d = refusal(request, "tlspolicy is shutting down");
-    for (auto& done : it->second) done(d);
+    for (auto& done : it->second.waiting) done(d);
     orphans.erase(it);
   }
 }
@@ -174,11 +201,12 @@ void DecisionService::decide(const policy::DecideRequest& request, DecisionCallb
     return;
   }
   const std::string key = cache_key(request);
+  const auto generation = m_impl->current_generation();
   {
     std::unique_lock lock{m_impl->flight_mu};
     if (auto it = m_impl->in_flight.find(key); it != m_impl->in_flight.end()) {
       m_impl->joined.fetch_add(1, std::memory_order_relaxed);
-      it->second.push_back(std::move(done));
+      it->second.waiting.push_back(std::move(done));
       return;
     }
     if (m_impl->stopping || m_impl->queue.size() >= m_impl->options.max_pending) {
@@ -189,7 +217,9 @@ void DecisionService::decide(const policy::DecideRequest& request, DecisionCallb
       return;
     }
     m_impl->misses.fetch_add(1, std::memory_order_relaxed);
-    m_impl->in_flight[key].push_back(std::move(done));
+    auto& flight = m_impl->in_flight[key];
+    flight.waiting.push_back(std::move(done));
+    flight.generation = generation;
     m_impl->queue.push_back(request);
   }
   m_impl->work_cv.notify_one();
@@ -201,6 +231,7 @@ DecisionPtr DecisionService::cached(const policy::DecideRequest& request) const 
 
 void DecisionService::forget(const std::string& domain) {
   const std::unique_lock lock{m_impl->cache_mu};
+  ++m_impl->generation;  // lookups in flight now will not be kept
   if (domain.empty()) {
     m_impl->cache.clear();
     return;

@@ -51,25 +51,29 @@ bool accepted_status(long status) { return status == 200 || status == 201; }  //
 }  // namespace
 
 tlsrpt::PolicyKey policy_key_for(const policy::Decision& d, std::string_view mx_host) {
-  if (d.mta_sts && d.mta_sts->mode != sts::StsMode::None) {
+  // RFC 8460 §4.4, §1.1 (RPT-3): a session is filed under the policy that
+  // governed it. A host with TLSA records was governed by DANE, under its
+  // TLSA base domain, even when an MTA-STS policy exists too (RFC 8461 §2);
+  // the other hosts by the MTA-STS policy, if one applies.
+  const auto has_tlsa = [](const policy::MxHost& h) { return !h.tlsa_base_domain.empty(); };
+  const auto tlsa_key = [](const policy::MxHost& h) {
+    tlsrpt::PolicyKey k{tlsrpt::PolicyType::Tlsa, h.tlsa_base_domain, {}, {}};
+    for (const auto& r : h.tlsa) k.policy_strings.push_back(policy::tlsa_policy_string(r));
+    return k;
+  };
+  const auto host = std::find_if(d.mx.begin(), d.mx.end(),
+                                 [mx_host](const policy::MxHost& h) { return h.host == mx_host; });
+  if (host != d.mx.end() && has_tlsa(*host)) return tlsa_key(*host);
+  const bool has_sts = d.mta_sts && d.mta_sts->mode != sts::StsMode::None;
+  if (host == d.mx.end() && d.source == policy::Source::Dane) {
+    // No host named (or one the decision does not list): the decision's
+    // first DANE host, when DANE decided.
+    const auto first = std::find_if(d.mx.begin(), d.mx.end(), has_tlsa);
+    if (first != d.mx.end()) return tlsa_key(*first);
+  }
+  if (has_sts) {
     return {tlsrpt::PolicyType::Sts, d.domain, sts::policy_lines(d.mta_sts->policy_text),
             d.mta_sts->mx};
-  }
-  if (d.source == policy::Source::Dane) {
-    const policy::MxHost* chosen = nullptr;
-    for (const auto& host : d.mx) {
-      if (host.tlsa_base_domain.empty()) continue;
-      if (host.host == mx_host) {
-        chosen = &host;
-        break;
-      }
-      if (chosen == nullptr) chosen = &host;
-    }
-    if (chosen != nullptr) {
-      tlsrpt::PolicyKey k{tlsrpt::PolicyType::Tlsa, chosen->tlsa_base_domain, {}, {}};
-      for (const auto& r : chosen->tlsa) k.policy_strings.push_back(policy::tlsa_policy_string(r));
-      return k;
-    }
   }
   return {tlsrpt::PolicyType::NoPolicyFound, d.domain, {}, {}};
 }

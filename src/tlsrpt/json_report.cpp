@@ -287,6 +287,11 @@ Result<JsonReport> parse(std::string_view text) {
     }
   }
 
+  // One session either succeeded or failed: a success with failure details
+  // would count twice (and silently dropping the details loses data).
+  if (!failed && !policy.details.empty()) {
+    return reject(R"("result" is "success" but "failure-details" are given)");
+  }
   policy.successes = failed ? 0 : 1;
   policy.failures = policy.details.size();
   if (failed && policy.failures == 0) policy.failures = 1;

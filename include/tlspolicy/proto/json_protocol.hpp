@@ -123,9 +123,11 @@ struct JsonErrorParts {
                                        const std::string* id);
 
 /// {"status":"ok","decision":{…SPEC §3…}[,"id":…]}; the decision object is
-/// decision_to_json(d, explain) verbatim.
+/// decision_to_json(d, explain) verbatim, but for "ttl": what remains of it
+/// at `now` (policy::remaining_ttl), so that a decision answered from memory
+/// is not reused beyond the TTLs it rests on.
 [[nodiscard]] std::string render_decision(const policy::Decision& d, bool explain,
-                                          const std::string* id);
+                                          const std::string* id, util::TimePoint now);
 
 /// {"status":"ok"[,"id":…]}: for ops that only acknowledge (report, cache.purge).
 [[nodiscard]] std::string render_ok(const std::string* id);

@@ -59,10 +59,11 @@ struct DeliveryOutcome {
 };
 
 /// The policy an MTA's result without a policy refers to (JSON report op
-/// without "policy"): from the daemon's decision for the domain. STS when the
-/// decision carries an MTA-STS policy (testing or enforce); TLSA for a DANE
-/// decision, filed under the TLSA base domain of `mx_host` (or of the first
-/// DANE host); otherwise no-policy-found for the domain (RPT-3).
+/// without "policy"): from the daemon's decision for the domain (RFC 8460
+/// §4.4, RPT-3). TLSA, under its TLSA base domain, when `mx_host` has TLSA
+/// records (DANE governed it, MTA-STS or not), or when no host is named and
+/// DANE decided (the first DANE host); else STS when the decision carries an
+/// MTA-STS policy (testing or enforce); else no-policy-found for the domain.
 [[nodiscard]] tlsrpt::PolicyKey policy_key_for(const policy::Decision& d, std::string_view mx_host);
 
 class ReportService {

@@ -372,7 +372,8 @@ policy::Decision sample_decision() {
 
 TEST(JsonRender, DecisionGolden) {
   const std::string id = R"("q1")";
-  const auto line = render_decision(sample_decision(), false, &id);
+  const auto d = sample_decision();
+  const auto line = render_decision(d, false, &id, d.decided_at);
   EXPECT_EQ(
       line,
       R"({"status":"ok","decision":{"domain":"example.test","action":"require-tls",)"
@@ -387,9 +388,21 @@ TEST(JsonRender, DecisionGolden) {
   EXPECT_EQ(j["id"], "q1");
   EXPECT_FALSE(j["decision"].contains("explain"));
 
-  const auto explained = parse_response(render_decision(sample_decision(), true, nullptr));
+  const auto explained = parse_response(render_decision(d, true, nullptr, d.decided_at));
   EXPECT_EQ(explained["decision"]["explain"], json::array({"MX secure", "TLSA usable"}));
   EXPECT_FALSE(explained.contains("id"));
+}
+
+// SPEC §3: a decision answered from memory carries the TTL that remains.
+TEST(JsonRender, TtlIsWhatRemains) {
+  const auto d = sample_decision();  // ttl 300
+  const auto ttl_at = [&d](std::chrono::seconds later) {
+    return parse_response(
+        render_decision(d, false, nullptr, d.decided_at + later))["decision"]["ttl"];
+  };
+  EXPECT_EQ(ttl_at(std::chrono::seconds{0}), 300);
+  EXPECT_EQ(ttl_at(std::chrono::seconds{100}), 200);
+  EXPECT_EQ(ttl_at(std::chrono::seconds{400}), 0);
 }
 
 TEST(JsonRender, OkObjects) {

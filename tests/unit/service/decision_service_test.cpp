@@ -162,6 +162,25 @@ TEST_F(Service, ForgetDropsCachedDecisions) {
   EXPECT_EQ(dns.mx_calls.load(), 2);
 }
 
+// A purge or refresh while a lookup is in flight: that lookup may have read
+// the policy just forgotten, so its decision answers its waiters but is not
+// kept (else the old decision would outlive the purge).
+TEST_F(Service, ForgetDuringALookupKeepsItsDecisionOutOfMemory) {
+  DecisionService svc{engine, clock, util::null_logger(), {}};
+  dns.close();  // the lookup starts and waits at the gate
+  std::promise<DecisionPtr> p;
+  auto f = p.get_future();
+  svc.decide(request("example.test"), [&p](DecisionPtr d) { p.set_value(std::move(d)); });
+  svc.forget("example.test");
+  dns.open();
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(f.get());
+  EXPECT_FALSE(svc.cached(request("example.test")));
+  EXPECT_EQ(svc.stats().cached, 0u);
+  ASSERT_TRUE(ask(svc, "example.test"));  // a lookup after the forget is kept
+  EXPECT_TRUE(svc.cached(request("example.test")));
+}
+
 TEST_F(Service, TooManyPendingLookupsDeferAtOnce) {
   DecisionService svc{engine, clock, util::null_logger(), {1, 1, 100, {}}};
   dns.close();

@@ -257,14 +257,21 @@ TEST(PolicyKeyFor, Rpt3StsTlsaOrNoPolicy) {
   EXPECT_EQ(k.policy_strings, std::vector<std::string>{"2 0 1 CD"});
   EXPECT_EQ(policy_key_for(d, "").policy_domain, "mx1.example.net");  // the TLSA base domain
 
+  // RFC 8460 §4.4: DANE governed a host with TLSA records even when an
+  // MTA-STS policy exists too (RFC 8461 §2); the policy governs the others.
   d.mta_sts = policy::StsInfo{};
-  d.mta_sts->mode = sts::StsMode::Testing;
+  d.mta_sts->mode = sts::StsMode::Enforce;
   d.mta_sts->mx = {"*.example.com"};
-  d.mta_sts->policy_text = "version: STSv1\nmode: testing\nmx: *.example.com\nmax_age: 600\n";
-  k = policy_key_for(d, "mx1.example.com");
+  d.mta_sts->policy_text = "version: STSv1\nmode: enforce\nmx: *.example.com\nmax_age: 600\n";
+  EXPECT_EQ(policy_key_for(d, "mx1.example.com").type, tlsrpt::PolicyType::Tlsa);
+  EXPECT_EQ(policy_key_for(d, "").type, tlsrpt::PolicyType::Tlsa);
+  d.mx.push_back({"mx3.example.com", 30, true, policy::Verify::Pkix, {}, ""});
+  k = policy_key_for(d, "mx3.example.com");
   EXPECT_EQ(k.type, tlsrpt::PolicyType::Sts);
   EXPECT_EQ(k.policy_strings.size(), 4u);
   EXPECT_EQ(k.mx_hosts, std::vector<std::string>{"*.example.com"});
+  d.source = policy::Source::MtaSts;
+  EXPECT_EQ(policy_key_for(d, "").type, tlsrpt::PolicyType::Sts);
 }
 
 }  // namespace

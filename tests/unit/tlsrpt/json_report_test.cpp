@@ -93,16 +93,16 @@ TEST(TlsrptJsonReport, FailureWithoutDetailsCountsOne) {
   EXPECT_EQ(p.failures, 1U);
 }
 
-// RPT-9 (summary counts): a success that also lists failed sessions (e.g. the
-// first MX failed, the second worked) counts both.
-TEST(TlsrptJsonReport, SuccessWithDetailsCountsBoth) {
-  const JsonReport r = parse_ok(
+// RPT-9 (summary counts): one op is one session; a success with failure
+// details would count it twice (or lose the details), so it is refused.
+TEST(TlsrptJsonReport, Rpt9SuccessWithFailureDetailsIsRefused) {
+  const auto r = parse_json_report(
       R"J({"domain":"example.com","result":"success","policy":{"policy-type":"sts"},)J"
       R"J("failure-details":[{"result-type":"starttls-not-supported","receiving-mx-hostname":"mx1.example.com"}]})J");
-  const PolicyResult& p = r.batch.policies.at(0);
-  EXPECT_EQ(p.successes, 1U);
-  EXPECT_EQ(p.failures, 1U);
-  EXPECT_EQ(p.details.at(0).result_type, ResultType::StarttlsNotSupported);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().detail.find("failure-details"), std::string::npos) << r.error().detail;
+  EXPECT_TRUE(
+      parse_json_report(R"J({"domain":"example.com","result":"success","failure-details":[]})J"));
 }
 
 // Without "policy": a no-policy-found placeholder for the report domain, and
