@@ -10,13 +10,35 @@
 #      ThreadSanitizer;
 #   3. ci preset (RelWithDebInfo, warnings as errors): unit, fuzz replays and
 #      the integration suites against real NSD, Unbound and nginx.
-# Fails when the integration suites were skipped or ran no test.
+# Fails when the integration suites were skipped or ran no test, and when a process any step
+# started outlives the run (every process started here inherits TLSPOLICY_TEST_RUN).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+TLSPOLICY_TEST_RUN="test-all-$$-$(date +%s)"  # exported once the packages are installed
+# run_leftovers: pids of live processes started during this run that are no longer this
+# shell's descendants (a step that ended left them behind; the check itself is a descendant).
+run_leftovers() {
+  local f pid p stat
+  while read -r f; do
+    pid="${f#/proc/}"
+    pid="${pid%/environ}"
+    stat="$(sed -e 's/^.*) //' "/proc/$pid/stat" 2>/dev/null)" || continue
+    case "${stat%% *}" in Z | X | "") continue ;; esac
+    p="$pid"
+    while [ -n "$p" ] && [ "$p" -gt 1 ] && [ "$p" != "$$" ]; do
+      p="$(sed -e 's/^.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f2)"
+    done
+    [ "$p" = "$$" ] || echo "$pid"
+  done < <(grep -lzx "TLSPOLICY_TEST_RUN=$TLSPOLICY_TEST_RUN" /proc/[0-9]*/environ 2>/dev/null || true)
+}
+# On any exit: whatever a step left running is stopped (the final check reports it).
+trap 'left="$(run_leftovers)"; [ -z "$left" ] || kill -KILL $left 2>/dev/null || true' EXIT
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 sudo_if_needed tools/install-deps.sh
+export TLSPOLICY_TEST_RUN
 tools/format.sh --check
 tools/check-layering.sh
 
@@ -102,6 +124,13 @@ fi
 cat "$summary"
 if ! grep -Eq 'integration: [1-9][0-9]* passed, 0 failed, 0 skipped' "$summary"; then
   echo "test-all: FAIL: integration suites skipped or ran no test" >&2
+  exit 1
+fi
+left="$(run_leftovers)"
+if [ -n "$left" ]; then
+  echo "test-all: FAIL: processes started by the tests still run:" >&2
+  # shellcheck disable=SC2086  # one pid per word
+  ps -o pid=,etimes=,args= -p "$(echo $left | tr ' ' ,)" >&2 || true
   exit 1
 fi
 echo "test-all: all tests passed"

@@ -499,7 +499,7 @@ class Evaluation {
         // SPEC §3 step 5: a bounce caused by a transient failure is a defer:
         // the policy that could not be obtained may well satisfy it.
         d.explain.push_back("step 5: REQUIRETLS not satisfiable without the MTA-STS policy");
-        return defer(std::move(d), "REQUIRETLS requested, but the MTA-STS policy of " + d.domain +
+        return defer(std::move(d), "REQUIRETLS requested but the MTA-STS policy of " + d.domain +
                                        " could not be obtained; try again later");
       }
       d.explain.push_back("step 5: REQUIRETLS not satisfiable — bounce");

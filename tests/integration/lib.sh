@@ -17,10 +17,14 @@
 #                                (resolver.mode trust-ad) and DIR/tlspolicy-validate.toml (validate)
 #   world_stop DIR               stop every process the world started (by pid), bounded wait
 #   world_dump_logs DIR          print every server log (run does this when a suite fails)
-#   world_set_txt NAME [RDATA..] replace the TXT RRset at NAME (none given: delete it), re-sign,
-#                                reload NSD, wait until NSD serves it, flush Unbound's cache
+#   world_set_txt [--ttl N] NAME [RDATA..]
+#                                replace the TXT RRset at NAME (none given: delete it) with TTL N
+#                                (default: an explicit TTL on the old records, else the zone's),
+#                                re-sign, reload NSD, wait until NSD serves it, flush Unbound's cache
 #   world_set_policy HOST BODY   write HOST's /.well-known/mta-sts.txt (BODY verbatim)
 #   world_remove_policy HOST     delete it (the server then answers 404)
+#   world_flush_resolver         empty the world Unbound's cache: the next answers carry their
+#                                zones' full TTLs (a decision lives no longer than they do)
 #   world_bench_add_records ORIGIN FILE  (tools/bench only) append records to a zone, reload
 #   world_missing_prereqs        print the missing programs, return 1 if any
 #   probe_world                  exit 77 with the reason when a prerequisite is missing
@@ -273,14 +277,16 @@ publish_zones() {
 
 # tamper ORIGIN: filter a signed zone. These RRsets change AFTER signing, so their RRSIGs no
 # longer match and a validator calls them bogus: the MX of bogus.mta.test and of
-# bogus-mx.dane.test (target mx1 -> evil), and the TLSA of _25._tcp.mx1.bogus-tlsa.dane.test
-# (every hex digit of the digest swapped with its neighbour: 0<->1, ..., e<->f).
+# bogus-mx.dane.test (target mx1 -> evil), the AAAA of mx1.bogus-aaaa.dane.test (::1 -> ::2)
+# and the TLSA of _25._tcp.mx1.bogus-tlsa.dane.test (every hex digit of the digest swapped
+# with its neighbour: 0<->1, ..., e<->f).
 tamper() {
   case "$1" in
     mta.test)
       sed -E 's/^(bogus\.mta\.test\.[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]+MX[[:space:]]+10 )mx1\.bogus\.mta\.test\.$/\1evil.bogus.mta.test./' ;;
     dane.test)
-      sed -E 's/^(bogus-mx\.dane\.test\.[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]+MX[[:space:]]+10 )mx1\./\1evil./' |
+      sed -E -e 's/^(bogus-mx\.dane\.test\.[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]+MX[[:space:]]+10 )mx1\./\1evil./' \
+        -e 's/^(mx1\.bogus-aaaa\.dane\.test\.[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]+AAAA[[:space:]]+)::1$/\1::2/' |
         awk '$1 == "_25._tcp.mx1.bogus-tlsa.dane.test." && $4 == "TLSA" {
           out = ""
           for (i = 1; i <= length($NF); i++) {
@@ -311,7 +317,12 @@ world_set_txt() {
   : "${WORLD_DIR:?WORLD_DIR is not set (source DIR/env.sh)}"
   # shellcheck source=/dev/null
   . "$WORLD_DIR/env.sh"
-  local name="${1%.}." zonefile="" f origin tmp serial i rdata
+  local name zonefile="" f origin tmp serial i rdata ttl="" ttl_given=""
+  if [ "${1:-}" = --ttl ]; then
+    ttl_given="${2:?--ttl needs seconds}"
+    shift 2
+  fi
+  name="${1%.}."
   shift
   local best=0
   for f in "$WORLD_DIR"/zones/src/*.zone; do  # the longest origin that holds NAME
@@ -325,10 +336,14 @@ world_set_txt() {
   [ -n "$zonefile" ] || wdie "no test zone holds $name"
   origin="$(basename "$zonefile" .zone)"
   tmp="$zonefile.tmp"
-  awk -v n="$name" '!($1 == n && $2 == "IN" && $3 == "TXT") && !($1 == n && $2 == "TXT")' \
-    "$zonefile" >"$tmp"
+  # An explicit TTL on the record ("NAME TTL IN TXT ...") is kept for the new records.
+  ttl="$(awk -v n="$name" '$1 == n && $2 ~ /^[0-9]+$/ && $3 == "IN" && $4 == "TXT" { print $2; exit }' \
+    "$zonefile")"
+  [ -z "$ttl_given" ] || ttl="$ttl_given"
+  awk -v n="$name" '!($1 == n && $2 == "IN" && $3 == "TXT") && !($1 == n && $2 == "TXT") &&
+    !($1 == n && $2 ~ /^[0-9]+$/ && $3 == "IN" && $4 == "TXT")' "$zonefile" >"$tmp"
   for rdata in "$@"; do
-    printf '%s IN TXT %s\n' "$name" "$rdata" >>"$tmp"
+    printf '%s %sIN TXT %s\n' "$name" "${ttl:+$ttl }" "$rdata" >>"$tmp"
   done
   serial="$(($(zone_serial "$zonefile") + 1))"
   awk -v s="$serial" '$3 == "SOA" { $6 = s } { print }' "$tmp" >"$zonefile"
@@ -353,6 +368,13 @@ world_set_policy() {
   [ -d "$dir" ] || wdie "no policy host $host in this world"
   printf '%s' "$body" >"$dir/mta-sts.txt.tmp"
   mv -f "$dir/mta-sts.txt.tmp" "$dir/mta-sts.txt"
+}
+
+world_flush_resolver() {
+  : "${WORLD_DIR:?WORLD_DIR is not set (source DIR/env.sh)}"
+  unbound_ctl flush_zone . >/dev/null || wdie "unbound-control flush_zone . failed"
+  unbound_ctl flush_bogus >/dev/null || true
+  unbound_ctl flush_negative >/dev/null || true
 }
 
 world_remove_policy() {
@@ -559,6 +581,8 @@ world_start() {
     wdie "could not make bogus.mta.test MX bogus (ldns-signzone output format changed?)"
   grep -q 'evil\.bogus-mx\.dane\.test' "$WORLD_DIR/zones/serve/dane.test.zone" ||
     wdie "could not make bogus-mx.dane.test MX bogus (ldns-signzone output format changed?)"
+  grep -Eq '^mx1\.bogus-aaaa\.dane\.test\..*AAAA[[:space:]]+::2$' "$WORLD_DIR/zones/serve/dane.test.zone" ||
+    wdie "could not make the AAAA of mx1.bogus-aaaa.dane.test bogus"
   if ! grep -Eq '^_25\._tcp\.mx1\.bogus-tlsa\.dane\.test\..*TLSA[[:space:]]+3 1 1 [0-9a-f]{64}$' \
     "$WORLD_DIR/zones/serve/dane.test.zone" ||
     grep -q "^_25\._tcp\.mx1\.bogus-tlsa\.dane\.test\..*$TLSA_EE_SPKI_SHA256" \
@@ -739,7 +763,8 @@ world_bench_add_records() {
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   case "${1:-}" in
     world_start | world_stop | world_set_txt | world_set_policy | world_remove_policy | \
-      world_dump_logs | world_missing_prereqs | probe_world | world_bench_add_records)
+      world_flush_resolver | world_dump_logs | world_missing_prereqs | probe_world | \
+      world_bench_add_records)
       "$@"
       ;;
     *)

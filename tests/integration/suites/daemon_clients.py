@@ -8,9 +8,9 @@
 # docs/guides/exim.md (the blocks marked "<!-- checked: NAME -->" there are read and run here).
 #
 # One daemon per resolver mode (trust-ad: TLSPOLICY_CONFIG, validate: TLSPOLICY_VALIDATE_CONFIG),
-# each with its own store and its own socket directory under WORLD_DIR. The truth for every
-# domain is `tlspolicy lookup DOMAIN --json` with the same configuration and store: its
-# "postfix" field is what the socketmap must answer, its "action" what Exim must extract.
+# each with its own store and its own socket directory under WORLD_DIR. What each domain must
+# answer comes from the world's construction (lib_world.EXPECT: zones, policies, HTTPS hosts),
+# never from the binary under test; a TEMP is compared with its reason class.
 #
 # Environment (from DIR/env.sh via tests/integration/run): TLSPOLICY_BIN, WORLD_DIR, WORLD_LIB,
 # TLSPOLICY_CONFIG, TLSPOLICY_VALIDATE_CONFIG. Needs root, postmap and the unpacked Exim
@@ -33,6 +33,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib_cases import BIN, CONFIG, CRASH_MARKERS, VALIDATE_CONFIG, WORLD, lookup  # noqa: E402
+import lib_world  # noqa: E402
+from lib_world import EXPECT  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
@@ -40,22 +42,10 @@ CLIENTS = os.path.abspath(os.path.join(HERE, "..", "clients.sh"))
 POSTFIX_GUIDE = os.path.join(REPO, "docs", "guides", "postfix.md")
 EXIM_GUIDE = os.path.join(REPO, "docs", "guides", "exim.md")
 
-# Every world domain of sts_lookup.py and dane_lookup.py, each asked the same way. Left out on
-# purpose: idchange, cachefallback and restart (sts_lookup changes their TXT records and policy
-# files while it runs, so their truth depends on which suite ran first); private, resolver-down,
-# usage and badconfig (they are settings, not domains: enforce.mta.test with another config);
-# baddomain and normalize are keys below. stall is kept: its cold lookup waits out
-# mta_sts.fetch_timeout (3 s), which the parallel workers absorb.
-STS_DOMAINS = [f"{n}.mta.test" for n in (
-    "enforce", "testing", "none", "wildcard", "multi", "cname", "split", "tworecords",
-    "othertxt", "badid", "missingid", "notxt", "notfound", "redirect", "wrongname",
-    "selfsigned", "expired", "oversize", "lfonly", "crlf", "unknownkeys", "nomaxage",
-    "badmode", "html", "stall", "nomx-match", "bogus")] + ["insecure.unsigned.test"]
-DANE_DOMAINS = [f"{n}.dane.test" for n in (
-    "tlsa311", "tlsa201", "dane-sts", "twomx", "unusable", "notlsa", "mx-cname", "bogus-mx",
-    "bogus-tlsa", "ds-unsigned", "servfail", "refused", "nxdomain", "nullmx")] + [
-    "unsigned-tlsa.unsigned.test", "plain.unsigned.test"]
-DOMAINS = STS_DOMAINS + DANE_DOMAINS
+# Every static world domain (lib_world.EXPECT), each asked the same way. The suites that change
+# TXT records and policy files while they run (idchange, cachefallback, restart, ttl*,
+# storefail) have their domains out of that table on purpose.
+DOMAINS = list(EXPECT)
 
 # Keys that are not domains: a fast NOTFOUND, no lookup (SPEC §4).
 NOT_DOMAIN_KEYS = [".parent.example", ".enforce.mta.test", "[192.0.2.1]:25", "[192.0.2.1]",
@@ -67,6 +57,7 @@ FOLDED_KEYS = {"ENFORCE.Mta.Test": "enforce.mta.test", "ENFORCE.Mta.Test.": "enf
 
 PLAIN_MAPS = ("postfix", "QUERY", "tlspolicy")
 TLSRPT_MAPS = ("tlsrpt", "QUERYwithTLSRPT")
+REQUIRETLS_MAP = "requiretls"  # Postfix 3.11 smtp_requiretls_policy (RT-9)
 MODES = {"trust-ad": CONFIG, "validate": VALIDATE_CONFIG}
 IO_TIMEOUT = 15.0
 
@@ -283,15 +274,6 @@ def postfix_query(sock, mapname, key):
     return clients("postfix_query", sock, mapname, key)[1]
 
 
-def postmap_form(reply):
-    """What postfix_query prints for a daemon reply (postmap prints OK values bare)."""
-    if reply.startswith("OK "):
-        return reply
-    if reply == "NOTFOUND ":
-        return "NOTFOUND"
-    return reply  # "TEMP r" / "PERM r"
-
-
 def exim_expand(sock, string):
     rc, out, err = clients("exim_expand", sock, string)
     return out if rc == 0 else f"EXPANSION FAILED: {(out + ' ' + err).strip()[:300]}"
@@ -316,95 +298,75 @@ def policy_lines(domain):
     return [ln.strip() for ln in text.replace("\r", "").split("\n") if ln.strip()]
 
 
-def tlsrpt_problems(problems, what, got, truth, domain):
-    plain = postmap_form(truth["postfix"])
-    sts = truth.get("mta_sts") or {}
-    if not (truth.get("source") == "mta-sts" and truth["postfix"].startswith("OK secure")):
-        if not same_reply(got, plain):
-            problems.append(f"{what}: got {got!r}, want the plain reply {plain!r}")
+def daemon_form(postmap_line):
+    """The daemon's reply as postfix_query prints it, back in socketmap form."""
+    return "NOTFOUND " if postmap_line == "NOTFOUND" else postmap_line
+
+
+def reply_problems(problems, what, want, got):
+    """`want`: an exact reply or ("TEMP", class) (lib_world); `got`: as postfix_query prints."""
+    for p in lib_world.reply_problems(want, daemon_form(got)):
+        problems.append(f"{what}: {p}")
+
+
+def tlsrpt_problems(problems, what, got, want, domain):
+    """The TLS-RPT variant: the plain reply, and for MTA-STS OK replies the Postfix 3.10
+    attributes with the patterns and lines of the policy the world serves for the domain."""
+    if not (want.source == "mta-sts" and not want.temp and want.postfix.startswith("OK secure")):
+        reply_problems(problems, what, want.postfix, got)
         return
-    head = f"{plain} policy_type=sts policy_domain={truth['domain']}"
-    pats = "".join(f" mx_host_pattern={p}" for p in sts.get("mx", []))
-    if not got.startswith(head + pats + " {"):
-        problems.append(f"{what}: got {got!r}, want it to start with {head + pats + ' {'!r}")
+    lines = policy_lines(domain)
+    if lines is None:
+        problems.append(f"{what}: the world serves no policy for {domain}")
         return
-    rest = got[len(head + pats):]
+    pats = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("mx:")]
+    head = (f"{want.postfix} policy_type=sts policy_domain={domain}"
+            + "".join(f" mx_host_pattern={p}" for p in pats))
+    if not got.startswith(head + " {"):
+        problems.append(f"{what}: got {got!r}, want it to start with {head + ' {'!r}")
+        return
+    rest = got[len(head):]
     strings = re.findall(r" \{ policy_string = ([^{}]*?) \}", rest)
     if "".join(f" {{ policy_string = {s} }}" for s in strings) != rest:
         problems.append(f"{what}: tail is not a sequence of policy_string attributes: {rest!r}")
         return
-    lines = policy_lines(domain)
-    if lines is not None:
-        want = [re.sub(r"\s+", " ", ln) for ln in lines if "{" not in ln and "}" not in ln]
-        got_n = [re.sub(r"\s+", " ", s) for s in strings]
-        if got_n != want:
-            problems.append(f"{what}: policy_strings {got_n!r}, want the served lines {want!r}")
-    else:
-        for must in ("version: STSv1", "mode: enforce"):
-            if must not in strings:
-                problems.append(f"{what}: no policy_string {must!r} in {strings!r}")
+    want_lines = [re.sub(r"\s+", " ", ln) for ln in lines if "{" not in ln and "}" not in ln]
+    got_n = [re.sub(r"\s+", " ", s) for s in strings]
+    if got_n != want_lines:
+        problems.append(f"{what}: policy_strings {got_n!r}, want the served lines {want_lines!r}")
 
 
 # --- the cases -------------------------------------------------------------------------------
 
-def same_reply(got, want):
-    """A TEMP reply matches any TEMP reply: its reason is the resolver's text, which differs
-    between a fresh process and a long-running one (libunbound: "No DNSKEY record …" first,
-    "… marked as invalid because of a previous validation failure …" later; a defer is not
-    cached), and postmap shortens long reasons in its message."""
-    if want.startswith("TEMP ") and got.startswith("TEMP ") and len(got) > 5:
-        return True
-    return got == want
-
-
-def domain_socketmap(problems, d, domain, truth):
-    if truth is None:
-        problems.append("no truth: `tlspolicy lookup --json` printed no decision")
-        return None
-    want = postmap_form(truth["postfix"])
+def domain_socketmap(problems, d, domain):
+    want = EXPECT[domain][0]
     for m in PLAIN_MAPS:
-        got = postfix_query(d.sm, m, domain)
-        if not same_reply(got, want):
-            problems.append(f"map {m}: got {got!r}, want {want!r}")
+        reply_problems(problems, f"map {m}", want.postfix, postfix_query(d.sm, m, domain))
     for m in TLSRPT_MAPS:
-        tlsrpt_problems(problems, f"map {m}", postfix_query(d.sm, m, domain), truth, domain)
-    return truth["postfix"].split(" ")[0] + (" +tlsrpt" if truth.get("source") == "mta-sts"
-                                             and truth["postfix"].startswith("OK secure") else "")
+        tlsrpt_problems(problems, f"map {m}", postfix_query(d.sm, m, domain), want, domain)
+    reply_problems(problems, f"map {REQUIRETLS_MAP}", want.requiretls_map,
+                   postfix_query(d.sm, REQUIRETLS_MAP, domain))
+    shown = want.postfix[0] if want.temp else want.postfix.split(" ")[0]
+    return shown + (" +tlsrpt" if want.source == "mta-sts" and not want.temp
+                    and want.postfix.startswith("OK secure") else "")
 
 
-def domain_exim(problems, d, domain, truth):
-    if truth is None:
-        problems.append("no truth")
-        return None
-    want = truth["postfix"]
+def domain_exim(problems, d, domain):
+    want = EXPECT[domain][0]
     got = exim_expand(d.json, readsocket_decision("postfix", domain))
-    if not same_reply(got, want):
-        problems.append(f"postfix via ${{readsocket}}: got {got!r}, want {want!r}")
+    reply_problems(problems, "postfix via ${readsocket}", want.postfix, got)
     got = exim_expand(d.json, readsocket_decision("action", domain))
-    if got != truth["action"]:
-        problems.append(f"action via ${{readsocket}}: got {got!r}, want {truth['action']!r}")
+    if got != want.action:
+        problems.append(f"action via ${{readsocket}}: got {got!r}, want {want.action!r}")
     return None
 
 
-def truths(d, domains):
-    out = {}
-
-    def one(dom):
-        r = d.lookup(dom)
-        return dom, r.json if (r.json and "postfix" in r.json) else None
-
-    with ThreadPoolExecutor(8) as ex:
-        for dom, t in ex.map(one, domains):
-            out[dom] = t
-    return out
-
-
-def run_domains(d, truth):
+def run_domains(d):
     with ThreadPoolExecutor(10) as ex:
-        futs = [(f"socketmap@{d.name}:{dom}", ex.submit(run_one, domain_socketmap, d, dom,
-                                                        truth[dom])) for dom in DOMAINS]
-        futs += [(f"exim-readsocket@{d.name}:{dom}", ex.submit(run_one, domain_exim, d, dom,
-                                                              truth[dom])) for dom in DOMAINS]
+        futs = [(f"socketmap@{d.name}:{dom}", ex.submit(run_one, domain_socketmap, d, dom))
+                for dom in DOMAINS]
+        futs += [(f"exim-readsocket@{d.name}:{dom}", ex.submit(run_one, domain_exim, d, dom))
+                 for dom in DOMAINS]
         for name, f in futs:
             problems, note = f.result()
             R.case(name, problems, note)
@@ -420,21 +382,15 @@ def run_one(fn, *args):
     return problems, note
 
 
-def keys_case(problems, d, enforce_truth):
+def keys_case(problems, d):
     for key in NOT_DOMAIN_KEYS:
-        for m in ("postfix", "tlsrpt"):
+        for m in ("postfix", "tlsrpt", REQUIRETLS_MAP):
             got = postfix_query(d.sm, m, key)
             if got != "NOTFOUND":
                 problems.append(f"{m} {key!r}: got {got!r}, want NOTFOUND")
     for key, folded in FOLDED_KEYS.items():
-        t = d.lookup(folded).json
-        if not t:
-            problems.append(f"no truth for {folded}")
-            continue
-        got = postfix_query(d.sm, "postfix", key)
-        if got != postmap_form(t["postfix"]):
-            problems.append(f"{key!r}: got {got!r}, want the answer for {folded} "
-                            f"{postmap_form(t['postfix'])!r}")
+        reply_problems(problems, repr(key), EXPECT[folded][0].postfix,
+                       postfix_query(d.sm, "postfix", key))
 
 
 # Exim: the guide's configuration, with one test router.
@@ -815,11 +771,19 @@ CONC_DOMAINS = ["enforce.mta.test", "tlsa311.dane.test", "testing.mta.test", "wi
                 "nullmx.dane.test", "twomx.dane.test"]
 
 
-def concurrency(problems, d, truth, conns=200, per=20):
-    want = {dom: truth[dom]["postfix"] for dom in CONC_DOMAINS if truth.get(dom)}
-    if len(want) != len(CONC_DOMAINS):
-        problems.append("no truth for some concurrency domains")
-        return None
+def concurrency(problems, d, conns=200, per=20):
+    want = {dom: EXPECT[dom][0].postfix for dom in CONC_DOMAINS}
+    # Fresh answers, so that no decision's TTL runs out during the run: a decision lives no
+    # longer than what the resolver's cache has left of the answers it rests on (SPEC §3).
+    subprocess.run([os.environ["WORLD_LIB"], "world_flush_resolver"], check=True, timeout=30)
+    admin = Conn(d.admin, timeout=30)
+    try:
+        for dom in CONC_DOMAINS:  # the daemon's memory too (and its stored policy)
+            r = admin.request({"op": "cache.purge", "domain": dom})
+            if r.get("status") != "ok":
+                raise RuntimeError(f"cache.purge {dom}: {r!r}")
+    finally:
+        admin.close()
     for dom in CONC_DOMAINS:  # warm the cache
         c = Conn(d.sm)
         c.query("postfix", dom)
@@ -968,14 +932,11 @@ def main():
         for d in daemons:
             check(f"start@{d.name}", lambda p, d=d: d.wait_ready())
         live = [d for d in daemons if d.proc.poll() is None]
-        truth = {}
         for d in live:
-            truth[d.name] = truths(d, DOMAINS)
-            run_domains(d, truth[d.name])
-            check(f"socketmap-keys@{d.name}", keys_case, d, truth[d.name].get("enforce.mta.test"))
+            run_domains(d)
+            check(f"socketmap-keys@{d.name}", keys_case, d)
         if live:
             d = live[0]
-            t = truth[d.name]
             check("postfix-guide-main-cf", postfix_guide_case, d, base)
             conf = None
             try:
@@ -1004,7 +965,7 @@ def main():
             check("vanishing-clients", vanishing_clients, d)
             check("admin-ops-on-json-socket", admin_only, d)
             check("admin-stats", admin_stats, d)
-            check("concurrency-200x20", concurrency, d, t)
+            check("concurrency-200x20", concurrency, d)
         check("sighup-reload", sighup, base)
         for d in daemons:
             def stop_case(p, d=d):

@@ -27,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -448,6 +449,23 @@ def never_twice(p, sets):
             p.append(f"{dom}: {m.group(1) if m else None!r}, want {want!r}: {out}")
 
 
+def stop_group(proc, limit=10):
+    """SIGTERM to the process group of `proc` (a session leader), SIGKILL after `limit` s."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(timeout=limit)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # whatever of the group is still there
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
 def daemon_sends(p, base, sets_for):
     """The daemon itself makes and sends a day's report once the day is over (RPT-8)."""
     enforce = ENV["RPT_DOMAIN_ENFORCE"]
@@ -460,18 +478,19 @@ def daemon_sends(p, base, sets_for):
         p.append(f"report op: {r}")
         return
     mails_before = len(sink_messages())
+    # faketime forks the daemon and waits for it: SIGTERM to faketime alone left the daemon
+    # running. Its own session, and the whole group stopped, leave nothing behind.
     with open(os.path.join(d.dir, "faketime.log"), "wb") as log:
         proc = subprocess.Popen(["faketime", "-f", TOMORROW_OFFSET] + d.args,
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                env=FAKETIME_ENV)
+                                env=FAKETIME_ENV, start_new_session=True)
     try:
         got = wait_for(lambda: len(sink_messages()) > mails_before, limit=40)
         if not got:
             with open(os.path.join(d.dir, "faketime.log"), "rb") as f:
                 p.append("no report mail within 40 s: " + f.read().decode(errors="replace")[-1500:])
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_group(proc)
 
 
 def main():

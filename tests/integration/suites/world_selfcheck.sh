@@ -115,6 +115,25 @@ check_dns dane-refused-servfail refused.dane.test MX "SERVFAIL - 0"
 check_dns dane-unsigned-tlsa-mx unsigned-tlsa.unsigned.test MX "NOERROR - 1"
 check_dns dane-unsigned-tlsa-tlsa _25._tcp.mx1.unsigned-tlsa.unsigned.test TLSA "NOERROR - 1"
 check_dns dane-plain-mx plain.unsigned.test MX "NOERROR - 1"
+# The "never downgrade" cases (lib_world.py, decisions.py).
+check_dns dane-dane-sts-mixed-mx dane-sts-mixed.dane.test MX "NOERROR ad 2"
+check_dns dane-dane-sts-mixed-tlsa1 _25._tcp.mx1.dane-sts-mixed.dane.test TLSA "NOERROR ad 1"
+check_dns dane-dane-sts-mixed-tlsa2-denied _25._tcp.mx2.dane-sts-mixed.dane.test TLSA "NXDOMAIN ad 0"
+check_dns dane-unusable-sts-tlsa _25._tcp.mx1.unusable-sts.dane.test TLSA "NOERROR ad 1"
+check_dns dane-tlsa-servfail-a mx1.tlsa-servfail.dane.test A "NOERROR ad 1"
+check_dns dane-tlsa-servfail-tlsa _25._tcp.mx1.tlsa-servfail.dane.test TLSA "SERVFAIL - 0"
+check_dns dane-bogus-aaaa-a mx1.bogus-aaaa.dane.test A "NOERROR ad 1"
+check_dns dane-bogus-aaaa-aaaa mx1.bogus-aaaa.dane.test AAAA "SERVFAIL - 0"
+check_dns dane-bogus-aaaa-tlsa _25._tcp.mx1.bogus-aaaa.dane.test TLSA "NOERROR ad 1"
+check_dns dane-mx-absent-mx mx-absent.dane.test MX "NOERROR ad 1"
+check_dns dane-mx-absent-host mx1.mx-absent.dane.test A "NXDOMAIN ad 0"
+check_dns sts-txtfail-mx txtfail.unsigned.test MX "NOERROR - 1"
+check_dns sts-txtfail-txt _mta-sts.txtfail.unsigned.test TXT "SERVFAIL - 0"
+check_dns sts-mxttl0-mx mxttl0.mta.test MX "NOERROR ad 1"
+# TTL 0 comes through as 0 (freshness.py relies on it).
+ttl0="$(drill -p "$UNBOUND_PORT" @127.0.0.1 _mta-sts.ttl0.mta.test TXT 2>/dev/null |
+  awk '!/^;/ && $4 == "TXT" { print $2; exit }')"
+if [ "$ttl0" = 0 ]; then ok dns-ttl0-txt; else bad dns-ttl0-txt "TTL '$ttl0', want 0"; fi
 
 # The TLSA data are the world PKI's digests; the tampered ones are not.
 tlsa_data() {  # tlsa_data NAME [drill options]: "u s m hex" lines

@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+#
+# How long `tlspolicy serve` keeps a decision (SPEC §3): no longer than the smallest TTL it
+# rests on, TTL 0 meaning 0, and a store that cannot be read is a defer, never "nothing
+# cached". Each case runs against a daemon of its own in each resolver mode, on the world
+# domains made for it (env/zones/mta.test.zone, "freshness"): the suite rewrites their TXT
+# records and policy files and puts them back afterwards.
+#
+#   ttl0-new-id-at-once     _mta-sts TXT with TTL 0: a new id (and its policy) is seen at once
+#   ttl1-new-id-soon        TTL 1: a new id is seen within two seconds
+#   mx-ttl0-not-kept        an MX RRset with TTL 0: every query decides again (no memory hit)
+#   store-unreadable-defers a cached enforce policy, its TXT record gone (STS-7: the cached
+#                           policy applies) and the store unreadable: TEMP, not NOTFOUND; once
+#                           the store reads again, the cached policy applies
+#   refresh-without-txt     cache.refresh with the TXT record gone fetches the policy anyway,
+#                           under the stored id (STS-34, RFC 8461 §10.2)
+#
+# Environment and output: as daemon_clients.py (TLSPOLICY_BIN, WORLD_DIR, WORLD_LIB,
+# TLSPOLICY_CONFIG, TLSPOLICY_VALIDATE_CONFIG).
+
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from daemon_clients import Conn, Daemon, Results  # noqa: E402
+from lib_cases import BIN, CONFIG, VALIDATE_CONFIG, WORLD, policy_text  # noqa: E402
+from lib_world import TEMP_CLASSES  # noqa: E402
+
+LIB = os.environ.get("WORLD_LIB", "")
+MODES = {"trust-ad": CONFIG, "validate": VALIDATE_CONFIG}
+R = Results()
+
+
+def world(*args):
+    subprocess.run([LIB, *args], check=True, timeout=60, capture_output=True)
+
+
+def enforce_reply(domain):
+    return f"OK secure match=mx1.{domain} servername=hostname"
+
+
+def query(d, domain, mapname="postfix"):
+    c = Conn(d.sm, timeout=30)
+    try:
+        return c.query(mapname, domain)
+    finally:
+        c.close()
+
+
+def decide(d, domain, **extra):
+    c = Conn(d.json, timeout=30)
+    try:
+        c.send(json.dumps({"op": "decide", "domain": domain, **extra}) + "\n")
+        return c.read_line().get("decision") or {}
+    finally:
+        c.close()
+
+
+def misses(d):
+    c = Conn(d.admin, timeout=10)
+    try:
+        c.send('{"op":"stats"}\n')
+        return c.read_line()["stats"]["decisions"]["misses"]
+    finally:
+        c.close()
+
+
+class Changed:
+    """Publishes a new id and policy body for a domain; puts the originals back on exit."""
+
+    def __init__(self, domain, txt_id, mode, original_id):
+        self.domain, self.txt_id, self.mode, self.original_id = domain, txt_id, mode, original_id
+
+    def __enter__(self):
+        world("world_set_policy", f"mta-sts.{self.domain}",
+              policy_text(self.mode, [f"mx1.{self.domain}"]))
+        world("world_set_txt", f"_mta-sts.{self.domain}", f'"v=STSv1; id={self.txt_id};"')
+        return self
+
+    def __exit__(self, *exc):
+        world("world_set_policy", f"mta-sts.{self.domain}",
+              policy_text("enforce", [f"mx1.{self.domain}"]))
+        world("world_set_txt", f"_mta-sts.{self.domain}", f'"v=STSv1; id={self.original_id};"')
+
+
+def ttl0_new_id_at_once(p, d, mode):
+    dom = "ttl0.mta.test"
+    got = query(d, dom)
+    if got != enforce_reply(dom):
+        p.append(f"first answer {got!r}, want {enforce_reply(dom)!r}")
+        return None
+    with Changed(dom, f"ttl0{mode[0]}", "testing", "ttl0a"):
+        got = query(d, dom)  # at once: a decision on a TTL-0 record was not kept
+        if got != "NOTFOUND ":
+            p.append(f"right after the id changed: {got!r}, want 'NOTFOUND ' (the testing "
+                     "policy of the new id); a decision resting on TTL 0 must not be kept")
+    return "new id seen at once"
+
+
+def ttl1_new_id_soon(p, d, mode):
+    dom = "ttl1.mta.test"
+    got = query(d, dom)
+    if got != enforce_reply(dom):
+        p.append(f"first answer {got!r}, want {enforce_reply(dom)!r}")
+        return None
+    with Changed(dom, f"ttl1{mode[0]}", "testing", "ttl1a"):
+        changed = time.monotonic()
+        deadline = changed + 2.5
+        while time.monotonic() < deadline:
+            got = query(d, dom)
+            if got == "NOTFOUND ":
+                return f"new id seen after {time.monotonic() - changed:.1f}s"
+            time.sleep(0.2)
+        p.append(f"2.5 s after the id changed (TTL 1 s): still {got!r}, want 'NOTFOUND '")
+    return None
+
+
+def mx_ttl0_not_kept(p, d, mode):
+    dom = "mxttl0.mta.test"
+    before = misses(d)
+    for _ in range(3):
+        got = query(d, dom)
+        if got != "NOTFOUND ":
+            p.append(f"answer {got!r}, want 'NOTFOUND ' (no policy)")
+    grew = misses(d) - before
+    if grew != 3:
+        p.append(f"3 queries of a domain whose MX TTL is 0: {grew} cold lookups, want 3 (TTL 0 "
+                 "means 0, not 'unknown')")
+    return f"{grew} cold lookups of 3"
+
+
+def store_unreadable_defers(p, d, mode):
+    dom = "storefail.mta.test"
+    got = query(d, dom)
+    if got != enforce_reply(dom):
+        p.append(f"first answer {got!r}, want {enforce_reply(dom)!r}")
+        return None
+    world("world_set_txt", f"_mta-sts.{dom}")  # gone: the cached policy still applies (STS-7)
+    db = sqlite3.connect(d.store, timeout=10)
+    try:
+        with db:
+            db.execute("ALTER TABLE policies RENAME TO policies_hidden")
+        # The first decision rested on the TTL-1 TXT record; a resolver cache may show the old
+        # record for up to 2 s (whole seconds), and while it does, fetching the policy anew is
+        # right. Once the record is gone: TEMP, never NOTFOUND.
+        deadline = time.monotonic() + 5
+        while True:
+            got = query(d, dom)
+            if got.startswith("TEMP ") or got == "NOTFOUND " or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        if not got.startswith("TEMP ") or not re.search(TEMP_CLASSES["sts-indeterminate"], got):
+            p.append(f"with the store unreadable: {got!r}, want TEMP (the policy store could not "
+                     "be read), never NOTFOUND")
+        with db:
+            db.execute("ALTER TABLE policies_hidden RENAME TO policies")
+        dec = decide(d, dom)
+        if dec.get("postfix") != enforce_reply(dom) or \
+                not (dec.get("mta_sts") or {}).get("from_cache"):
+            p.append(f"store readable again, TXT still gone: {dec.get('postfix')!r} "
+                     f"{dec.get('mta_sts')!r}, want the cached policy (STS-7)")
+    finally:
+        db.close()
+        world("world_set_txt", "--ttl", "1", f"_mta-sts.{dom}", '"v=STSv1; id=storefail1;"')
+    return "TEMP while unreadable, cached policy after"
+
+
+def refresh_without_txt(p, d, mode):
+    """STS-34 (RFC 8461 §10.2): a refresh fetches whatever the TXT record says, so a TXT lookup
+    an attacker blocks cannot let a cached policy expire."""
+    dom = "storefail.mta.test"
+    if query(d, dom) != enforce_reply(dom):
+        p.append("the policy was not cached first")
+        return None
+    try:
+        world("world_set_txt", f"_mta-sts.{dom}")
+        world("world_set_policy", f"mta-sts.{dom}", policy_text("testing", [f"mx1.{dom}"]))
+        c = Conn(d.admin, timeout=30)
+        try:
+            c.send(json.dumps({"op": "cache.refresh", "domain": dom}) + "\n")
+            r = c.read_line()
+        finally:
+            c.close()
+        sts = r.get("mta_sts") or {}
+        if r.get("status") != "ok" or sts.get("mode") != "testing" or sts.get("id") != "storefail1":
+            p.append(f"cache.refresh with the TXT record gone: {r!r}, want the policy fetched anew "
+                     "(mode testing) under the stored id storefail1")
+    finally:
+        world("world_set_policy", f"mta-sts.{dom}", policy_text("enforce", [f"mx1.{dom}"]))
+        world("world_set_txt", "--ttl", "1", f"_mta-sts.{dom}", '"v=STSv1; id=storefail1;"')
+    return "fetched anew under the stored id"
+
+
+CASES = [("ttl0-new-id-at-once", ttl0_new_id_at_once), ("ttl1-new-id-soon", ttl1_new_id_soon),
+         ("mx-ttl0-not-kept", mx_ttl0_not_kept),
+         ("store-unreadable-defers", store_unreadable_defers),
+         ("refresh-without-txt", refresh_without_txt)]
+
+
+def main():
+    if not BIN or not WORLD or not LIB:
+        print("skip freshness: no test world (run through tests/integration/run)")
+        print("suite-result: passed=0 failed=0 skipped=1")
+        return 77
+    base = tempfile.mkdtemp(prefix="fr.", dir=WORLD)
+    try:
+        for mode, config in MODES.items():
+            d = Daemon(mode, config, base)
+            try:
+                d.wait_ready()
+                for name, fn in CASES:
+                    problems = []
+                    try:
+                        note = fn(problems, d, mode) or ""
+                    except Exception as e:  # a broken case is a failure, not a suite crash
+                        problems.append(f"{type(e).__name__}: {e}")
+                        note = ""
+                    R.case(f"{name}@{mode}", problems, note)
+            finally:
+                d.kill()
+                if R.failed:
+                    print(f"--- {mode} daemon log (last 2000 bytes)\n{d.log()[-2000:]}")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    return R.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
