@@ -135,6 +135,19 @@ TEST(JsonRequest, IdOfRejectedLineCanStillBeEchoed) {
   EXPECT_FALSE(json_request_id(R"({"id":[1]})"));
 }
 
+// RT-2 (RFC 8689 §4.1): REQUIRETLS is a tag of the message. A request that says so keeps it
+// whatever the recipient's form; the "+requiretls" local part can only add it.
+TEST(JsonRequest, Rt2RequireTlsTagIsKeptWhateverTheRecipient) {
+  const auto tagged =
+      parse_json_request(R"({"op":"decide","requiretls":true,"recipient":"bob@example.org"})");
+  ASSERT_TRUE(tagged) << tagged.error().detail;
+  EXPECT_TRUE(tagged->decide->requiretls);
+  const auto by_recipient = parse_json_request(
+      R"({"op":"decide","requiretls":false,"recipient":"bob+requiretls@example.org"})");
+  ASSERT_TRUE(by_recipient) << by_recipient.error().detail;
+  EXPECT_TRUE(by_recipient->decide->requiretls);
+}
+
 TEST(JsonRequest, RecipientOnlyDecide) {
   const auto got =
       parse_json_request(R"({"op":"decide","recipient":"Alice+RequireTLS@Example.org"})");

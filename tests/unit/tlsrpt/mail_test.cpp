@@ -224,8 +224,10 @@ TEST(ReportMail, HeaderFieldsOfRfc8460Section53) {
   // RPT-14: both MUST be present; the submitter is contact-info's domain.
   EXPECT_EQ(m.header.one("TLS-Report-Domain"), "example.net");
   EXPECT_EQ(m.header.one("TLS-Report-Submitter"), "mail.sender.example");
-  // RPT-6 / RFC 8689 §4.2.2: deliver despite TLS failures.
+  // RPT-6, RT-6 (RFC 8689 §4.2.2): deliver despite TLS failures; RT-5: the header's grammar
+  // is "TLS-Required:" [FWS] "No", and "No" is its only value.
   EXPECT_EQ(m.header.one("TLS-Required"), "No");
+  EXPECT_NE(b.message.find("\nTLS-Required: No\n"), std::string::npos);
   EXPECT_EQ(m.header.one("Auto-Submitted"), "auto-generated");
   const std::string message_id = m.header.one("Message-ID");
   EXPECT_TRUE(std::regex_match(message_id, std::regex(R"(^<[A-Za-z0-9._-]+@[A-Za-z0-9._-]+>$)")))
