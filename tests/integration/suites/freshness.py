@@ -15,6 +15,7 @@
 #                           the store reads again, the cached policy applies
 #   refresh-without-txt     cache.refresh with the TXT record gone fetches the policy anyway,
 #                           under the stored id (STS-34, RFC 8461 §10.2)
+#   ttl-counts-down         a decision answered from memory carries the TTL that remains
 #
 # Environment and output: as daemon_clients.py (TLSPOLICY_BIN, WORLD_DIR, WORLD_LIB,
 # TLSPOLICY_CONFIG, TLSPOLICY_VALIDATE_CONFIG).
@@ -199,10 +200,24 @@ def refresh_without_txt(p, d, mode):
     return "fetched anew under the stored id"
 
 
+def ttl_counts_down(p, d, mode):
+    """A decision answered from memory carries the TTL that remains, not the original."""
+    dom = "enforce.mta.test"
+    first = decide(d, dom)
+    time.sleep(2.1)
+    again = decide(d, dom)
+    t1, t2 = first.get("ttl"), again.get("ttl")
+    if not isinstance(t1, int) or not isinstance(t2, int) or t1 > 60:
+        p.append(f"ttl {t1!r} then {t2!r}: want integers, the first at most the zone TTL 60")
+    elif not t2 <= t1 - 2:
+        p.append(f"ttl {t1} and, 2 s later from memory, {t2}: want at most {t1 - 2}")
+    return f"ttl {t1} then {t2}"
+
+
 CASES = [("ttl0-new-id-at-once", ttl0_new_id_at_once), ("ttl1-new-id-soon", ttl1_new_id_soon),
          ("mx-ttl0-not-kept", mx_ttl0_not_kept),
          ("store-unreadable-defers", store_unreadable_defers),
-         ("refresh-without-txt", refresh_without_txt)]
+         ("refresh-without-txt", refresh_without_txt), ("ttl-counts-down", ttl_counts_down)]
 
 
 def main():
