@@ -68,30 +68,27 @@ class Lifetime {
 
 void finish(Decision& d) { d.postfix = socketmap_reply(d); }
 
-Decision defer(Decision d, std::string reason) {
-  d.action = Action::Defer;
-  d.verify = Verify::None;
-  d.postfix_level = TlsLevel::None;
-  d.postfix_match.clear();
-  d.servername_hostname = false;
-  d.reason = std::move(reason);
-  d.ttl = seconds{0};  // temporary failures are not cached
-  d.explain.push_back("decision: defer — " + d.reason);
-  finish(d);
-  return d;
-}
-
-Decision bounce(Decision d, std::string reason, seconds ttl) {
-  d.action = Action::Bounce;
+// A decision that names no TLS level: defer or bounce.
+Decision without_tls(Decision d, Action action, std::string reason, seconds ttl) {
+  d.action = action;
   d.verify = Verify::None;
   d.postfix_level = TlsLevel::None;
   d.postfix_match.clear();
   d.servername_hostname = false;
   d.reason = std::move(reason);
   d.ttl = ttl;
-  d.explain.push_back("decision: bounce — " + d.reason);
+  d.explain.push_back("decision: " + std::string(to_string(action)) + " — " + d.reason);
   finish(d);
   return d;
+}
+
+Decision defer(Decision d, std::string reason) {
+  // Temporary failures are not kept: TTL 0.
+  return without_tls(std::move(d), Action::Defer, std::move(reason), seconds{0});
+}
+
+Decision bounce(Decision d, std::string reason, seconds ttl) {
+  return without_tls(std::move(d), Action::Bounce, std::move(reason), ttl);
 }
 
 // ------------------------------------------------------------ local policy
