@@ -5,8 +5,8 @@
 # builds and runs every test:
 #   1. asan-ubsan preset: unit tests and fuzz-corpus replays under ASan+UBSan,
 #      then the daemon suite against that build;
-#   2. tsan preset: only the concurrency tests (unit_daemon, unit_service,
-#      unit_cli, unit_cache) and the daemon and TLS-RPT suites under
+#   2. tsan preset: only the concurrency tests (unit_server, unit_event, unit_service,
+#      unit_daemon, unit_cli, unit_cache) and the daemon and TLS-RPT suites under
 #      ThreadSanitizer;
 #   3. ci preset (RelWithDebInfo, warnings as errors): unit, fuzz replays and
 #      the integration suites against real NSD, Unbound and nginx.
@@ -63,12 +63,12 @@ if [ -f tests/integration/suites/daemon_clients.py ]; then
   }
 fi
 
-# ThreadSanitizer: the epoll Server, the DecisionService worker pool and single
-# flight, the report service, the CLI's in-process fake-daemon tests and the
-# stores' concurrency tests, then the daemon suites once more: daemon_clients
-# (SIGHUP reload, 200 concurrent clients, shutdown) and tlsrpt (the datagram
-# receiver, report ops on the admin worker, the report sender thread). The
-# build preset builds only those four test binaries and tlspolicy; ctest
+# ThreadSanitizer: the epoll Server, the engine loop and the store pool, the
+# DecisionService on its loop, generations retiring, the report service, the
+# CLI's in-process fake-daemon tests and the stores' concurrency tests, then the
+# daemon suites once more: daemon_clients (SIGHUP reload, 200 concurrent
+# clients, shutdown) and tlsrpt (datagrams, report ops, report ticks). The
+# build preset builds only those test binaries and tlspolicy; ctest
 # --preset tsan runs the unit tests of what was built. Any report stops the
 # process (halt_on_error) and is also written to build/tsan/tsan-report.PID
 # (the suites): a report file is a failure even when the process that wrote it

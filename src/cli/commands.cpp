@@ -12,15 +12,15 @@
 #include <CLI/CLI.hpp>
 
 #include "tlspolicy/config/settings.hpp"
+#include "tlspolicy/daemon/daemon.hpp"
+#include "tlspolicy/daemon/runtime.hpp"
 #include "tlspolicy/policy/engine.hpp"
 #include "tlspolicy/proto/cache_json.hpp"
 #include "tlspolicy/proto/decision_json.hpp"
 #include "tlspolicy/proto/json_response.hpp"
 
 #include "admin_client.hpp"
-#include "daemon.hpp"
 #include "report_commands.hpp"
-#include "runtime.hpp"
 
 namespace tlspolicy::cli {
 namespace {
@@ -163,14 +163,14 @@ int cmd_lookup(const GlobalOptions& g, const std::string& domain_text, bool json
   // Diagnostics of a one-shot lookup go to stderr through the logger only at
   // debug; failures are printed below in one readable block.
   const auto level = cfg->settings.log_level == "debug" ? util::Level::Debug : util::Level::Error;
-  auto rt = build_runtime(cfg->settings, util::Logger{level});
-  if (!rt) {
-    print_error(err, "cannot start", rt.error());
+  auto engine = daemon::Standalone::build(cfg->settings, util::Logger{level});
+  if (!engine) {
+    print_error(err, "cannot start", engine.error());
     return k_exit_config;
   }
-  policy::DecideRequest req{*domain,
-                            requiretls || policy::recipient_requests_requiretls(recipient)};
-  const auto decision = (*rt)->engine->decide(req);
+  const policy::DecideRequest req{*domain,
+                                  requiretls || policy::recipient_requests_requiretls(recipient)};
+  const auto decision = (*engine)->decide(req);
   if (json) {
     out << proto::decision_to_json(decision, explain) << '\n';
   } else {
@@ -346,7 +346,7 @@ int cmd_check_config(const GlobalOptions& g, bool defaults, std::ostream& out, s
 int cmd_serve(const GlobalOptions& g, std::ostream& err) {
   std::optional<std::filesystem::path> file;
   if (!g.config_file.empty()) file = g.config_file;
-  return run_daemon(file, g.sets, err);
+  return daemon::run(file, g.sets, err);
 }
 
 }  // namespace

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "tlspolicy/daemon/runtime.hpp"
 #include "tlspolicy/tlsrpt/report.hpp"
 
 #include "commands.hpp"
-#include "runtime.hpp"
 
 namespace tlspolicy::cli {
 namespace {
@@ -55,8 +55,8 @@ std::string unique_part(const std::string& report_id) {
   return out;
 }
 
-int write_report_file(const Runtime& rt, const cache::ReportRow& row, const std::string& dir,
-                      std::ostream& out, std::ostream& err) {
+int write_report_file(const daemon::Runtime& rt, const cache::ReportRow& row,
+                      const std::string& dir, std::ostream& out, std::ostream& err) {
   auto json = rt.reports->render(row);
   if (!json) {
     print_error(err, "report " + row.report_id, json.error());
@@ -101,13 +101,14 @@ int cmd_report(const config::Settings& settings, ReportCommand command,
     }
     filter.domain = name->str();
   }
-  auto rt = build_runtime(settings, util::Logger{util::Level::Warning});
-  if (!rt) {
-    print_error(err, "cannot start", rt.error());
+  auto engine = daemon::Standalone::build(settings, util::Logger{util::Level::Warning});
+  if (!engine) {
+    print_error(err, "cannot start", engine.error());
     return k_exit_config;
   }
-  auto& store = *(*rt)->report_store;
-  auto& reports = *(*rt)->reports;
+  const auto& rt = (*engine)->runtime();
+  auto& store = *rt.report_store;
+  auto& reports = *rt.reports;
 
   if (command == ReportCommand::Generate || command == ReportCommand::Send) {
     auto made = reports.make_reports(filter.day);
@@ -170,7 +171,7 @@ int cmd_report(const config::Settings& settings, ReportCommand command,
         out << "report " << row.report_id << "  " << tlsrpt::format_day(row.day) << "  "
             << row.domain << "  " << state_text(row) << '\n';
         if (!o.out_dir.empty()) {
-          if (const int rc = write_report_file(**rt, row, o.out_dir, out, err); rc != k_exit_ok) {
+          if (const int rc = write_report_file(rt, row, o.out_dir, out, err); rc != k_exit_ok) {
             return rc;
           }
         }

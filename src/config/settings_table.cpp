@@ -652,6 +652,48 @@ const std::vector<SettingRow> k_settings_table = {
      },
      [](const Settings& s) { return render_duration(s.store.busy_timeout); }, nullptr},
 
+    {"limits.decision_deadline", "duration", "\"10s\"", "",
+     "Every query is answered within this (1s to 5m): a lookup that takes longer answers a defer "
+     "and goes on.",
+     [](const toml::node& n, Settings& s) -> Result<void> {
+       auto v = get_duration(n, 1000ms, 5min);
+       if (!v) return Unexpected{v.error()};
+       s.limits.decision_deadline = *v;
+       return {};
+     },
+     [](const Settings& s) { return render_duration(s.limits.decision_deadline); }, nullptr},
+
+    {"limits.max_mx_hosts", "integer", "10", "",
+     "MX hosts looked up and used per domain, by preference (1 to 100); the others are not used.",
+     [](const toml::node& n, Settings& s) -> Result<void> {
+       auto v = get_integer(n, 1, 100);
+       if (!v) return Unexpected{v.error()};
+       s.limits.max_mx_hosts = static_cast<std::size_t>(*v);
+       return {};
+     },
+     [](const Settings& s) { return std::to_string(s.limits.max_mx_hosts); }, nullptr},
+
+    {"limits.max_in_flight", "integer", "10000", "",
+     "Cold lookups at once (1 to 1000000); beyond: an overload defer.",
+     [](const toml::node& n, Settings& s) -> Result<void> {
+       auto v = get_integer(n, 1, 1000000);
+       if (!v) return Unexpected{v.error()};
+       s.limits.max_in_flight = static_cast<std::size_t>(*v);
+       return {};
+     },
+     [](const Settings& s) { return std::to_string(s.limits.max_in_flight); }, nullptr},
+
+    {"limits.max_connections", "integer", "4096", "",
+     "Client connections at once, all listeners together (16 to 100000); beyond: closed at "
+     "once. The descriptor limit is raised to fit.",
+     [](const toml::node& n, Settings& s) -> Result<void> {
+       auto v = get_integer(n, 16, 100000);
+       if (!v) return Unexpected{v.error()};
+       s.limits.max_connections = static_cast<std::size_t>(*v);
+       return {};
+     },
+     [](const Settings& s) { return std::to_string(s.limits.max_connections); }, nullptr},
+
     {"server.socketmap", "listener", "\"\"", "\"unix:<run dir>/socketmap.sock\"",
      "Postfix socketmap listener: \"unix:/path\", \"IPv4:port\" or \"[IPv6]:port\".",
      [](const toml::node& n, Settings& s) -> Result<void> {

@@ -56,12 +56,31 @@ struct AddressVerdict {
 
 }  // namespace
 
-DaneLookup::DaneLookup(const dns::Resolver& resolver, util::Logger log)
+DaneLookup::DaneLookup(dns::Resolver& resolver, util::Logger log)
     : m_resolver(resolver), m_log(std::move(log)) {}
 
-HostResult DaneLookup::lookup_host(std::string_view host, std::uint16_t port) const {
+namespace {
+
+event::Task<Result<dns::DnsAnswer>> not_asked(Error e) { co_return Unexpected{std::move(e)}; }
+
+/// `_<port>._tcp.<name>`, or the error when the name gets too long.
+Result<dns::DomainName> tlsa_name(const dns::DomainName& name, std::uint16_t port) {
+  auto tcp = name.prefixed("_tcp");
+  return tcp ? tcp->prefixed("_" + std::to_string(port)) : std::move(tcp);
+}
+
+}  // namespace
+
+event::Task<Result<dns::DnsAnswer>> DaneLookup::tlsa_lookup(const dns::DomainName& name,
+                                                            std::uint16_t port) {
+  auto qname = tlsa_name(name, port);
+  if (!qname) return not_asked(qname.error());
+  return dns::lookup(m_resolver, std::move(*qname), dns::RrType::Tlsa);
+}
+
+event::Task<HostResult> DaneLookup::lookup_host(std::string host, std::uint16_t port) {
   HostResult r;
-  r.host = std::string(host);
+  r.host = host;
 
   // RFC 7672 §2.2.1 / RFC 5321 §5.1 (DANE-19): an MX exchange must be a
   // domain name; an IP literal or junk cannot be looked up, so the host can
@@ -71,18 +90,27 @@ HostResult DaneLookup::lookup_host(std::string_view host, std::uint16_t port) co
     r.trail.push_back("host " + r.host + ": not a domain name, " + describe(parsed.error()));
     r.status = HostStatus::Absent;
     r.error = "invalid MX host name: " + describe(parsed.error());
-    return r;
+    co_return r;
   }
   const dns::DomainName original = std::move(*parsed);
 
+  // The TLSA RRset of the original name is asked for beside the addresses, so a DANE host
+  // costs one round trip, not two. Its answer is used only when the address step makes the
+  // original name a candidate (RFC 7672 §2.2.2, DANE-9): an insecure host's TLSA answer,
+  // even a failure of a zone that mishandles TLSA queries, is never looked at or waited for.
+  event::Started<Result<dns::DnsAnswer>> original_tlsa{tlsa_lookup(original, port), &m_active};
+
   // --- Address lookups first (RFC 7672 §2.2.2, DANE-9). ---
+  auto [a4, a6] = co_await event::when_all(dns::lookup(m_resolver, original, dns::RrType::A),
+                                           dns::lookup(m_resolver, original, dns::RrType::Aaaa));
   AddressVerdict verdict;
   {
     std::vector<dns::DnsAnswer> answers;
     std::vector<std::string> errors;  ///< families that failed, and why
     bool bogus = false;
-    for (const dns::RrType type : {dns::RrType::A, dns::RrType::Aaaa}) {
-      auto a = m_resolver.lookup(original, type);
+    for (auto* got : {&a4, &a6}) {
+      const dns::RrType type = got == &a4 ? dns::RrType::A : dns::RrType::Aaaa;
+      auto& a = *got;
       if (!a) {
         r.trail.push_back(error_line(type, original.str(), a.error()));
         errors.push_back(std::string(dns::to_string(type)) + " " + describe(a.error()));
@@ -118,8 +146,8 @@ HostResult DaneLookup::lookup_host(std::string_view host, std::uint16_t port) co
         // RFC 7672 §2.1.1 (DANE-4): with no family answering with addresses,
         // the host is unreachable (and may yet exist: not Absent).
         m_log.warn("MX host address lookup failed", {{"host", r.host}, {"detail", why}});
-        return unusable(std::move(r), std::move(why),
-                        bogus ? dns::Security::Bogus : dns::Security::Secure);
+        co_return unusable(std::move(r), std::move(why),
+                           bogus ? dns::Security::Bogus : dns::Security::Secure);
       }
       // SPEC §3 step 3: one family with validated addresses is enough; the
       // failed family's addresses are not used (a popular peer deferred mail
@@ -143,7 +171,7 @@ HostResult DaneLookup::lookup_host(std::string_view host, std::uint16_t port) co
       r.error =
           all_nxdomain ? "MX host does not exist (NXDOMAIN)" : "MX host has no address records";
       r.trail.push_back(r.error);
-      return r;
+      co_return r;
     }
 
     if (all_secure) {
@@ -169,17 +197,17 @@ HostResult DaneLookup::lookup_host(std::string_view host, std::uint16_t port) co
       // name is a candidate; if that hop is insecure, no TLSA lookup. The
       // address answer carries one Security for the whole chain, so the
       // first hop is asked for on its own.
-      auto hop = m_resolver.lookup(original, dns::RrType::Cname);
+      auto hop = co_await dns::lookup(m_resolver, original, dns::RrType::Cname);
       if (!hop) {
         r.trail.push_back(error_line(dns::RrType::Cname, original.str(), hop.error()));
-        return unusable(std::move(r), "CNAME lookup failed: " + describe(hop.error()));
+        co_return unusable(std::move(r), "CNAME lookup failed: " + describe(hop.error()));
       }
       r.trail.push_back(answer_line(dns::RrType::Cname, original.str(), *hop));
       if (hop->security == dns::Security::Bogus || hop->security == dns::Security::Indeterminate) {
-        return unusable(std::move(r),
-                        "CNAME lookup " + std::string(dns::to_string(hop->security)) +
-                            (hop->why.empty() ? "" : ": " + hop->why),
-                        hop->security);
+        co_return unusable(std::move(r),
+                           "CNAME lookup " + std::string(dns::to_string(hop->security)) +
+                               (hop->why.empty() ? "" : ": " + hop->why),
+                           hop->security);
       }
       if (hop->security == dns::Security::Secure && hop->outcome == dns::Outcome::Data) {
         verdict.candidates.push_back(original);
@@ -192,28 +220,32 @@ HostResult DaneLookup::lookup_host(std::string_view host, std::uint16_t port) co
     r.trail.push_back("address lookup insecure: no TLSA lookup (RFC 7672 §2.2.2)");
     r.status = HostStatus::NoDane;
     m_log.debug("MX host has no DANE", {{"host", r.host}, {"reason", "insecure address"}});
-    return r;
+    co_return r;
   }
 
   // --- TLSA lookups (RFC 7672 §2.2.3, DANE-10). ---
-  const std::string port_label = "_" + std::to_string(port);
   for (const auto& candidate : verdict.candidates) {
-    auto tcp = candidate.prefixed("_tcp");
-    auto qname = tcp ? tcp->prefixed(port_label) : std::move(tcp);
+    auto qname = tlsa_name(candidate, port);
     if (!qname) {
       // A name over 253 octets cannot own a TLSA RRset: nothing to find.
-      r.trail.push_back("TLSA " + port_label + "._tcp." + candidate.str() +
+      r.trail.push_back("TLSA _" + std::to_string(port) + "._tcp." + candidate.str() +
                         ": name too long, skipped");
       continue;
     }
-    auto a = m_resolver.lookup(*qname, dns::RrType::Tlsa);
+    // The original name's answer is the one asked for beside the addresses.
+    Result<dns::DnsAnswer> a = Unexpected{Error{}};
+    if (candidate == original) {
+      a = co_await original_tlsa;
+    } else {
+      a = co_await dns::lookup(m_resolver, *qname, dns::RrType::Tlsa);
+    }
     // RFC 7672 §2.1.1 (DANE-4): a failed TLSA lookup (SERVFAIL, timeout,
     // malformed) makes the host unreachable; so does bogus or indeterminate.
     if (!a) {
       r.trail.push_back(error_line(dns::RrType::Tlsa, qname->str(), a.error()));
       m_log.warn("TLSA lookup failed",
                  {{"host", r.host}, {"qname", qname->str()}, {"detail", describe(a.error())}});
-      return unusable(std::move(r), "TLSA lookup failed: " + describe(a.error()));
+      co_return unusable(std::move(r), "TLSA lookup failed: " + describe(a.error()));
     }
     note_ttl(r, a->ttl);
     if (a->security == dns::Security::Bogus || a->security == dns::Security::Indeterminate) {
@@ -223,10 +255,10 @@ HostResult DaneLookup::lookup_host(std::string_view host, std::uint16_t port) co
                   {"qname", qname->str()},
                   {"security", std::string(dns::to_string(a->security))},
                   {"why", a->why}});
-      return unusable(std::move(r),
-                      "TLSA lookup " + std::string(dns::to_string(a->security)) +
-                          (a->why.empty() ? "" : ": " + a->why),
-                      a->security);
+      co_return unusable(std::move(r),
+                         "TLSA lookup " + std::string(dns::to_string(a->security)) +
+                             (a->why.empty() ? "" : ": " + a->why),
+                         a->security);
     }
     // RFC 7672 §2.2.3: insecure records are not used; try the next candidate.
     if (a->security == dns::Security::Insecure) {
@@ -243,7 +275,7 @@ HostResult DaneLookup::lookup_host(std::string_view host, std::uint16_t port) co
     // taken as a denial: treat it as malformed (DANE-4).
     if (a->tlsa.empty()) {
       r.trail.push_back(answer_line(dns::RrType::Tlsa, qname->str(), *a) + ", no records");
-      return unusable(std::move(r), "TLSA answer malformed: data without records");
+      co_return unusable(std::move(r), "TLSA answer malformed: data without records");
     }
     // The first secure TLSA RRset defines the TLSA base domain (§2.2.3).
     r.tlsa_base_domain = candidate.str();
@@ -260,14 +292,14 @@ HostResult DaneLookup::lookup_host(std::string_view host, std::uint16_t port) co
     m_log.debug("MX host DANE status", {{"host", r.host},
                                         {"status", std::string(to_string(r.status))},
                                         {"tlsa_base_domain", r.tlsa_base_domain}});
-    return r;
+    co_return r;
   }
 
   // No candidate had a secure TLSA RRset (DANE-5c).
   r.trail.push_back("no secure TLSA RRset: no DANE");
   r.status = HostStatus::NoDane;
   m_log.debug("MX host has no DANE", {{"host", r.host}, {"reason", "no secure TLSA"}});
-  return r;
+  co_return r;
 }
 
 }  // namespace tlspolicy::dane

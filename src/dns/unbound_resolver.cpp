@@ -38,10 +38,11 @@
 //   threads). The RFC 6761 default local zone "test." is switched off so
 //   test worlds under test. can be resolved; the other default zones stay.
 // THREADS
-//   lookup() is const and thread-safe. Each call starts an async query, then
-//   waits for its callback; one waiting thread at a time polls ub_fd() and
-//   runs ub_process() (which calls the callbacks) under m_mutex, and wakes
-//   the others. A lookup never waits longer than `timeout` (plus scheduling).
+//   Everything but libunbound's own worker thread runs on the engine loop:
+//   lookup() starts an async query (ub_resolve_async) and returns; ub_fd() is
+//   watched by the loop, whose callback runs ub_process(), which calls the
+//   callbacks; each answer is delivered with Loop::defer(). A lookup ends
+//   within `timeout` (a loop timer cancels it).
 // LIMITS
 //   The first lookup starts libunbound's worker thread. A cancelled query
 //   may keep libunbound busy in the background until its own timeouts end;
@@ -52,27 +53,28 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <optional>  // before ldns.h: its bool shims break <optional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include <ldns/ldns.h>
 #include <unbound.h>
 
 #include "tlspolicy/dns/resolver.hpp"
+#include "tlspolicy/event/loop.hpp"
 
 #include "ldns_handles.hpp"
 #include "packet.hpp"
 #include "unbound_handles.hpp"
-#include <poll.h>
+#include <sys/epoll.h>
 
 namespace tlspolicy::dns {
 
@@ -115,101 +117,228 @@ bool readable(const std::string& path, std::string& why) {
   return false;
 }
 
-class ValidatingResolver;
-
-/// One outstanding query. Lives on the stack of lookup() unless the query
-/// could not be cancelled; then the resolver keeps it until the callback runs
-/// (or until the context is deleted, which drops the callback).
-struct Pending {
-  const ValidatingResolver* owner = nullptr;
-  bool done = false;
-  bool abandoned = false;
-  int err = 0;
-  UbResult result;
-};
-
 class ValidatingResolver final : public Resolver {
  public:
-  ValidatingResolver(UbContext ctx, std::chrono::milliseconds timeout, std::string upstream)
-      : m_ctx(std::move(ctx)), m_timeout(timeout), m_upstream(std::move(upstream)) {}
+  ValidatingResolver(event::Loop& loop, UbContext ctx, std::chrono::milliseconds timeout,
+                     std::string upstream)
+      : m_loop(loop), m_ctx(std::move(ctx)), m_timeout(timeout), m_upstream(std::move(upstream)) {}
 
   ~ValidatingResolver() override {
-    // Callbacks of outstanding queries are not called after ub_ctx_delete.
+    // Every lookup in flight ends (its callback is deferred to the loop); libunbound calls no
+    // callback after ub_ctx_delete, so the queries it still holds are freed here.
+    end_all("the resolver is shutting down");
+    m_watch.reset();
     m_ctx.reset();
-    for (Pending* p : m_abandoned) delete p;
   }
+
+  void cancel_all() override { end_all("lookup cancelled: tlspolicy is shutting down"); }
+
   ValidatingResolver(const ValidatingResolver&) = delete;
   ValidatingResolver& operator=(const ValidatingResolver&) = delete;
 
-  [[nodiscard]] Result<DnsAnswer> lookup(const DomainName& name, RrType type) const override {
-    const std::string what = name.str() + " " + std::string{to_string(type)};
-    auto pending = std::make_unique<Pending>();
-    pending->owner = this;
-    const auto deadline = std::chrono::steady_clock::now() + m_timeout;
-
-    std::unique_lock lock{m_mutex};
-    int async_id = 0;
-    // Absolute name: no search list (libunbound has none anyway).
-    const std::string qname = name.str() + ".";
-    if (const int err = ub_resolve_async(m_ctx.get(), qname.c_str(), static_cast<int>(type),
-                                         LDNS_RR_CLASS_IN, pending.get(), &on_result, &async_id);
-        err != UB_NOERROR) {
-      return Unexpected{ub_lookup_error(err, what)};
+  void lookup(const DomainName& name, RrType type, Callback done) override {
+    if (auto why = ensure_watch(); !why.empty()) {
+      m_loop.defer([done = std::move(done), why = std::move(why)] {
+        done(fail(Errc::Internal, Retry::Transient, "libunbound: " + why));
+      });
+      return;
     }
-    while (!pending->done) {
-      const auto now = std::chrono::steady_clock::now();
-      if (now >= deadline) break;
-      if (m_polling) {
-        m_wake.wait_until(lock, deadline);
-        continue;
+    // The first lookups under a top-level domain wait until its keys are cached (below).
+    const std::string& text = name.str();
+    const auto dot = text.rfind('.');
+    std::string tld = dot == std::string::npos ? text : text.substr(dot + 1);
+    if (m_warm.contains(tld)) {
+      start(name, type, std::move(done));
+      return;
+    }
+    auto [it, fresh] = m_warming.try_emplace(tld);
+    if (fresh) {
+      it->second = std::make_unique<Warmup>(Warmup{this, tld, {}, std::nullopt, false});
+      Warmup* w = it->second.get();
+      const std::string qname = tld + ".";
+      if (ub_resolve_async(m_ctx.get(), qname.c_str(), LDNS_RR_TYPE_DNSKEY, LDNS_RR_CLASS_IN, w,
+                           &on_warm, nullptr) != UB_NOERROR) {
+        w->answered = true;  // no callback will come
       }
-      // This thread polls for everyone until its own answer is in.
-      m_polling = true;
-      lock.unlock();
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
-      pollfd pfd{ub_fd(m_ctx.get()), POLLIN, 0};
-      ::poll(&pfd, 1,
-             static_cast<int>(std::min<std::chrono::milliseconds::rep>(
-                 left.count(), std::numeric_limits<int>::max())));
-      lock.lock();
-      // Non-blocking: reads what the worker delivered, runs the callbacks.
-      ub_process(m_ctx.get());
-      m_polling = false;
-      m_wake.notify_all();
+      w->timer = m_loop.after(k_warmup_wait, [this, tld] { warmed(tld, false); });
     }
-    if (!pending->done) {
-      // Callbacks only run inside ub_process(), under m_mutex: after a
-      // successful cancel this one never runs; otherwise it is already
-      // queued and will free the abandoned Pending.
-      if (ub_cancel(m_ctx.get(), async_id) != UB_NOERROR) {
-        pending->abandoned = true;
-        m_abandoned.insert(pending.release());
-      }
-      return fail(Errc::DnsTimeout, Retry::Transient,
-                  "no validated answer for " + what + " from " + m_upstream + " within " +
-                      std::to_string(m_timeout.count()) + " ms");
-    }
-    lock.unlock();
-    if (pending->err != UB_NOERROR) return Unexpected{ub_lookup_error(pending->err, what)};
-    if (!pending->result) {
-      return fail(Errc::Internal, Retry::Transient, "libunbound returned no result for " + what);
-    }
-    return to_answer(*pending->result, name, type, what);
+    it->second->held.push_back(Held{name, type, std::move(done)});
   }
 
  private:
-  /// ub_callback_type; runs inside ub_process(), with m_mutex held.
-  static void on_result(void* data, int err, ub_result* result) noexcept {
-    auto* pending = static_cast<Pending*>(data);
-    UbResult owned{result};
-    if (pending->abandoned) {
-      pending->owner->m_abandoned.erase(pending);
-      delete pending;
+  /// How long the first lookups under a top-level domain wait for its keys at most. The keys
+  /// are needed to validate their answers anyway; a local resolver that has them cached
+  /// answers in a millisecond, one that must fetch them in a round trip or two.
+  static constexpr std::chrono::milliseconds k_warmup_wait{1000};
+
+  // libunbound verifies a key RRset once for every query that waits for it: a thousand first
+  // lookups under one top-level domain verify the root's and the TLD's DNSKEY RRsets a
+  // thousand times each (measured: 2 ECDSA verifications per query in a cold burst, none
+  // once the keys are cached; tools/bench, docs/performance.md). So the first lookups under a
+  // TLD wait (at most k_warmup_wait) until one lookup of its DNSKEY RRset has validated and
+  // cached them; every later lookup goes out at once.
+  struct Held {
+    DomainName name;
+    RrType type;
+    Callback done;
+  };
+  struct Warmup {
+    ValidatingResolver* owner;
+    std::string tld;
+    std::vector<Held> held;
+    std::optional<event::TimerId> timer;
+    bool answered = false;  ///< libunbound's callback ran (or will never run)
+  };
+
+  static void on_warm(void* data, int /*err*/, ub_result* result) noexcept {
+    ub_resolve_free(result);
+    auto* w = static_cast<Warmup*>(data);
+    try {
+      w->owner->warmed(w->tld, true);
+    } catch (...) {  // std::bad_alloc: nothing may cross into C
+    }
+  }
+
+  /// The TLD's keys are cached (`answered`), or waiting for them took too long: the held
+  /// lookups start. The record is kept until libunbound's callback, which refers to it.
+  void warmed(const std::string& tld, bool answered) {
+    const auto it = m_warming.find(tld);
+    if (it == m_warming.end()) return;
+    Warmup& w = *it->second;
+    if (answered) w.answered = true;
+    if (!answered && w.timer) w.timer.reset();
+    if (answered && w.timer) m_loop.cancel(*std::exchange(w.timer, std::nullopt));
+    m_warm.insert(tld);
+    for (auto& h : std::exchange(w.held, {})) start(h.name, h.type, std::move(h.done));
+    if (w.answered) m_warming.erase(it);
+  }
+
+  void start(const DomainName& name, RrType type, Callback done) {
+    auto owned = std::make_unique<Query>(this, name, type, std::move(done));
+    Query* q = owned.get();
+    m_queries.emplace(q, std::move(owned));
+    // Absolute name: no search list (libunbound has none anyway).
+    const std::string qname = name.str() + ".";
+    if (const int err = ub_resolve_async(m_ctx.get(), qname.c_str(), static_cast<int>(type),
+                                         LDNS_RR_CLASS_IN, q, &on_result, &q->async_id);
+        err != UB_NOERROR) {
+      finish(q, Unexpected{ub_lookup_error(err, q->what)});
       return;
     }
-    pending->err = err;
-    pending->result = std::move(owned);
-    pending->done = true;
+    q->timer = m_loop.after(m_timeout, [this, q] { timed_out(q); });
+  }
+
+  struct Query {
+    Query(ValidatingResolver* o, DomainName n, RrType t, Callback d)
+        : owner(o),
+          name(std::move(n)),
+          type(t),
+          done(std::move(d)),
+          what(name.str() + " " + std::string{to_string(type)}) {}
+    ValidatingResolver* owner;
+    DomainName name;
+    RrType type;
+    Callback done;
+    std::string what;
+    int async_id = 0;
+    std::optional<event::TimerId> timer;
+  };
+
+  /// ub_callback_type; runs inside ub_process() on the loop thread. A query we gave up on
+  /// (timed out, but too late to cancel) is no longer in m_queries: its answer is dropped.
+  static void on_result(void* data, int err, ub_result* result) noexcept {
+    UbResult owned{result};
+    auto* q = static_cast<Query*>(data);
+    auto* self = q->owner;
+    const auto it = self->m_queries.find(q);
+    if (it == self->m_queries.end()) {
+      self->m_abandoned.erase(q);  // frees it
+      return;
+    }
+    try {
+      self->finish(
+          q, err != UB_NOERROR ? Result<DnsAnswer>{Unexpected{ub_lookup_error(err, q->what)}}
+             : !owned          ? Result<DnsAnswer>{fail(Errc::Internal, Retry::Transient,
+                                                        "libunbound returned no result for " + q->what)}
+                               : self->to_answer(*owned, q->name, q->type, q->what));
+    } catch (...) {  // std::bad_alloc: nothing may cross into C
+    }
+  }
+
+  // A broken pipe is not reported here: the lookups it strands end by their timers.
+  void process() { (void)ub_process(m_ctx.get()); }
+
+  /// libunbound's worker thread reports answers through a pipe; ub_process() reads them and
+  /// runs the callbacks, here on the loop thread. Watched from the first use on; "" or why not.
+  std::string ensure_watch() {
+    if (m_watch) return {};
+    try {
+      m_watch = m_loop.watch(ub_fd(m_ctx.get()), EPOLLIN, [this](std::uint32_t) { process(); });
+    } catch (const std::system_error& e) {
+      return e.what();
+    }
+    return {};
+  }
+
+  void timed_out(Query* q) {
+    q->timer.reset();
+    auto it = m_queries.find(q);
+    if (it == m_queries.end()) return;
+    std::unique_ptr<Query> owned = std::move(it->second);
+    m_queries.erase(it);
+    auto done = std::move(owned->done);
+    auto e = fail(Errc::DnsTimeout, Retry::Transient,
+                  "no validated answer for " + owned->what + " from " + m_upstream + " within " +
+                      std::to_string(m_timeout.count()) + " ms");
+    // After a successful cancel the callback never runs; otherwise it is already queued in the
+    // pipe, and on_result() frees the query when it comes.
+    if (ub_cancel(m_ctx.get(), owned->async_id) != UB_NOERROR) {
+      m_abandoned.emplace(q, std::move(owned));
+    }
+    m_loop.defer([done = std::move(done), e = std::move(e)]() mutable {
+      done(Result<DnsAnswer>{std::move(e)});
+    });
+  }
+
+  void end_all(const std::string& why) {
+    for (auto& [tld, w] : m_warming) {
+      if (w->timer) m_loop.cancel(*std::exchange(w->timer, std::nullopt));
+      for (auto& h : std::exchange(w->held, {})) {
+        m_loop.defer([done = std::move(h.done),
+                      e = fail(Errc::DnsNetwork, Retry::Transient, why)]() mutable {
+          done(Result<DnsAnswer>{std::move(e)});
+        });
+      }
+    }
+    std::vector<Query*> open;
+    open.reserve(m_queries.size());
+    for (auto& [q, owned] : m_queries) open.push_back(q);
+    for (Query* q : open) {
+      // A cancelled query's callback never runs; one that cannot be cancelled any more is
+      // already in the pipe and freed when it comes.
+      const bool cancelled = ub_cancel(m_ctx.get(), q->async_id) == UB_NOERROR;
+      auto it = m_queries.find(q);
+      auto owned = std::move(it->second);
+      m_queries.erase(it);
+      if (owned->timer) m_loop.cancel(*owned->timer);
+      m_loop.defer([done = std::move(owned->done),
+                    e = fail(Errc::DnsNetwork, Retry::Transient, why)]() mutable {
+        done(Result<DnsAnswer>{std::move(e)});
+      });
+      if (!cancelled) m_abandoned.emplace(q, std::move(owned));
+    }
+  }
+
+  /// Ends a query: its callback runs after the current callback.
+  void finish(Query* q, Result<DnsAnswer> result) {
+    auto it = m_queries.find(q);
+    if (it == m_queries.end()) return;
+    std::unique_ptr<Query> owned = std::move(it->second);
+    m_queries.erase(it);
+    if (owned->timer) m_loop.cancel(*owned->timer);
+    m_loop.defer([done = std::move(owned->done), result = std::move(result)]() mutable {
+      done(std::move(result));
+    });
   }
 
   [[nodiscard]] Result<DnsAnswer> to_answer(const ub_result& r, const DomainName& name, RrType type,
@@ -274,13 +403,15 @@ class ValidatingResolver final : public Resolver {
     return out;
   }
 
+  event::Loop& m_loop;
   UbContext m_ctx;
   std::chrono::milliseconds m_timeout;
   std::string m_upstream;  ///< for error details: "forwarders ..." / "root hints ..."
-  mutable std::mutex m_mutex;
-  mutable std::condition_variable m_wake;
-  mutable bool m_polling = false;                    // guarded by m_mutex
-  mutable std::unordered_set<Pending*> m_abandoned;  // guarded by m_mutex
+  event::Watch m_watch;
+  std::unordered_map<Query*, std::unique_ptr<Query>> m_queries;    ///< in flight
+  std::unordered_map<Query*, std::unique_ptr<Query>> m_abandoned;  ///< timed out, not cancelled
+  std::unordered_set<std::string> m_warm;                          ///< TLDs whose keys are cached
+  std::unordered_map<std::string, std::unique_ptr<Warmup>> m_warming;  ///< TLD DNSKEY lookups
 };
 
 /// ub_ctx_set_option() with a readable error.
@@ -296,7 +427,7 @@ Result<void> set_option(ub_ctx* ctx, const char* option, const std::string& valu
 }  // namespace
 
 Result<std::unique_ptr<Resolver>> make_validating_resolver(
-    const ValidatingResolverOptions& options) {
+    event::Loop& loop, const ValidatingResolverOptions& options) {
   if (options.timeout <= std::chrono::milliseconds::zero()) {
     return invalid("the DNS timeout must be positive, got " +
                    std::to_string(options.timeout.count()) + " ms");
@@ -340,6 +471,11 @@ Result<std::unique_ptr<Resolver>> make_validating_resolver(
       // RFC 8145 key tag signalling would send extra queries upstream.
       {"trust-anchor-signaling:", "no"},
       {"root-key-sentinel:", "no"},
+      // Thousands of cold decisions at once, several queries each, that wait a round trip
+      // to far-away servers: libunbound's defaults (1024 queries, the newest dropped beyond)
+      // would fail a burst of a few hundred domains (tools/bench, docs/performance.md).
+      {"num-queries-per-thread:", "8192"},
+      {"outgoing-range:", "8192"},
   };
   for (const auto& option : k_options) {
     auto ok = set_option(ctx.get(), option.name, option.value);
@@ -391,8 +527,8 @@ Result<std::unique_ptr<Resolver>> make_validating_resolver(
         ub_error_text(err) + ")");
   }
 
-  return std::unique_ptr<Resolver>{
-      std::make_unique<ValidatingResolver>(std::move(ctx), options.timeout, std::move(upstream))};
+  return std::unique_ptr<Resolver>{std::make_unique<ValidatingResolver>(
+      loop, std::move(ctx), options.timeout, std::move(upstream))};
 }
 
 }  // namespace tlspolicy::dns

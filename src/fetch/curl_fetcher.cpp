@@ -3,7 +3,8 @@
 // NAME
 //   curl_fetcher - the libcurl + OpenSSL HttpsFetcher used for MTA-STS policy fetches
 // PROTOCOL
-//   One HTTPS/1.1 GET per call, on its own curl easy handle (so get() is thread-safe), with the
+//   One HTTPS/1.1 GET per call, on its own curl easy handle in one multi handle on the engine
+//   loop (transfers run side by side, none blocks the thread), with the
 //   transport rules of RFC 8461 §3.3 and §7.2 set in configure_transfer(), one reason per line:
 //   https only, certificate verified for the URL's host (DNS-IDs only, by OpenSSL), TLS >= 1.2,
 //   no redirects (a 3xx is returned as a status for the caller to reject), no HTTP cache,
@@ -33,8 +34,10 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -42,11 +45,13 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "tlspolicy/event/loop.hpp"
 #include "tlspolicy/fetch/https_fetcher.hpp"
 
 #include "curl_handles.hpp"
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 namespace tlspolicy::fetch {
@@ -173,51 +178,196 @@ bool is_tls_error(CURLcode rc) {
   }
 }
 
+/// One transfer in flight: everything curl points into lives here until it ends.
+struct Pending {
+  Transfer t;
+  RequestLists lists;
+  CurlUrl url;
+  CurlEasy easy;
+  HttpsFetcher::Callback done;
+};
+
+using CurlMulti = util::CHandle<CURLM, curl_multi_cleanup>;
+
+/// The fetcher on the engine loop: one curl multi handle; curl's sockets are watched by the
+/// loop (CURLMOPT_SOCKETFUNCTION) and its timeouts are loop timers (CURLMOPT_TIMERFUNCTION),
+/// so any number of fetches share the thread. (curl_multi_socket_action(3))
 class CurlFetcher final : public HttpsFetcher {
  public:
-  explicit CurlFetcher(FetcherOptions options) : m_options(std::move(options)) {}
+  CurlFetcher(event::Loop& loop, FetcherOptions options, CurlMulti multi)
+      : m_loop(loop), m_options(std::move(options)), m_multi(std::move(multi)) {
+    (void)curl_multi_setopt(m_multi.get(), CURLMOPT_SOCKETFUNCTION, on_socket);
+    (void)curl_multi_setopt(m_multi.get(), CURLMOPT_SOCKETDATA, static_cast<void*>(this));
+    (void)curl_multi_setopt(m_multi.get(), CURLMOPT_TIMERFUNCTION, on_timer);
+    (void)curl_multi_setopt(m_multi.get(), CURLMOPT_TIMERDATA, static_cast<void*>(this));
+  }
 
-  [[nodiscard]] Result<HttpsResponse> get(std::string_view url) const override {
-    Transfer t;
-    auto parsed = parse_https_url(url, t.host);
-    if (!parsed) return Unexpected{parsed.error()};
-    t.max_body = m_options.max_body_bytes;
-    t.allow_private = m_options.allow_private_addresses;
+  ~CurlFetcher() override {
+    end_all("the fetcher is shutting down");
+    if (m_timer) m_loop.cancel(*m_timer);
+    m_sockets.clear();
+  }
 
-    RequestLists lists;
-    if (!append(lists.headers, "Cache-Control: no-cache")) return out_of_memory();  // §3.3
-    for (const auto& entry : m_options.connect_to) {
-      if (!append(lists.connect_to, entry)) return out_of_memory();
+  void cancel_all() override { end_all("fetch cancelled: tlspolicy is shutting down"); }
+  CurlFetcher(const CurlFetcher&) = delete;
+  CurlFetcher& operator=(const CurlFetcher&) = delete;
+
+  void get(std::string url, Callback done) override {
+    auto p = std::make_unique<Pending>();
+    p->done = std::move(done);
+    if (auto ok = prepare(*p, url); !ok) {
+      m_loop.defer([done = std::move(p->done), e = ok.error()]() mutable {
+        done(Result<HttpsResponse>{Unexpected{std::move(e)}});
+      });
+      return;
     }
+    CURL* easy = p->easy.get();
+    m_pending.emplace(easy, std::move(p));
+    if (const CURLMcode rc = curl_multi_add_handle(m_multi.get(), easy); rc != CURLM_OK) {
+      auto it = m_pending.find(easy);
+      auto pending = std::move(it->second);
+      m_pending.erase(it);
+      m_loop.defer([done = std::move(pending->done), rc]() mutable {
+        done(fail(Errc::FetchOther, Retry::Transient,
+                  std::string("curl_multi_add_handle: ") + curl_multi_strerror(rc)));
+      });
+    }
+    // curl asks for a timer at once (CURLMOPT_TIMERFUNCTION) and starts on it.
+  }
 
-    CurlEasy easy{curl_easy_init()};
-    if (!easy) return fail(Errc::FetchOther, Retry::Transient, "curl_easy_init failed");
-    if (const CURLcode rc = configure_transfer(easy.get(), parsed->get(), m_options, t, lists);
+ private:
+  /// Builds the transfer with the RFC 8461 §3.3 transport policy (configure_transfer).
+  Result<void> prepare(Pending& p, std::string_view url) {
+    auto parsed = parse_https_url(url, p.t.host);
+    if (!parsed) return Unexpected{parsed.error()};
+    p.url = std::move(*parsed);
+    p.t.max_body = m_options.max_body_bytes;
+    p.t.allow_private = m_options.allow_private_addresses;
+    if (!append(p.lists.headers, "Cache-Control: no-cache")) return out_of_memory();  // §3.3
+    for (const auto& entry : m_options.connect_to) {
+      if (!append(p.lists.connect_to, entry)) return out_of_memory();
+    }
+    p.easy.reset(curl_easy_init());
+    if (!p.easy) return fail(Errc::FetchOther, Retry::Transient, "curl_easy_init failed");
+    if (const CURLcode rc = configure_transfer(p.easy.get(), p.url.get(), m_options, p.t, p.lists);
         rc != CURLE_OK) {
       return fail(Errc::FetchOther, Retry::Permanent,
                   std::string("libcurl refused a transport setting: ") + curl_easy_strerror(rc));
     }
-
-    const CURLcode rc = curl_easy_perform(easy.get());
-    if (rc != CURLE_OK) return Unexpected{transfer_error(easy.get(), rc, t, m_options)};
-
-    HttpsResponse response;
-    (void)curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &response.status);
-    char* content_type = nullptr;  // owned by the easy handle: copy before cleanup
-    if (curl_easy_getinfo(easy.get(), CURLINFO_CONTENT_TYPE, &content_type) == CURLE_OK &&
-        content_type != nullptr) {
-      response.content_type = content_type;
-    }
-    response.body = std::move(t.body);
-    return response;
+    (void)curl_easy_setopt(p.easy.get(), CURLOPT_PRIVATE, static_cast<void*>(&p));
+    return {};
   }
 
- private:
   static Unexpected<Error> out_of_memory() {
     return fail(Errc::FetchOther, Retry::Transient, "curl_slist_append: out of memory");
   }
 
+  /// CURLMOPT_SOCKETFUNCTION: what curl wants to hear about `s`.
+  static int on_socket(CURL* /*easy*/, curl_socket_t s, int what, void* self_ptr,
+                       void* /*socketp*/) noexcept {
+    auto* self = static_cast<CurlFetcher*>(self_ptr);
+    try {
+      if (what == CURL_POLL_REMOVE) {
+        self->m_sockets.erase(s);
+        return 0;
+      }
+      const std::uint32_t events = (what == CURL_POLL_IN      ? EPOLLIN
+                                    : what == CURL_POLL_OUT   ? EPOLLOUT
+                                    : what == CURL_POLL_INOUT ? (EPOLLIN | EPOLLOUT)
+                                                              : 0U);
+      auto it = self->m_sockets.find(s);
+      if (it != self->m_sockets.end()) {
+        it->second.set_events(events);
+      } else {
+        self->m_sockets.emplace(
+            s, self->m_loop.watch(s, events, [self, s](std::uint32_t ev) { self->act(s, ev); }));
+      }
+      return 0;
+    } catch (...) {
+      return -1;  // curl fails the transfer
+    }
+  }
+
+  /// CURLMOPT_TIMERFUNCTION: call curl back after `ms` (-1: no timer).
+  static int on_timer(CURLM* /*multi*/, long ms, void* self_ptr) noexcept {
+    auto* self = static_cast<CurlFetcher*>(self_ptr);
+    try {
+      if (self->m_timer) self->m_loop.cancel(*self->m_timer);
+      self->m_timer.reset();
+      if (ms >= 0) {
+        self->m_timer = self->m_loop.after(std::chrono::milliseconds{ms}, [self] {
+          self->m_timer.reset();
+          self->act(CURL_SOCKET_TIMEOUT, 0);
+        });
+      }
+      return 0;
+    } catch (...) {
+      return -1;
+    }
+  }
+
+  void act(curl_socket_t s, std::uint32_t events) {
+    int flags = 0;
+    if ((events & EPOLLIN) != 0U) flags |= CURL_CSELECT_IN;
+    if ((events & EPOLLOUT) != 0U) flags |= CURL_CSELECT_OUT;
+    if ((events & (EPOLLERR | EPOLLHUP)) != 0U) flags |= CURL_CSELECT_ERR;
+    int running = 0;
+    (void)curl_multi_socket_action(m_multi.get(), s, flags, &running);
+    collect();
+  }
+
+  /// Ends every transfer curl says is done.
+  void collect() {
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(m_multi.get(), &left)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      CURL* easy = msg->easy_handle;
+      const CURLcode rc = msg->data.result;
+      auto it = m_pending.find(easy);
+      if (it == m_pending.end()) continue;
+      Pending& p = *it->second;
+      if (rc != CURLE_OK) {
+        finish(easy, Unexpected{transfer_error(easy, rc, p.t, m_options)});
+        continue;
+      }
+      HttpsResponse response;
+      (void)curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &response.status);
+      char* content_type = nullptr;  // owned by the easy handle: copy before cleanup
+      if (curl_easy_getinfo(easy, CURLINFO_CONTENT_TYPE, &content_type) == CURLE_OK &&
+          content_type != nullptr) {
+        response.content_type = content_type;
+      }
+      response.body = std::move(p.t.body);
+      finish(easy, std::move(response));
+    }
+  }
+
+  /// Ends every transfer in flight now (its callback is deferred to the loop).
+  void end_all(const std::string& why) {
+    std::vector<CURL*> open;
+    open.reserve(m_pending.size());
+    for (const auto& [easy, p] : m_pending) open.push_back(easy);
+    for (CURL* easy : open) finish(easy, fail(Errc::FetchOther, Retry::Transient, why));
+  }
+
+  /// Ends a transfer: the handle leaves the multi now, the callback runs after this callback.
+  void finish(CURL* easy, Result<HttpsResponse> result) {
+    auto it = m_pending.find(easy);
+    if (it == m_pending.end()) return;
+    auto p = std::move(it->second);
+    m_pending.erase(it);
+    (void)curl_multi_remove_handle(m_multi.get(), easy);
+    m_loop.defer([done = std::move(p->done), result = std::move(result)]() mutable {
+      done(std::move(result));
+    });
+  }
+
+  event::Loop& m_loop;
   FetcherOptions m_options;
+  CurlMulti m_multi;
+  std::unordered_map<curl_socket_t, event::Watch> m_sockets;
+  std::optional<event::TimerId> m_timer;
+  std::unordered_map<CURL*, std::unique_ptr<Pending>> m_pending;
 };
 
 }  // namespace
@@ -409,9 +559,18 @@ Result<void> check_options(const FetcherOptions& o) {
 
 }  // namespace detail
 
-Result<std::unique_ptr<HttpsFetcher>> make_curl_fetcher(const FetcherOptions& options) {
+Result<std::unique_ptr<HttpsFetcher>> make_curl_fetcher(event::Loop& loop,
+                                                        const FetcherOptions& options) {
   if (auto ok = check_options(options); !ok) return Unexpected{ok.error()};
-  return std::unique_ptr<HttpsFetcher>(std::make_unique<CurlFetcher>(options));
+  CurlMulti multi{curl_multi_init()};
+  if (!multi) return fail(Errc::FetchOther, Retry::Permanent, "curl_multi_init failed");
+  return std::unique_ptr<HttpsFetcher>(
+      std::make_unique<CurlFetcher>(loop, options, std::move(multi)));
+}
+
+event::Task<Result<HttpsResponse>> get(HttpsFetcher& fetcher, std::string url) {
+  co_return co_await event::completion<Result<HttpsResponse>>(
+      [&](auto done) { fetcher.get(std::move(url), std::move(done)); });
 }
 
 }  // namespace tlspolicy::fetch

@@ -41,6 +41,7 @@ enum class Skip {
   Transient,  ///< a lookup failed or was bogus (DANE-4): may work later
   Absent,     ///< the host does not exist, has no address, or is no host name
   Policy,     ///< MTA-STS enforce: matches no mx pattern (STS-27)
+  Limit,      ///< past limits.max_mx_hosts: not looked up
 };
 
 struct HostState {
@@ -266,6 +267,11 @@ class Evaluation {
     for (std::size_t i = 0; i < m_f.hosts.size(); ++i) {
       const auto& h = m_f.hosts[i];
       d.mx.push_back(MxHost{h.host, h.preference, true, Verify::None, {}, {}});
+      if (h.beyond_limit) {
+        m_hosts[i].skip = Skip::Limit;
+        d.explain.push_back("MX " + h.host + ": past limits.max_mx_hosts, not looked up or used");
+        continue;
+      }
       // An MX target must be a host name (RFC 5321 §5.1, RFC 7505): an IP
       // literal or junk can never be used.
       if (!dns::DomainName::parse(h.host)) {
@@ -449,7 +455,7 @@ class Evaluation {
     sync_hosts();
     if (any_host(Skip::No)) return std::nullopt;
     const bool enforce = m_mode == sts::StsMode::Enforce;
-    if (any_host(Skip::Transient) || any_host(Skip::Policy)) {
+    if (any_host(Skip::Transient) || any_host(Skip::Policy) || any_host(Skip::Limit)) {
       // RFC 7672 §2.2 (DANE-4, DANE-5d): every host unusable → delay. RFC 8461
       // §5.1 (STS-30): never fail permanently on STS before re-checking the id.
       d.source = dane_involved() ? Source::Dane : (enforce ? Source::MtaSts : Source::None);

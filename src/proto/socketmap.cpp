@@ -163,8 +163,7 @@ Result<SocketmapRequest> parse_socketmap_request(std::string_view payload) {
   if (space + 1 == payload.size()) {
     return fail(Errc::InvalidArgument, Retry::Permanent, "empty socketmap key");
   }
-  return SocketmapRequest{std::string(payload.substr(0, space)),
-                          std::string(payload.substr(space + 1))};
+  return SocketmapRequest{payload.substr(0, space), payload.substr(space + 1)};
 }
 
 KeyKind classify_key(std::string_view key) {
@@ -208,6 +207,19 @@ std::string socketmap_response(const policy::Decision& d, MapKind kind,
     return plain;
   }
   return tlsrpt_sts_reply(d, std::move(plain), policy_text);
+}
+
+std::optional<std::string_view> socketmap_response_view(const policy::Decision& d,
+                                                        MapKind kind) noexcept {
+  if (kind == MapKind::RequireTls || d.postfix.empty()) return std::nullopt;
+  const std::string_view plain{d.postfix};
+  if (has_controls(plain) || plain.size() > k_max_socketmap_reply_bytes) return std::nullopt;
+  // TlsRpt adds attributes to an MTA-STS "OK" only (socketmap_response).
+  if (kind == MapKind::TlsRpt && d.source == policy::Source::MtaSts && d.mta_sts &&
+      plain.starts_with("OK ")) {
+    return std::nullopt;
+  }
+  return plain;
 }
 
 std::string temp_reply(std::string_view reason) { return status_reply("TEMP", reason); }

@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// DecisionService: memory cache + single flight + bounded worker pool in
-// front of the (blocking) PolicyEngine. See decision_service.hpp.
+// DecisionService: memory cache + single flight + deadlines in front of the
+// engine's coroutines (see decision_service.hpp).
 #include "tlspolicy/service/decision_service.hpp"
 
 #include <atomic>
-#include <condition_variable>
-#include <deque>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
-#include <thread>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -36,49 +35,66 @@ struct Entry {
   util::TimePoint expires;
 };
 
-/// A cold lookup in flight: who waits for it, and the cache generation it
-/// started in (a forget() since then means its answer may be stale).
+/// Lets the cache be searched with a std::string_view (no key string built per query).
+struct KeyHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view key) const noexcept {
+    return std::hash<std::string_view>{}(key);
+  }
+};
+
+/// A cold lookup: who waits for it, when the earliest of them gives up, and the cache
+/// generation it started in (a forget() since then means its answer may be stale).
 struct Flight {
+  policy::DecideRequest request;
   std::vector<DecisionCallback> waiting;
+  std::optional<event::TimerId> deadline;
   std::uint64_t generation = 0;
 };
 
 }  // namespace
 
 struct DecisionService::Impl {
-  const policy::PolicyEngine& engine;
+  policy::PolicyEngine& engine;
+  event::Loop& loop;
   const util::Clock& clock;
   util::Logger log;
   ServiceOptions options;
 
   mutable std::shared_mutex cache_mu;
-  std::unordered_map<std::string, Entry> cache;
-  /// Bumped by every forget(): a lookup that started before one may have
-  /// read what was forgotten (a purged or refreshed policy), so its decision
-  /// answers its waiters but is not kept. Guarded by cache_mu.
+  std::unordered_map<std::string, Entry, KeyHash, std::equal_to<>> cache;  // guarded by cache_mu
+  /// Bumped by every forget(): a lookup that started before one may have read what was
+  /// forgotten (a purged or refreshed policy), so its decision answers its waiters but is not
+  /// kept. Guarded by cache_mu.
   std::uint64_t generation = 0;
 
-  std::mutex flight_mu;
-  std::condition_variable work_cv;
-  std::unordered_map<std::string, Flight> in_flight;
-  std::deque<policy::DecideRequest> queue;
-  bool stopping = false;
+  // Loop thread only.
+  std::unordered_map<std::string, Flight> flights;
+  std::size_t running = 0;
+  bool stopped = false;
+
   // Counters are atomics so the cached path takes no exclusive lock.
   std::atomic<std::uint64_t> hits{0};
   std::atomic<std::uint64_t> misses{0};
   std::atomic<std::uint64_t> joined{0};
   std::atomic<std::uint64_t> overloaded{0};
+  std::atomic<std::uint64_t> deadlines{0};
+  std::atomic<std::size_t> in_flight{0};
 
-  std::vector<std::thread> workers;
+  Impl(policy::PolicyEngine& e, event::Loop& l, const util::Clock& c, util::Logger lg,
+       ServiceOptions o)
+      : engine(e), loop(l), clock(c), log(std::move(lg)), options(std::move(o)) {}
 
-  Impl(const policy::PolicyEngine& e, const util::Clock& c, util::Logger l, ServiceOptions o)
-      : engine(e), clock(c), log(std::move(l)), options(o) {}
-
-  DecisionPtr lookup_cache(const std::string& key) const {
+  DecisionPtr lookup_cache(std::string_view key) const {
     const std::shared_lock lock{cache_mu};
     const auto it = cache.find(key);
     if (it == cache.end() || it->second.expires <= clock.now()) return nullptr;
     return it->second.decision;
+  }
+
+  std::uint64_t current_generation() const {
+    const std::shared_lock lock{cache_mu};
+    return generation;
   }
 
   void store(const std::string& key, const DecisionPtr& d, std::uint64_t started_in) {
@@ -97,94 +113,105 @@ struct DecisionService::Impl {
     cache.insert_or_assign(key, Entry{d, expires});
   }
 
-  std::uint64_t current_generation() const {
-    const std::shared_lock lock{cache_mu};
-    return generation;
+  /// Loop thread: answers from memory, joins a flight or starts one.
+  void start(const policy::DecideRequest& request, DecisionCallback done,
+             const std::shared_ptr<Impl>& self) {
+    const std::string key = cache_key(request);
+    if (auto hit = lookup_cache(key)) {  // decided while this request was on its way
+      hits.fetch_add(1, std::memory_order_relaxed);
+      done(std::move(hit));
+      return;
+    }
+    if (stopped) {
+      done(refusal(request, "tlspolicy is shutting down"));
+      return;
+    }
+    if (auto it = flights.find(key); it != flights.end()) {
+      joined.fetch_add(1, std::memory_order_relaxed);
+      it->second.waiting.push_back(std::move(done));
+      arm_deadline(key, it->second, self);
+      return;
+    }
+    if (running >= options.max_in_flight) {
+      overloaded.fetch_add(1, std::memory_order_relaxed);
+      log.warn("overloaded: lookup refused",
+               {{"domain", request.domain.str()}, {"in_flight", std::to_string(running)}});
+      done(refusal(request, "tlspolicy is overloaded: too many lookups in flight"));
+      return;
+    }
+    misses.fetch_add(1, std::memory_order_relaxed);
+    auto& flight = flights.emplace(key, Flight{request, {}, std::nullopt, 0}).first->second;
+    flight.generation = current_generation();
+    flight.waiting.push_back(std::move(done));
+    arm_deadline(key, flight, self);
+    ++running;
+    in_flight.store(running, std::memory_order_relaxed);
+    event::spawn(guarded(request), [self, key](DecisionPtr d) { self->complete(key, d); });
   }
 
-  void work() {
-    for (;;) {
-      policy::DecideRequest request{*dns::DomainName::parse("invalid.invalid"), false};
-      {
-        std::unique_lock lock{flight_mu};
-        work_cv.wait(lock, [this] { return stopping || !queue.empty(); });
-        if (stopping) return;
-        request = std::move(queue.front());
-        queue.pop_front();
-      }
-      const std::string key = cache_key(request);
-      DecisionPtr decision;
-      try {
-        decision = std::make_shared<const policy::Decision>(engine.decide(request));
-        if (options.on_evaluated) options.on_evaluated(*decision);
-      } catch (const std::exception& e) {
-        log.error("decision failed", {{"domain", request.domain.str()}, {"error", e.what()}});
-        decision = refusal(request, "internal error while deciding");
-      }
-      std::uint64_t started_in = 0;
-      {
-        const std::lock_guard lock{flight_mu};
-        if (auto it = in_flight.find(key); it != in_flight.end())
-          started_in = it->second.generation;
-      }
-      // Stored before the flight ends, so a query arriving now finds it.
-      store(key, decision, started_in);
-      std::vector<DecisionCallback> waiting;
-      {
-        const std::lock_guard lock{flight_mu};
-        if (auto it = in_flight.find(key); it != in_flight.end()) {
-          waiting = std::move(it->second.waiting);
-          in_flight.erase(it);
-        }
-      }
-      for (auto& done : waiting) done(decision);
+  /// The engine's decision; an exception (only std::bad_alloc, in practice) is a defer.
+  event::Task<DecisionPtr> guarded(policy::DecideRequest request) {
+    try {
+      co_return std::make_shared<const policy::Decision>(co_await engine.decide(request));
+    } catch (const std::exception& e) {
+      log.error("decision failed", {{"domain", request.domain.str()}, {"error", e.what()}});
+    }
+    co_return refusal(request, "internal error while deciding");
+  }
+
+  /// Each flight answers its waiters within the deadline: one timer for those waiting now.
+  void arm_deadline(const std::string& key, Flight& flight, const std::shared_ptr<Impl>& self) {
+    if (flight.deadline) return;
+    flight.deadline = loop.after(options.deadline, [self, key] { self->expire(key); });
+  }
+
+  void expire(const std::string& key) {
+    auto it = flights.find(key);
+    if (it == flights.end()) return;
+    auto& flight = it->second;
+    flight.deadline.reset();
+    auto waiting = std::exchange(flight.waiting, {});
+    if (waiting.empty()) return;
+    deadlines.fetch_add(1, std::memory_order_relaxed);
+    log.warn("decision deadline passed; answering defer, the lookup goes on",
+             {{"domain", flight.request.domain.str()},
+              {"deadline_ms", std::to_string(options.deadline.count())}});
+    const auto d = refusal(flight.request, "no decision for " + flight.request.domain.str() +
+                                               " within the deadline of " +
+                                               std::to_string(options.deadline.count()) +
+                                               " ms (limits.decision_deadline); try again later");
+    for (auto& done : waiting) done(d);
+  }
+
+  void complete(const std::string& key, const DecisionPtr& decision) {
+    --running;
+    in_flight.store(running, std::memory_order_relaxed);
+    auto it = flights.find(key);
+    if (it == flights.end()) return;
+    Flight flight = std::move(it->second);
+    flights.erase(it);
+    if (flight.deadline) loop.cancel(*flight.deadline);
+    if (options.on_evaluated) options.on_evaluated(*decision);
+    store(key, decision, flight.generation);
+    for (auto& done : flight.waiting) done(decision);
+  }
+
+  void stop() {
+    stopped = true;
+    for (auto& [key, flight] : flights) {
+      if (flight.deadline) loop.cancel(*flight.deadline);
+      flight.deadline.reset();
+      const auto d = refusal(flight.request, "tlspolicy is shutting down");
+      for (auto& done : std::exchange(flight.waiting, {})) done(d);
     }
   }
 };
 
-DecisionService::DecisionService(const policy::PolicyEngine& engine, const util::Clock& clock,
-                                 util::Logger log, ServiceOptions options)
-    : m_impl(std::make_shared<Impl>(engine, clock, std::move(log), options)) {
-  const std::size_t n = options.workers == 0 ? 1 : options.workers;
-  m_impl->workers.reserve(n);
-  // Each worker shares the Impl: a worker may outlive the service (see the destructor).
-  for (std::size_t i = 0; i < n; ++i)
-    m_impl->workers.emplace_back([impl = m_impl] { impl->work(); });
-}
+DecisionService::DecisionService(policy::PolicyEngine& engine, event::Loop& loop,
+                                 const util::Clock& clock, util::Logger log, ServiceOptions options)
+    : m_impl(std::make_shared<Impl>(engine, loop, clock, std::move(log), std::move(options))) {}
 
-DecisionService::~DecisionService() {
-  std::unordered_map<std::string, Flight> orphans;
-  std::deque<policy::DecideRequest> queued;
-  {
-    const std::lock_guard lock{m_impl->flight_mu};
-    m_impl->stopping = true;
-    queued.swap(m_impl->queue);
-  }
-  m_impl->work_cv.notify_all();
-  // A callback may hold the last reference to the service (the daemon's callbacks keep the
-  // state they began with alive across a SIGHUP), so this can run on one of the workers,
-  // after it answered. That worker cannot join itself: it is detached, and since it shares
-  // the Impl, it finds `stopping` set and returns.
-  const auto self = std::this_thread::get_id();
-  for (auto& t : m_impl->workers) {
-    if (t.get_id() == self) {
-      t.detach();
-    } else {
-      t.join();
-    }
-  }
-  {
-    const std::lock_guard lock{m_impl->flight_mu};
-    orphans.swap(m_impl->in_flight);
-  }
-  for (const auto& request : queued) {
-    auto it = orphans.find(cache_key(request));
-    if (it == orphans.end()) continue;
-    const auto d = refusal(request, "tlspolicy is shutting down");
-    for (auto& done : it->second.waiting) done(d);
-    orphans.erase(it);
-  }
-}
+DecisionService::~DecisionService() = default;
 
 DecisionPtr DecisionService::decide_from_memory(const policy::DecideRequest& request) {
   // The hit path runs for every cached query: a plain request's key is the
@@ -195,34 +222,25 @@ DecisionPtr DecisionService::decide_from_memory(const policy::DecideRequest& req
   return hit;
 }
 
+DecisionPtr DecisionService::decide_from_memory(std::string_view domain) {
+  auto hit = m_impl->lookup_cache(domain);
+  if (hit) m_impl->hits.fetch_add(1, std::memory_order_relaxed);
+  return hit;
+}
+
 void DecisionService::decide(const policy::DecideRequest& request, DecisionCallback done) {
   if (auto hit = decide_from_memory(request)) {
     done(std::move(hit));
     return;
   }
-  const std::string key = cache_key(request);
-  const auto generation = m_impl->current_generation();
-  {
-    std::unique_lock lock{m_impl->flight_mu};
-    if (auto it = m_impl->in_flight.find(key); it != m_impl->in_flight.end()) {
-      m_impl->joined.fetch_add(1, std::memory_order_relaxed);
-      it->second.waiting.push_back(std::move(done));
-      return;
-    }
-    if (m_impl->stopping || m_impl->queue.size() >= m_impl->options.max_pending) {
-      m_impl->overloaded.fetch_add(1, std::memory_order_relaxed);
-      lock.unlock();
-      m_impl->log.warn("overloaded: lookup refused", {{"domain", request.domain.str()}});
-      done(refusal(request, "tlspolicy is overloaded: too many lookups pending"));
-      return;
-    }
-    m_impl->misses.fetch_add(1, std::memory_order_relaxed);
-    auto& flight = m_impl->in_flight[key];
-    flight.waiting.push_back(std::move(done));
-    flight.generation = generation;
-    m_impl->queue.push_back(request);
-  }
-  m_impl->work_cv.notify_one();
+  m_impl->loop.post([impl = m_impl, request, done = std::move(done)]() mutable {
+    impl->start(request, std::move(done), impl);
+  });
+}
+
+event::Task<DecisionPtr> DecisionService::decide_here(policy::DecideRequest request) {
+  co_return co_await event::completion<DecisionPtr>(
+      [this, &request](auto done) { m_impl->start(request, std::move(done), m_impl); });
 }
 
 DecisionPtr DecisionService::cached(const policy::DecideRequest& request) const {
@@ -246,13 +264,15 @@ ServiceStats DecisionService::stats() const {
   s.misses = m_impl->misses.load(std::memory_order_relaxed);
   s.joined = m_impl->joined.load(std::memory_order_relaxed);
   s.overloaded = m_impl->overloaded.load(std::memory_order_relaxed);
-  {
-    const std::lock_guard lock{m_impl->flight_mu};
-    s.in_flight = m_impl->in_flight.size();
-  }
+  s.deadlines = m_impl->deadlines.load(std::memory_order_relaxed);
+  s.in_flight = m_impl->in_flight.load(std::memory_order_relaxed);
   const std::shared_lock lock{m_impl->cache_mu};
   s.cached = m_impl->cache.size();
   return s;
 }
+
+void DecisionService::stop() { m_impl->stop(); }
+
+std::size_t DecisionService::running() const noexcept { return m_impl->running; }
 
 }  // namespace tlspolicy::service

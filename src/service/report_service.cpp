@@ -27,14 +27,14 @@ util::TimePoint day_end(tlsrpt::Day day) {
 
 /// RFC 8460 §3: the domain's TLSRPT record; nullopt when it has none (or
 /// several). Errors: the lookup failed or was bogus (retry later).
-Result<std::optional<tlsrpt::TlsRptRecord>> find_record(const dns::Resolver& resolver,
+Result<std::optional<tlsrpt::TlsRptRecord>> find_record(event::Loop& loop, dns::Resolver& resolver,
                                                         const std::string& domain) {
   auto name = dns::DomainName::parse(domain);
   if (!name) return Unexpected{name.error()};
   auto tls = name->prefixed("_tls");
   auto qname = tls ? tls->prefixed("_smtp") : std::move(tls);
   if (!qname) return Unexpected{qname.error()};
-  auto answer = resolver.lookup(*qname, dns::RrType::Txt);
+  auto answer = dns::lookup_blocking(loop, resolver, *qname, dns::RrType::Txt);
   if (!answer) return Unexpected{answer.error()};
   if (answer->security == dns::Security::Bogus) {
     return fail(Errc::DnsServfail, Retry::Transient,
@@ -78,10 +78,11 @@ tlsrpt::PolicyKey policy_key_for(const policy::Decision& d, std::string_view mx_
   return {tlsrpt::PolicyType::NoPolicyFound, d.domain, {}, {}};
 }
 
-ReportService::ReportService(cache::ReportStore& store, const dns::Resolver& resolver,
+ReportService::ReportService(cache::ReportStore& store, event::Loop& loop, dns::Resolver& resolver,
                              const fetch::HttpsPoster* poster, const util::Clock& clock,
                              util::Logger log, ReportOptions options)
     : m_store(store),
+      m_loop(loop),
       m_resolver(resolver),
       m_poster(poster),
       m_clock(clock),
@@ -195,7 +196,7 @@ Result<DeliveryOutcome> ReportService::deliver(const cache::ReportRow& original)
     return finish(cache::ReportState::Skipped, "only successes, tlsrpt.send_success_reports off");
   }
 
-  auto record = find_record(m_resolver, row.domain);
+  auto record = find_record(m_loop, m_resolver, row.domain);
   if (!record) return retry_later("TLSRPT record lookup: " + describe(record.error()));
   if (!*record) return finish(cache::ReportState::Skipped, "no valid TLSRPT record (RFC 8460 §3)");
 

@@ -62,17 +62,32 @@ bool refresh_due(const cache::CachedPolicy& p, util::TimePoint now, std::chrono:
   return now >= p.fetched_at + age_limit;
 }
 
-StsDiscovery::StsDiscovery(const dns::Resolver& resolver, const fetch::HttpsFetcher& fetcher,
-                           cache::PolicyCache& cache, const util::Clock& clock, util::Logger log,
-                           StsOptions options)
+StsDiscovery::StsDiscovery(dns::Resolver& resolver, fetch::HttpsFetcher& fetcher,
+                           cache::PolicyCache& cache, event::Offload& offload,
+                           const util::Clock& clock, util::Logger log, StsOptions options)
     : m_resolver(resolver),
       m_fetcher(fetcher),
       m_cache(cache),
+      m_offload(offload),
       m_clock(clock),
       m_log(std::move(log)),
       m_options(options) {}
 
-StsOutcome StsDiscovery::discover(const dns::DomainName& domain) const {
+namespace {
+
+event::Task<Result<dns::DnsAnswer>> no_lookup(Error e) { co_return Unexpected{std::move(e)}; }
+
+}  // namespace
+
+event::Task<Result<dns::DnsAnswer>> StsDiscovery::txt_lookup(const dns::DomainName& domain) {
+  // RFC 8461 §3.1 (STS-1, STS-5): TXT at _mta-sts.<domain>; the resolver
+  // follows CNAMEs.
+  auto txt_name = domain.prefixed("_mta-sts");
+  if (!txt_name) return no_lookup(txt_name.error());
+  return dns::lookup(m_resolver, std::move(*txt_name), dns::RrType::Txt);
+}
+
+event::Task<StsOutcome> StsDiscovery::discover(dns::DomainName domain) {
   StsOutcome out;
   const auto now = m_clock.now();
   const auto note = [&out](std::string line) { out.trail.push_back(std::move(line)); };
@@ -84,12 +99,19 @@ StsOutcome StsDiscovery::discover(const dns::DomainName& domain) const {
         {{"domain", domain.str()}, {"errc", std::string(to_string(e.code))}, {"detail", e.detail}});
   };
 
+  // The TXT record, the stored policy and the last failed fetch, all at once: a fetch,
+  // when the id says it is needed, starts as soon as the TXT answer is in.
+  auto [got, txt, last_failure] = co_await event::when_all(
+      event::offload(m_offload, [this, &domain] { return m_cache.get(domain); }),
+      txt_lookup(domain),
+      event::offload(m_offload, [this, &domain] { return m_cache.last_fetch_failure(domain); }));
+
   // The cached policy, if any. A store error does not stop discovery (a live
   // policy may still be fetched), but it is never "nothing cached": without
   // a fetched policy the outcome is indeterminate (SPEC §3, §5).
   std::optional<cache::CachedPolicy> cached;
   bool store_unreadable = false;
-  if (auto got = m_cache.get(domain); got) {
+  if (got) {
     cached = std::move(*got);
   } else {
     store_unreadable = true;
@@ -123,21 +145,12 @@ StsOutcome StsDiscovery::discover(const dns::DomainName& domain) const {
     }
   };
 
-  // RFC 8461 §3.1 (STS-1, STS-5): TXT at _mta-sts.<domain>; the resolver
-  // follows CNAMEs.
-  auto txt_name = domain.prefixed("_mta-sts");
-  if (!txt_name) {
-    failed(txt_name.error(), "cannot form the _mta-sts name");
-    use_cache_or_nothing("no TXT lookup possible");
-    return out;
-  }
-  const auto txt = m_resolver.lookup(*txt_name, dns::RrType::Txt);
   if (!txt) {
     // SPEC §3: TXT SERVFAIL/timeout with nothing cached → proceed without a
     // policy and record the failure.
     failed(txt.error(), "_mta-sts TXT lookup failed");
     use_cache_or_nothing("TXT lookup failed");
-    return out;
+    co_return out;
   }
   if (txt->security == dns::Security::Bogus) {
     out.txt_bogus = true;
@@ -150,13 +163,13 @@ StsOutcome StsDiscovery::discover(const dns::DomainName& domain) const {
       out.indeterminate = true;
       out.indeterminate_reason = "the _mta-sts TXT answer of " + domain.str() + " is DNSSEC-bogus";
     }
-    return out;
+    co_return out;
   }
   out.txt_ttl = txt->ttl;
   std::vector<std::string> records;
   records.reserve(txt->txt.size());
   for (const auto& rr : txt->txt) records.push_back(rr.joined());  // STS-4: no spaces added
-  note("TXT " + txt_name->str() + ": " + std::string(dns::to_string(txt->outcome)) + ", " +
+  note("TXT _mta-sts." + domain.str() + ": " + std::string(dns::to_string(txt->outcome)) + ", " +
        std::to_string(records.size()) + " record(s), " +
        std::string(dns::to_string(txt->security)) +
        (txt->canonical_name.empty() ? "" : ", via CNAME to " + txt->canonical_name));
@@ -167,7 +180,7 @@ StsOutcome StsDiscovery::discover(const dns::DomainName& domain) const {
     if (record.error().code != Errc::StsNoRecord) failed(record.error(), "invalid _mta-sts TXT");
     use_cache_or_nothing(record.error().code == Errc::StsNoRecord ? "no MTA-STS TXT record"
                                                                   : "no valid MTA-STS TXT record");
-    return out;
+    co_return out;
   }
   note("TXT id " + record->id);
 
@@ -177,37 +190,37 @@ StsOutcome StsDiscovery::discover(const dns::DomainName& domain) const {
     note("id matches the cached policy; using it");
     out.policy = cached;
     out.from_cache = true;
-    return out;
+    co_return out;
   }
 
-  // STS-16: at least retry_interval between failed fetches for one id.
-  if (auto last = m_cache.last_fetch_failure(domain);
-      last && *last && (*last)->id == record->id &&
-      (*last)->failed_at + m_options.retry_interval > now) {
+  // STS-16: at least retry_interval between failed fetches for one id. (A store
+  // that cannot say when the last fetch failed does not stop this one.)
+  if (last_failure && *last_failure && (*last_failure)->id == record->id &&
+      (*last_failure)->failed_at + m_options.retry_interval > now) {
+    const auto& last = **last_failure;
     const Error e{Errc::FetchOther, Retry::Transient,
                   "fetch for id " + record->id + " failed at " +
-                      util::format_rfc3339((*last)->failed_at) + " (" + (*last)->error +
+                      util::format_rfc3339(last.failed_at) + " (" + last.error +
                       "); next attempt after " +
-                      util::format_rfc3339((*last)->failed_at + m_options.retry_interval)};
+                      util::format_rfc3339(last.failed_at + m_options.retry_interval)};
     failed(e, "policy fetch skipped (RFC 8461 §3.3 back-off)");
     use_cache_or_nothing("fetch not retried yet");
-    return out;
+    co_return out;
   }
 
   // RFC 8461 §3.3: fetch, check status and media type, parse.
-  const std::string url = policy_url(domain);
-  note(cached ? "id differs from the cached policy or it expired; fetching " + url
-              : "fetching " + url);
-  const auto fetched = fetch_policy(domain);
+  note(cached ? "id differs from the cached policy or it expired; fetching " + policy_url(domain)
+              : "fetching " + policy_url(domain));
+  auto fetched = co_await fetch_policy(domain);
   if (!fetched) {
     failed(fetched.error(), "policy fetch failed");
-    const cache::FetchFailure record_failure{domain.str(), record->id, now,
-                                             describe(fetched.error())};
-    if (auto r = m_cache.record_fetch_failure(record_failure); !r) {
-      failed(r.error(), "cannot record the failed fetch");
-    }
+    cache::FetchFailure record_failure{domain.str(), record->id, now, describe(fetched.error())};
+    auto r = co_await event::offload(m_offload, [this, &record_failure] {
+      return m_cache.record_fetch_failure(record_failure);
+    });
+    if (!r) failed(r.error(), "cannot record the failed fetch");
     use_cache_or_nothing("policy fetch failed");
-    return out;
+    co_return out;
   }
 
   // SPEC §3: a fetched policy, mode none included, replaces the cached one.
@@ -219,53 +232,54 @@ StsOutcome StsDiscovery::discover(const dns::DomainName& domain) const {
                                 {"id", policy.id},
                                 {"mode", std::string(to_string(policy.policy.mode))},
                                 {"max_age_s", std::to_string(policy.policy.max_age.count())}});
-  if (auto r = m_cache.put(policy); !r) failed(r.error(), "cannot store the fetched policy");
+  auto stored = co_await event::offload(m_offload, [this, &policy] { return m_cache.put(policy); });
+  if (!stored) failed(stored.error(), "cannot store the fetched policy");
   out.policy = std::move(policy);
   out.from_cache = false;
-  return out;
+  co_return out;
 }
 
-Result<std::pair<std::string, StsPolicy>> StsDiscovery::fetch_policy(
-    const dns::DomainName& domain) const {
-  auto response = m_fetcher.get(policy_url(domain));
-  if (!response) return Unexpected{response.error()};
+event::Task<Result<std::pair<std::string, StsPolicy>>> StsDiscovery::fetch_policy(
+    const dns::DomainName& domain) {
+  auto response = co_await fetch::get(m_fetcher, policy_url(domain));
+  if (!response) co_return Unexpected{response.error()};
   if (auto ok = check_policy_response(response->status, response->content_type); !ok) {
-    return Unexpected{ok.error()};
+    co_return Unexpected{ok.error()};
   }
   auto parsed = parse_sts_policy(response->body);
-  if (!parsed) return Unexpected{parsed.error()};
-  return std::pair{std::move(response->body), std::move(*parsed)};
+  if (!parsed) co_return Unexpected{parsed.error()};
+  co_return std::pair{std::move(response->body), std::move(*parsed)};
 }
 
-Result<cache::CachedPolicy> StsDiscovery::refresh(
-    const dns::DomainName& domain, const std::optional<cache::CachedPolicy>& stored) const {
+event::Task<Result<cache::CachedPolicy>> StsDiscovery::refresh(
+    dns::DomainName domain, std::optional<cache::CachedPolicy> stored) {
   // The id that labels the new policy: the TXT record's when one valid
   // record answers, else the stored one's (RFC 8461 §10.2: a refresh may
   // fetch regardless of the TXT record).
   std::optional<std::string> id;
-  if (auto txt_name = domain.prefixed("_mta-sts"); txt_name) {
-    const auto txt = m_resolver.lookup(*txt_name, dns::RrType::Txt);
-    if (txt && txt->security != dns::Security::Bogus) {
-      std::vector<std::string> records;
-      for (const auto& rr : txt->txt) records.push_back(rr.joined());
-      if (auto record = select_sts_txt(records); record) id = record->id;
-    }
+  if (auto txt = co_await txt_lookup(domain); txt && txt->security != dns::Security::Bogus) {
+    std::vector<std::string> records;
+    for (const auto& rr : txt->txt) records.push_back(rr.joined());
+    if (auto record = select_sts_txt(records); record) id = record->id;
   }
   if (!id && stored) id = stored->id;
   if (!id) {
-    return fail(Errc::StsNoRecord, Retry::Permanent,
-                "no valid _mta-sts TXT record for " + domain.str() + " and no stored policy");
+    co_return fail(Errc::StsNoRecord, Retry::Permanent,
+                   "no valid _mta-sts TXT record for " + domain.str() + " and no stored policy");
   }
   const auto now = m_clock.now();
-  auto fetched = fetch_policy(domain);
-  if (!fetched) return Unexpected{fetched.error()};
+  auto fetched = co_await fetch_policy(domain);
+  if (!fetched) co_return Unexpected{fetched.error()};
   cache::CachedPolicy policy{domain.str(),    *id, std::move(fetched->first),
                              fetched->second, now, now + fetched->second.max_age};
-  if (auto r = m_cache.put(policy); !r) return Unexpected{r.error()};
+  if (auto r = co_await event::offload(m_offload, [this, &policy] { return m_cache.put(policy); });
+      !r) {
+    co_return Unexpected{r.error()};
+  }
   m_log.info("policy refreshed", {{"domain", domain.str()},
                                   {"id", policy.id},
                                   {"mode", std::string(to_string(policy.policy.mode))}});
-  return policy;
+  co_return policy;
 }
 
 }  // namespace tlspolicy::sts

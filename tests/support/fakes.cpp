@@ -17,7 +17,11 @@ void FakeResolver::set_default(dns::RrType type, Result<dns::DnsAnswer> answer) 
   m_defaults.insert_or_assign(type, std::move(answer));
 }
 
-Result<dns::DnsAnswer> FakeResolver::lookup(const dns::DomainName& name, dns::RrType type) const {
+void FakeResolver::lookup(const dns::DomainName& name, dns::RrType type, Callback done) {
+  done(answer(name, type));
+}
+
+Result<dns::DnsAnswer> FakeResolver::answer(const dns::DomainName& name, dns::RrType type) const {
   const std::lock_guard lock{m_mu};
   ++m_calls[{name.str(), type}];
   const auto it = m_answers.find({name.str(), type});
@@ -40,7 +44,9 @@ void FakeFetcher::set(std::string url, Result<fetch::HttpsResponse> response) {
   m_responses.insert_or_assign(std::move(url), std::move(response));
 }
 
-Result<fetch::HttpsResponse> FakeFetcher::get(std::string_view url) const {
+void FakeFetcher::get(std::string url, Callback done) { done(get_now(url)); }
+
+Result<fetch::HttpsResponse> FakeFetcher::get_now(std::string_view url) const {
   const std::lock_guard lock{m_mu};
   ++m_calls[std::string(url)];
   const auto it = m_responses.find(std::string(url));

@@ -25,8 +25,9 @@ class FakeResolver final : public dns::Resolver {
   void set(std::string name, dns::RrType type, Result<dns::DnsAnswer> answer);
   /// The answer for any name of `type` that set() did not script.
   void set_default(dns::RrType type, Result<dns::DnsAnswer> answer);
-  [[nodiscard]] Result<dns::DnsAnswer> lookup(const dns::DomainName& name,
-                                              dns::RrType type) const override;
+  /// Answers at once (before lookup() returns), from the script.
+  void lookup(const dns::DomainName& name, dns::RrType type, Callback done) override;
+  [[nodiscard]] Result<dns::DnsAnswer> answer(const dns::DomainName& name, dns::RrType type) const;
   [[nodiscard]] int calls(const std::string& name, dns::RrType type) const;
 
  private:
@@ -39,7 +40,9 @@ class FakeResolver final : public dns::Resolver {
 class FakeFetcher final : public fetch::HttpsFetcher {
  public:
   void set(std::string url, Result<fetch::HttpsResponse> response);
-  [[nodiscard]] Result<fetch::HttpsResponse> get(std::string_view url) const override;
+  /// Answers at once (before get() returns), from the script.
+  void get(std::string url, Callback done) override;
+  [[nodiscard]] Result<fetch::HttpsResponse> get_now(std::string_view url) const;
   [[nodiscard]] int calls(const std::string& url) const;
 
  private:

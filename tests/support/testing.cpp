@@ -4,6 +4,7 @@
 // header-only or have their own .cpp files beside this one).
 #include "support/testing.hpp"
 
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -28,6 +29,17 @@ dns::DomainName query_name(std::string_view text) {
     if (!n) throw std::runtime_error{std::string{*it} + ": " + n.error().detail};
   }
   return *n;
+}
+
+TempDir::TempDir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "tlspolicy-test-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error{"mkdtemp " + pattern};
+  m_path = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(m_path, ec);
 }
 
 }  // namespace tlspolicy::testing

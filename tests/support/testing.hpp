@@ -18,4 +18,22 @@ namespace tlspolicy::testing {
 /// DomainName::prefixed(). Throws std::runtime_error on a bad name.
 [[nodiscard]] dns::DomainName query_name(std::string_view text);
 
+/// A fresh directory under $TMPDIR, removed with everything in it at scope end. Throws
+/// std::runtime_error when it cannot be made.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  [[nodiscard]] const std::filesystem::path& path() const { return m_path; }
+  [[nodiscard]] std::filesystem::path operator/(std::string_view name) const {
+    return m_path / name;
+  }
+
+ private:
+  std::filesystem::path m_path;
+};
+
 }  // namespace tlspolicy::testing

@@ -58,6 +58,13 @@ struct Settings {
     std::chrono::milliseconds busy_timeout{};
   } store;
 
+  /// Bounds on the work one query may cause (isolation from hostile domains).
+  struct Limits {
+    std::chrono::milliseconds decision_deadline{};  ///< answer (a defer) within this
+    std::size_t max_mx_hosts = 0;                   ///< MX hosts looked up, by preference
+    std::size_t max_in_flight = 0;                  ///< cold lookups at once
+    std::size_t max_connections = 0;                ///< client connections at once
+  } limits;
   struct Server {
     std::string socketmap;  ///< "unix:PATH" or "IP:port"
     std::string json;

@@ -8,6 +8,7 @@
 // the MX RRset (policy/engine.cpp).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -17,6 +18,7 @@
 
 #include "tlspolicy/dns/answer.hpp"
 #include "tlspolicy/dns/resolver.hpp"
+#include "tlspolicy/event/task.hpp"
 #include "tlspolicy/util/log.hpp"
 #include "tlspolicy/util/result.hpp"
 
@@ -78,18 +80,27 @@ struct HostResult {
 
 class DaneLookup {
  public:
-  /// Keeps a reference: the resolver must outlive this object.
-  DaneLookup(const dns::Resolver& resolver, util::Logger log);
+  /// Keeps a reference: the resolver must outlive this object, and this object every
+  /// lookup it started (active() == 0).
+  DaneLookup(dns::Resolver& resolver, util::Logger log);
 
   /// Looks up the DANE status of one MX host (already known to come from a
   /// secure MX RRset, or an implicit MX of a secure domain). `host` is the
   /// MX exchange text; a host that is not a valid domain name (an IP
-  /// literal, ...) is Unusable. Thread-safe; blocks for DNS.
-  [[nodiscard]] HostResult lookup_host(std::string_view host, std::uint16_t port = 25) const;
+  /// literal, ...) is Absent. A coroutine step: the A, AAAA and TLSA lookups
+  /// of the host go out together.
+  [[nodiscard]] event::Task<HostResult> lookup_host(std::string host, std::uint16_t port = 25);
+
+  /// Lookups started and not ended, including a TLSA lookup whose answer was not needed.
+  [[nodiscard]] std::size_t active() const noexcept { return m_active.load(); }
 
  private:
-  const dns::Resolver& m_resolver;
+  [[nodiscard]] event::Task<Result<dns::DnsAnswer>> tlsa_lookup(const dns::DomainName& name,
+                                                                std::uint16_t port);
+
+  dns::Resolver& m_resolver;
   util::Logger m_log;
+  std::atomic<std::size_t> m_active{0};
 };
 
 }  // namespace tlspolicy::dane

@@ -12,11 +12,13 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "tlspolicy/event/task.hpp"
 #include "tlspolicy/util/result.hpp"
 
 namespace tlspolicy::fetch {
@@ -29,15 +31,25 @@ struct HttpsResponse {
 
 class HttpsFetcher {
  public:
+  using Callback = std::function<void(Result<HttpsResponse>)>;
+
   virtual ~HttpsFetcher() = default;
 
-  /// GETs an https:// URL. Thread-safe (one curl easy handle per call).
-  /// Blocks at most FetcherOptions::total_timeout.
+  /// GETs an https:// URL and calls `done` exactly once, within
+  /// FetcherOptions::total_timeout, on the caller's thread (the engine loop's): before get()
+  /// returns or later, never inside a library callback.
   /// Errors: FetchConnect, FetchTimeout (Transient); FetchTls (certificate or
   /// handshake), FetchTooLarge, FetchPrivateAddress, FetchOther, InvalidArgument
   /// (not an https URL).
-  [[nodiscard]] virtual Result<HttpsResponse> get(std::string_view url) const = 0;
+  virtual void get(std::string url, Callback done) = 0;
+
+  /// Ends every fetch in flight now (Errc::FetchOther, "cancelled"), for a fast shutdown.
+  /// Loop thread.
+  virtual void cancel_all() {}
 };
+
+/// The coroutine form of HttpsFetcher::get().
+[[nodiscard]] event::Task<Result<HttpsResponse>> get(HttpsFetcher& fetcher, std::string url);
 
 struct FetcherOptions {
   std::string ca_file;  ///< PEM bundle; "" = the system default
@@ -51,8 +63,10 @@ struct FetcherOptions {
 };
 
 /// The libcurl + OpenSSL fetcher. curl_global_init must have run (CurlGlobal).
+/// The libcurl fetcher on `loop` (one multi handle; fetches run side by side on the loop's
+/// thread). It must be destroyed on that thread; `loop` must outlive it.
 [[nodiscard]] Result<std::unique_ptr<HttpsFetcher>> make_curl_fetcher(
-    const FetcherOptions& options);
+    event::Loop& loop, const FetcherOptions& options);
 
 /// HTTPS POST of one request body, for TLS-RPT report upload (RFC 8460 §5.4). Same transport
 /// rules as HttpsFetcher: https only, certificate verified for the URL's host, TLS >= 1.2,

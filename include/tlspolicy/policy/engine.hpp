@@ -6,6 +6,7 @@
 // docs/decision-rules.md lists every rule with its RFC section.
 #pragma once
 
+#include <atomic>
 #include <optional>
 #include <string>
 #include <vector>
@@ -38,29 +39,37 @@ struct EngineOptions {
   /// SPEC §3: the longest a decision resting on a transient failure lives
   /// (mta_sts.retry_interval).
   std::chrono::seconds transient_ttl{300};
+  /// MX hosts looked up and used at most, by preference (limits.max_mx_hosts).
+  std::size_t max_mx_hosts = 10;
 };
 
 class PolicyEngine {
  public:
-  /// Keeps references: every argument must outlive this object.
-  PolicyEngine(const dns::Resolver& resolver, const dane::DaneLookup& dane,
-               const sts::StsDiscovery& sts, const util::Clock& clock, util::Logger log,
-               EngineOptions options);
+  /// Keeps references: every argument must outlive this object, and this object every
+  /// decision it started (active() == 0).
+  PolicyEngine(dns::Resolver& resolver, dane::DaneLookup& dane, sts::StsDiscovery& sts,
+               const util::Clock& clock, util::Logger log, EngineOptions options);
 
-  /// Always returns a decision: infrastructure failures become `defer`,
-  /// never a downgrade. Thread-safe; blocks for DNS and HTTPS.
-  [[nodiscard]] Decision decide(const DecideRequest& request) const;
+  /// Always ends in a decision: infrastructure failures become `defer`,
+  /// never a downgrade. A coroutine on the engine loop.
+  [[nodiscard]] event::Task<Decision> decide(DecideRequest request);
 
   /// The lookups of SPEC §3, without deciding (decide() = evaluate(gather())).
-  [[nodiscard]] Facts gather(const DecideRequest& request) const;
+  [[nodiscard]] event::Task<Facts> gather(DecideRequest request);
+
+  /// Lookups started and not ended (also those a decision no longer waits for).
+  [[nodiscard]] std::size_t active() const noexcept;
 
  private:
-  const dns::Resolver& m_resolver;
-  const dane::DaneLookup& m_dane;
-  const sts::StsDiscovery& m_sts;
+  [[nodiscard]] event::Task<TlsRptFacts> lookup_tlsrpt(dns::DomainName domain);
+
+  dns::Resolver& m_resolver;
+  dane::DaneLookup& m_dane;
+  sts::StsDiscovery& m_sts;
   const util::Clock& m_clock;
   util::Logger m_log;
   EngineOptions m_options;
+  std::atomic<std::size_t> m_active{0};
 };
 
 /// REQUIRETLS from a recipient address: true when the local part ends in

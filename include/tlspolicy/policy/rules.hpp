@@ -38,6 +38,8 @@ struct HostFacts {
   /// RFC 7672 §2.2 per-host DANE status; set when the MX RRset is
   /// DNSSEC-secure (DANE-6, DANE-8), empty otherwise.
   std::optional<dane::HostResult> dane;
+  /// Past limits.max_mx_hosts (by preference): not looked up, not used.
+  bool beyond_limit = false;
 };
 
 /// What the `_smtp._tls` TXT lookup found (RFC 8460 §3).

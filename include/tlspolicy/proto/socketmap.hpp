@@ -28,6 +28,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -45,15 +46,16 @@ inline constexpr std::size_t k_max_reason_bytes = 512;
 /// The "no policy" reply; Postfix then uses its own smtp_tls_security_level.
 inline constexpr std::string_view k_notfound_reply = "NOTFOUND ";
 
+/// Views into the request payload it was parsed from: valid as long as that.
 struct SocketmapRequest {
-  std::string map_name;
-  std::string key;
+  std::string_view map_name;
+  std::string_view key;
   friend bool operator==(const SocketmapRequest&, const SocketmapRequest&) = default;
 };
 
 /// Splits a request payload "NAME key" at the first space. The key is the
 /// rest of the payload, as sent. Errors (Errc::InvalidArgument, Permanent →
-/// "PERM"): no space, empty name, empty key.
+/// "PERM"): no space, empty name, empty key. Allocates nothing on success.
 [[nodiscard]] Result<SocketmapRequest> parse_socketmap_request(std::string_view payload);
 
 enum class KeyKind { Domain, NotADomain };
@@ -90,6 +92,12 @@ enum class MapKind { Plain, TlsRpt, RequireTls };
 /// is itself too long becomes "TEMP". Never throws except std::bad_alloc.
 [[nodiscard]] std::string socketmap_response(const policy::Decision& d, MapKind kind,
                                              std::string_view policy_text);
+
+/// socketmap_response() when it is the decision's own reply text unchanged (Plain, and TlsRpt
+/// on a decision that takes no attributes: d.postfix, clean and within the limit): a view into
+/// `d`, no allocation (the cached path). nullopt: call socketmap_response().
+[[nodiscard]] std::optional<std::string_view> socketmap_response_view(const policy::Decision& d,
+                                                                      MapKind kind) noexcept;
 
 /// "TEMP <reason>" / "PERM <reason>": one line (control characters become
 /// spaces), reason cut to k_max_reason_bytes on a UTF-8 boundary.

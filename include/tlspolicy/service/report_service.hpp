@@ -68,10 +68,11 @@ struct DeliveryOutcome {
 
 class ReportService {
  public:
-  /// Keeps references: store, resolver, clock (and poster, when given) must
+  /// Keeps references: store, loop, resolver, clock (and poster, when given) must
   /// outlive this object. Without a poster, https: URIs fail (CLI tools that
-  /// only list or show reports need none).
-  ReportService(cache::ReportStore& store, const dns::Resolver& resolver,
+  /// only list or show reports need none). Delivery (tick, deliver) blocks: it runs on a
+  /// thread that may (the store pool), while `loop` runs the resolver on another thread.
+  ReportService(cache::ReportStore& store, event::Loop& loop, dns::Resolver& resolver,
                 const fetch::HttpsPoster* poster, const util::Clock& clock, util::Logger log,
                 ReportOptions options);
 
@@ -101,7 +102,8 @@ class ReportService {
   [[nodiscard]] std::string random_hex(std::size_t bytes);
 
   cache::ReportStore& m_store;
-  const dns::Resolver& m_resolver;
+  event::Loop& m_loop;  ///< where the resolver runs (TLSRPT record lookups)
+  dns::Resolver& m_resolver;
   const fetch::HttpsPoster* m_poster;
   const util::Clock& m_clock;
   util::Logger m_log;

@@ -23,6 +23,8 @@
 #include "tlspolicy/cache/policy_cache.hpp"
 #include "tlspolicy/dns/name.hpp"
 #include "tlspolicy/dns/resolver.hpp"
+#include "tlspolicy/event/offload.hpp"
+#include "tlspolicy/event/task.hpp"
 #include "tlspolicy/fetch/https_fetcher.hpp"
 #include "tlspolicy/util/clock.hpp"
 #include "tlspolicy/util/log.hpp"
@@ -76,14 +78,16 @@ struct StsOutcome {
 
 class StsDiscovery {
  public:
-  /// Keeps references: every argument must outlive this object.
-  StsDiscovery(const dns::Resolver& resolver, const fetch::HttpsFetcher& fetcher,
-               cache::PolicyCache& cache, const util::Clock& clock, util::Logger log,
+  /// Keeps references: every argument must outlive this object. Store calls go through
+  /// `offload` (SQLite blocks; the engine loop must not).
+  StsDiscovery(dns::Resolver& resolver, fetch::HttpsFetcher& fetcher, cache::PolicyCache& cache,
+               event::Offload& offload, const util::Clock& clock, util::Logger log,
                StsOptions options);
 
-  /// Thread-safe if the resolver, fetcher and cache are. Blocks for DNS and
-  /// HTTPS (bounded by their timeouts). Never throws.
-  [[nodiscard]] StsOutcome discover(const dns::DomainName& domain) const;
+  /// A coroutine step on the engine loop: the TXT lookup, the stored policy and the last
+  /// failed fetch are asked for at once; the fetch follows when the id says so. Never throws
+  /// but for std::bad_alloc.
+  [[nodiscard]] event::Task<StsOutcome> discover(dns::DomainName domain);
 
   /// RFC 8461 §3.3, §10.2 (STS-34): fetches the policy of `domain` anew and
   /// stores it, whatever the TXT record says: its id labels the new policy
@@ -92,17 +96,19 @@ class StsDiscovery {
   /// policy actually fetched replaces `stored`. Errors: the TXT lookup found
   /// no id and nothing is stored (StsNoRecord), the fetch failed (its
   /// error), the store write failed (CacheIo).
-  [[nodiscard]] Result<cache::CachedPolicy> refresh(
-      const dns::DomainName& domain, const std::optional<cache::CachedPolicy>& stored) const;
+  [[nodiscard]] event::Task<Result<cache::CachedPolicy>> refresh(
+      dns::DomainName domain, std::optional<cache::CachedPolicy> stored);
 
  private:
   /// RFC 8461 §3.3: GET the policy URL, check status and media type, parse.
-  [[nodiscard]] Result<std::pair<std::string, StsPolicy>> fetch_policy(
-      const dns::DomainName& domain) const;
+  [[nodiscard]] event::Task<Result<std::pair<std::string, StsPolicy>>> fetch_policy(
+      const dns::DomainName& domain);
+  [[nodiscard]] event::Task<Result<dns::DnsAnswer>> txt_lookup(const dns::DomainName& domain);
 
-  const dns::Resolver& m_resolver;
-  const fetch::HttpsFetcher& m_fetcher;
+  dns::Resolver& m_resolver;
+  fetch::HttpsFetcher& m_fetcher;
   cache::PolicyCache& m_cache;
+  event::Offload& m_offload;
   const util::Clock& m_clock;
   util::Logger m_log;
   StsOptions m_options;

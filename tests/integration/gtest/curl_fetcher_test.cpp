@@ -9,6 +9,7 @@
 // mta-sts.good.test. Covers RFC 8461 §3.3 (STS-11 certificate name/chain/expiry, DNS-IDs only;
 // STS-13 no redirects; STS-15 size and time limits) and §7.2 (STS-19 TLS >= 1.2), plus the
 // private-address refusal. Skips (exit 77 through GTEST_SKIP) when the openssl CLI is missing.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +22,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tlspolicy/event/loop.hpp"
+#include "tlspolicy/event/task.hpp"
 #include "tlspolicy/fetch/https_fetcher.hpp"
 
 #include "https_test_support.hpp"
@@ -150,9 +153,10 @@ class CurlFetcherIntegration : public test::HttpsSuite<CurlFetcherIntegration> {
   }
 
   static Result<HttpsResponse> fetch(const FetcherOptions& o, const std::string& path) {
-    auto f = make_curl_fetcher(o);
+    event::Loop loop;
+    auto f = make_curl_fetcher(loop, o);
     if (!f) return Unexpected{f.error()};
-    return (*f)->get(std::string("https://") + k_host + path);
+    return event::sync_wait(get(**f, std::string("https://") + k_host + path), &loop);
   }
 };
 
@@ -334,26 +338,60 @@ TEST_F(CurlFetcherIntegration, Tls11OnlyServerIsFetchTls) {
   EXPECT_NE(r.error().detail.find(k_host), std::string::npos) << r.error().detail;
 }
 
-// get() is thread-safe: one easy handle per call, no shared mutable state.
-TEST_F(CurlFetcherIntegration, ConcurrentGetsShareOneFetcher) {
+// Fetches share one loop and one fetcher (curl multi): they run at once, and a policy host
+// that never answers does not hold up the others (SPEC §5, isolation).
+TEST_F(CurlFetcherIntegration, ConcurrentGetsOnOneLoop) {
   START_SERVER(s, "good");
-  const auto f = make_curl_fetcher(options(s->connect_to()));
+  const LoopbackSocket silent(/*listening=*/true);  // the kernel completes TCP; nobody reads
+  auto o = options(s->connect_to());
+  o.connect_to.push_back(test::connect_to("mta-sts.silent.test", silent.port()));
+  o.total_timeout = 5s;
+  event::Loop loop;
+  const auto f = make_curl_fetcher(loop, o);
   ASSERT_TRUE(f.has_value()) << f.error().detail;
-  constexpr int k_threads = 4;
-  std::vector<std::optional<Result<HttpsResponse>>> results(k_threads);
-  std::vector<std::thread> threads;
-  for (int i = 0; i < k_threads; ++i) {
-    threads.emplace_back([&, i] {
-      results[static_cast<std::size_t>(i)] =
-          (*f)->get(std::string("https://") + k_host + k_policy_path);
+  constexpr std::size_t k_gets = 4;
+  std::vector<std::optional<Result<HttpsResponse>>> results(k_gets);
+  std::optional<Result<HttpsResponse>> stalled;
+  std::size_t good_done_while_stalled = 0;
+  (*f)->get(std::string("https://mta-sts.silent.test") + k_policy_path,
+            [&](Result<HttpsResponse> r) { stalled = std::move(r); });
+  for (std::size_t i = 0; i < k_gets; ++i) {
+    (*f)->get(std::string("https://") + k_host + k_policy_path, [&, i](Result<HttpsResponse> r) {
+      results[i] = std::move(r);
+      if (!stalled) ++good_done_while_stalled;
     });
   }
-  for (auto& t : threads) t.join();
+  loop.run_until([&] {
+    return stalled &&
+           std::all_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
+  });
   for (const auto& r : results) {
     ASSERT_TRUE(r.has_value());
     ASSERT_TRUE(r->has_value()) << r->error().detail;
     EXPECT_EQ((*r)->body, k_policy);
   }
+  EXPECT_EQ(good_done_while_stalled, k_gets);  // every good fetch ended before the silent one
+  ASSERT_TRUE(stalled);
+  ASSERT_FALSE(stalled->has_value());
+  EXPECT_EQ(stalled->error().code, Errc::FetchTimeout) << stalled->error().detail;
+}
+
+// cancel_all() ends every fetch in flight at once, with an error (daemon shutdown).
+TEST_F(CurlFetcherIntegration, CancelAllEndsFetchesInFlight) {
+  const LoopbackSocket silent(/*listening=*/true);
+  auto o = options(test::connect_to(k_host, silent.port()));
+  o.total_timeout = 60s;
+  event::Loop loop;
+  const auto f = make_curl_fetcher(loop, o);
+  ASSERT_TRUE(f.has_value()) << f.error().detail;
+  std::vector<Result<HttpsResponse>> ended;
+  for (int i = 0; i < 3; ++i) {
+    (*f)->get(std::string("https://") + k_host + k_policy_path,
+              [&](Result<HttpsResponse> r) { ended.push_back(std::move(r)); });
+  }
+  loop.after(200ms, [&] { (*f)->cancel_all(); });
+  loop.run_until([&] { return ended.size() == 3; });
+  for (const auto& r : ended) EXPECT_FALSE(r.has_value());
 }
 
 }  // namespace

@@ -29,6 +29,8 @@
 #include <gtest/gtest.h>
 
 #include "tlspolicy/dns/resolver.hpp"
+#include "tlspolicy/event/loop.hpp"
+#include "tlspolicy/event/task.hpp"
 
 #include "support/testing.hpp"
 #include <sys/wait.h>
@@ -182,11 +184,17 @@ class WorldTest : public ::testing::Test {
     return options;
   }
 
-  static std::unique_ptr<Resolver> make_validate(const ValidatingResolverOptions& options) {
-    auto r = make_validating_resolver(options);
+  std::unique_ptr<Resolver> make_validate(const ValidatingResolverOptions& options) {
+    auto r = make_validating_resolver(m_loop, options);
     EXPECT_TRUE(r) << r.error().detail;
     return r ? std::move(*r) : nullptr;
   }
+
+  Result<DnsAnswer> lookup(Resolver& r, const char* qname, RrType type) {
+    return event::sync_wait(dns::lookup(r, name(qname), type), &m_loop);
+  }
+
+  event::Loop m_loop;  ///< before the resolvers, which use it
 };
 
 enum class Mode { TrustAd, Validate };
@@ -208,7 +216,7 @@ class BothModes : public WorldTest, public ::testing::WithParamInterface<Mode> {
       options.servers = {ServerAddress{"127.0.0.1", world().port("UNBOUND_PORT")}};
       options.timeout = k_generous_timeout;
       options.attempts = 1;
-      auto r = make_trust_ad_resolver(options);
+      auto r = make_trust_ad_resolver(m_loop, options);
       ASSERT_TRUE(r) << r.error().detail;
       m_resolver = std::move(*r);
     }
@@ -216,7 +224,7 @@ class BothModes : public WorldTest, public ::testing::WithParamInterface<Mode> {
   }
 
   Result<DnsAnswer> lookup(const char* qname, RrType type) {
-    return m_resolver->lookup(name(qname), type);
+    return WorldTest::lookup(*m_resolver, qname, type);
   }
 
   std::unique_ptr<Resolver> m_resolver;
@@ -326,7 +334,7 @@ TEST_F(ValidatingResolverWorld, ClosedForwarderPortTimesOutWithinTheTimeout) {
   auto resolver = make_validate(options);
   ASSERT_NE(resolver, nullptr);
   const auto started = std::chrono::steady_clock::now();
-  const auto got = resolver->lookup(name("enforce.mta.test"), RrType::Mx);
+  const auto got = lookup(*resolver, "enforce.mta.test", RrType::Mx);
   const auto elapsed = std::chrono::steady_clock::now() - started;
   ASSERT_FALSE(got) << "security " << to_string(got->security);
   EXPECT_EQ(got.error().code, Errc::DnsTimeout) << got.error().detail;
@@ -335,31 +343,50 @@ TEST_F(ValidatingResolverWorld, ClosedForwarderPortTimesOutWithinTheTimeout) {
   EXPECT_GE(elapsed, k_timeout - 10ms);
 }
 
-TEST_F(ValidatingResolverWorld, LookupsFromManyThreads) {
+// Validate mode runs lookups at once too: libunbound's fd is watched by the loop, and its
+// answers come back as they arrive, not one after another.
+TEST_F(ValidatingResolverWorld, ManyLookupsAtOnce) {
   auto resolver = make_validate(validate_options());
   ASSERT_NE(resolver, nullptr);
-  constexpr std::size_t k_threads = 8;
-  std::vector<std::thread> threads;
-  std::vector<int> ok(k_threads, 0);
   const char* names[] = {"enforce.mta.test", "testing.mta.test", "none.mta.test",
                          "insecure.unsigned.test"};
-  for (std::size_t t = 0; t < k_threads; ++t) {
-    threads.emplace_back([&, t] {
-      for (std::size_t i = 0; i < 5; ++i) {
-        const auto got = resolver->lookup(name(names[(t + i) % 4]), RrType::Mx);
-        if (got && got->outcome == Outcome::Data && got->mx.size() == 1) ++ok[t];
-      }
+  constexpr std::size_t k_lookups = 40;
+  std::size_t ended = 0;
+  std::size_t ok = 0;
+  for (std::size_t i = 0; i < k_lookups; ++i) {
+    resolver->lookup(name(names[i % 4]), RrType::Mx, [&](Result<DnsAnswer> got) {
+      ++ended;
+      if (got && got->outcome == Outcome::Data && got->mx.size() == 1) ++ok;
     });
   }
-  for (auto& thread : threads) thread.join();
-  for (std::size_t t = 0; t < k_threads; ++t) EXPECT_EQ(ok[t], 5) << "thread " << t;
+  EXPECT_EQ(ended, 0U);  // nothing answers inline
+  m_loop.run_until([&] { return ended == k_lookups; });
+  EXPECT_EQ(ok, k_lookups);
+}
+
+// cancel_all() ends every lookup in flight at once, with an error (daemon shutdown).
+TEST_F(ValidatingResolverWorld, CancelAllEndsLookupsInFlight) {
+  ValidatingResolverOptions options = validate_options();
+  options.servers = {ServerAddress{"127.0.0.1", world().port("CLOSED_PORT")}};
+  options.timeout = 60s;
+  auto resolver = make_validate(options);
+  ASSERT_NE(resolver, nullptr);
+  std::vector<Result<DnsAnswer>> ended;
+  for (int i = 0; i < 3; ++i) {
+    resolver->lookup(name("enforce.mta.test"), RrType::Mx,
+                     [&](Result<DnsAnswer> got) { ended.push_back(std::move(got)); });
+  }
+  m_loop.after(100ms, [&] { resolver->cancel_all(); });
+  m_loop.run_until([&] { return ended.size() == 3; });
+  for (const auto& got : ended) EXPECT_FALSE(got);
 }
 
 TEST(ValidatingResolverOptions, UnreadableTrustAnchorIsInvalidArgument) {
+  event::Loop loop;
   ValidatingResolverOptions options;
   options.servers = {ServerAddress{"127.0.0.1", 53}};
   options.trust_anchor = "/nonexistent/tlspolicy/root.key";
-  const auto got = make_validating_resolver(options);
+  const auto got = make_validating_resolver(loop, options);
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().code, Errc::InvalidArgument);
   EXPECT_NE(got.error().detail.find("/nonexistent/tlspolicy/root.key"), std::string::npos)
@@ -373,38 +400,40 @@ TEST(ValidatingResolverOptions, UnparsableTrustAnchorIsInvalidArgument) {
     std::ofstream out{file};
     out << "this is not a DS record\n";
   }
+  event::Loop loop;
   ValidatingResolverOptions options;
   options.servers = {ServerAddress{"127.0.0.1", 53}};
   options.trust_anchor = file.string();
-  const auto got = make_validating_resolver(options);
+  const auto got = make_validating_resolver(loop, options);
   fs::remove(file);
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().code, Errc::InvalidArgument) << got.error().detail;
 }
 
 TEST(ValidatingResolverOptions, RejectsBadOptions) {
+  event::Loop loop;
   ValidatingResolverOptions options;
   options.servers = {ServerAddress{"127.0.0.1", 53}};
   options.trust_anchor = "";
-  auto got = make_validating_resolver(options);
+  auto got = make_validating_resolver(loop, options);
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().code, Errc::InvalidArgument);
 
   options.trust_anchor = "/dev/null";
   options.timeout = 0ms;
-  got = make_validating_resolver(options);
+  got = make_validating_resolver(loop, options);
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().code, Errc::InvalidArgument);
 
   options.timeout = 1000ms;
   options.servers = {ServerAddress{"not-an-ip", 53}};
-  got = make_validating_resolver(options);
+  got = make_validating_resolver(loop, options);
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().code, Errc::InvalidArgument);
 
   options.servers = {ServerAddress{"127.0.0.1", 53}};
   options.root_hints = "/nonexistent/root.hints";
-  got = make_validating_resolver(options);
+  got = make_validating_resolver(loop, options);
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().code, Errc::InvalidArgument);
 }

@@ -750,16 +750,69 @@ def resolver_slow(p, base):
             f"lookups were stuck; all cold TEMP, slowest {worst:.1f}s (bound {bound:.0f}s)")
 
 
-# Holds: a decision that takes longer than the server's request limit (30 s, not a setting:
-# daemon::ServerOptions) is answered by the server itself with "TEMP timeout deciding the
-# policy" (socketmap) at about 30 s, and the connection stays usable; JSON gets a "timeout"
-# error object. Here the proxy drops every answer and resolver.timeout is 40 s. Also: the
-# slow lookup that the server gave up on does not block the next request on that connection.
+# Holds (SPEC §5, limits.decision_deadline): a decision that takes longer than its deadline is
+# answered by the decision service with a defer that names the deadline, at about the
+# deadline (default 10 s, here the default), and the connection stays usable; JSON gets a
+# decision object (action defer) with the request's id. The proxy drops every answer and
+# resolver.timeout is 40 s, so only the deadline can end the wait. The lookup goes on behind
+# the answer and ends by its own timeouts.
+def decision_deadline(p, base):
+    proxy = DnsProxy(ENV["UNBOUND_PORT"])
+    proxy.rules = lambda q, t: [("drop",)]
+    d = FaultDaemon("deadline", base, sets=[f'resolver.servers=["{proxy.server()}"]',
+                                            "resolver.timeout=40s", "resolver.attempts=1"])
+    secs = jsecs = 0.0
+    try:
+        d.wait_ready()
+        c = Conn(d.sm, timeout=60)
+        j = Conn(d.json, timeout=60)
+        try:
+            jw = in_background(j.request, {"op": "decide", "domain": "multi.mta.test", "id": 7})
+            got, secs = timed(c.query, "postfix", ENFORCE)
+            want = f"TEMP no decision for {ENFORCE} within the deadline of 10000 ms"
+            if not (isinstance(got, str) and got.startswith(want)):
+                p.append(f"socketmap: got {got!r}, want {want!r}…")
+            if not 9.5 <= secs <= 10 + SLACK:
+                p.append(f"socketmap answered after {secs:.1f}s, want about 10 s")
+            r, jsecs = jw(60)
+            dec = r.get("decision") if isinstance(r, dict) else None
+            if not dec or dec.get("action") != "defer" or "deadline" not in dec.get("reason", ""):
+                p.append(f"JSON: got {r!r}, want a defer decision naming the deadline")
+            if not isinstance(r, dict) or r.get("id") != 7:
+                p.append(f"JSON: id not echoed: {r!r}")
+            proxy.rules = lambda q, t: []
+            got2 = c.query("postfix", "tlsa311.dane.test")
+            if got2 != "OK dane-only":
+                p.append(f"the same connection afterwards: got {got2!r}, want 'OK dane-only'")
+        finally:
+            c.close()
+            j.close()
+        s = d.stats()
+        if (s.get("decisions") or {}).get("deadlines", 0) < 2:
+            p.append(f"stats decisions.deadlines {(s.get('decisions') or {}).get('deadlines')}, "
+                     "want 2")
+        if s.get("request_timeouts", 0) != 0:
+            p.append(f"stats request_timeouts {s.get('request_timeouts')}, want 0 (the deadline "
+                     "answered first)")
+    finally:
+        finish_daemon(p, d)
+        proxy.close()
+    return f"defer after {secs:.1f}s, JSON defer after {jsecs:.1f}s (id echoed), connection reused"
+
+
+# Holds: the server's own request limit (30 s, not a setting: server::ServerOptions) is the
+# backstop when limits.decision_deadline is set above it: the server answers "TEMP timeout
+# deciding the policy" (socketmap) at about 30 s, the connection stays usable, and JSON gets a
+# "timeout" error object. Also: the slow lookup that the server gave up on does not block the
+# next request on that connection.
 def request_time_limit(p, base):
     proxy = DnsProxy(ENV["UNBOUND_PORT"])
     proxy.rules = lambda q, t: [("drop",)]
     d = FaultDaemon("reqlimit", base, sets=[f'resolver.servers=["{proxy.server()}"]',
-                                            "resolver.timeout=40s", "resolver.attempts=1"])
+                                            "resolver.timeout=40s", "resolver.attempts=1",
+                                            "limits.decision_deadline=60s"])
+    secs = jsecs = 0.0
+    id_note = ""
     try:
         d.wait_ready()
         c = Conn(d.sm, timeout=60)
@@ -1597,8 +1650,8 @@ def daemon_nofile(pid):
     return "?"
 
 
-# Holds: with the connection limit of docs/man/tlspolicy.8.md ("1024 connections, more are
-# accepted and closed at once"), 1 000 clients connected at once (700 socketmap, 300 JSON),
+# Holds: with the connection limit (limits.max_connections, here 1024; docs/man/tlspolicy.8.md:
+# "more are accepted and closed at once"), 1 000 clients connected at once (700 socketmap, 300 JSON),
 # each with one cold or shared lookup outstanding, all get the answer the world's construction
 # says (lib_world.EXPECT); with those open, of 100 more connections the ones past the 1 024th are closed at
 # once (EOF or reset within 5 s, none left hanging) and counted in stats
@@ -1606,7 +1659,7 @@ def daemon_nofile(pid):
 # back to 0 but the stats connection, 1 000 connections again answered). The daemon is started
 # with the soft descriptor limit systemd gives services (LimitNOFILE=1024:<hard>), which is
 # not enough for 1 024 connections plus its own descriptors: the daemon raises its own soft
-# limit (src/daemon/fd_limit.cpp), so the limit it enforces is its own, not EMFILE.
+# limit (src/server/fd_limit.cpp), so the limit it enforces is its own, not EMFILE.
 def connections_1000(p, base):
     soft, hard = raise_own_nofile(4096)
     if soft < 2300:
@@ -1617,7 +1670,8 @@ def connections_1000(p, base):
                    "connections")
     hard_s = "unlimited" if hard == resource.RLIM_INFINITY else str(hard)
     truth = {dom: EXPECT[dom][0].postfix for dom in CONN_DOMAINS}
-    d = FaultDaemon("conn", base, wrap=["prlimit", f"--nofile=1024:{hard_s}"])
+    d = FaultDaemon("conn", base, sets=["limits.max_connections=1024"],
+                    wrap=["prlimit", f"--nofile=1024:{hard_s}"])
     conns, extra = [], []
     note = ""
     try:
@@ -1817,9 +1871,10 @@ CASES = [
     ("kill9-mid-store-writes", kill9_mid_write, (), ()),
     ("connections-1000-and-limit", connections_1000, (), ("prlimit",)),
     ("slow-idle-deaf-clients", slow_clients, (), ()),
+    ("decision-deadline", decision_deadline, (), ()),  # 10 s: run beside the others
     ("request-time-limit", request_time_limit, (), ()),  # 30 s: run beside the others
 ]
-BACKGROUND = {"request-time-limit"}
+BACKGROUND = {"decision-deadline", "request-time-limit"}
 
 
 def missing(needs):

@@ -29,36 +29,14 @@
 #include "tlspolicy/util/c_handle.hpp"
 #include "tlspolicy/util/result.hpp"
 
+#include "support/testing.hpp"
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 namespace tlspolicy::cache::test {
 
-/// A fresh directory under $TMPDIR, removed (with everything in it) at scope end.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "tlspolicy-cache-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << pattern;
-    m_path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(m_path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  [[nodiscard]] const std::filesystem::path& path() const { return m_path; }
-  [[nodiscard]] std::filesystem::path operator/(std::string_view name) const {
-    return m_path / name;
-  }
-
- private:
-  std::filesystem::path m_path;
-};
+using tlspolicy::testing::TempDir;
 
 inline dns::DomainName name(std::string_view text) {
   auto n = dns::DomainName::parse(text);

@@ -222,6 +222,11 @@ connect_to = ["mta-sts.example.com:443:127.0.0.1:8443", "::[::1]:"]
 [store]
 path = "/tmp/p.sqlite"
 busy_timeout = "100ms"
+[limits]
+decision_deadline = "5s"
+max_mx_hosts = 4
+max_in_flight = 500
+max_connections = 2048
 [server]
 socketmap = "unix:/tmp/sm.sock"
 json = "127.0.0.1:8461"
@@ -291,6 +296,10 @@ TEST(ConfigFile, OverridesEveryDefault) {
   EXPECT_EQ(s.mta_sts.connect_to.size(), 2U);
   EXPECT_EQ(s.store.path, "/tmp/p.sqlite");
   EXPECT_EQ(s.store.busy_timeout, 100ms);
+  EXPECT_EQ(s.limits.decision_deadline, 5s);
+  EXPECT_EQ(s.limits.max_mx_hosts, 4U);
+  EXPECT_EQ(s.limits.max_in_flight, 500U);
+  EXPECT_EQ(s.limits.max_connections, 2048U);
   EXPECT_EQ(s.server.socketmap, "unix:/tmp/sm.sock");
   EXPECT_EQ(s.server.json, "127.0.0.1:8461");
   EXPECT_EQ(s.server.admin, "[::1]:8462");

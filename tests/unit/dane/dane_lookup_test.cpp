@@ -36,6 +36,16 @@ class DaneLookupTest : public ::testing::Test {
   FakeResolver dns;
   DaneLookup dane{dns, util::null_logger()};
 
+  DaneLookupTest() {
+    // The TLSA RRset of the original name is asked for beside the addresses. Unless a test
+    // scripts it, it fails: a host whose address step rules TLSA out must not care (DANE-9).
+    dns.set_default(RrType::Tlsa, dns_error(Errc::DnsServfail));
+  }
+
+  HostResult look(const std::string& host, std::uint16_t port = 25) {
+    return event::sync_wait(dane.lookup_host(host, port));
+  }
+
   /// Secure A and AAAA for `name` (optionally via a CNAME to `canonical`).
   void secure_host(const std::string& name, const std::string& canonical = "",
                    Security security = Security::Secure) {
@@ -56,7 +66,7 @@ TEST_F(DaneLookupTest, Dane5aSecureUsableTlsaAuthenticates) {
   secure_host(k_host);
   const std::vector records{tlsa(3, 1, 1, 32), tlsa(0, 0, 1, 32)};
   dns.set(k_tlsa, RrType::Tlsa, tlsa_answer(records));
-  const auto r = dane.lookup_host(k_host);
+  const auto r = look(k_host);
   EXPECT_EQ(r.status, HostStatus::Authenticated)
       << k_host << ": got " << to_string(r.status) << ", want dane-authenticated" << trail(r);
   EXPECT_EQ(r.tlsa, std::vector{tlsa(3, 1, 1, 32)});
@@ -70,7 +80,7 @@ TEST_F(DaneLookupTest, Dane5aSecureUsableTlsaAuthenticates) {
 TEST_F(DaneLookupTest, Dane16DigestAgilityApplied) {
   secure_host(k_host);
   dns.set(k_tlsa, RrType::Tlsa, tlsa_answer({tlsa(2, 1, 1, 32), tlsa(2, 1, 2, 64)}));
-  const auto r = dane.lookup_host(k_host);
+  const auto r = look(k_host);
   ASSERT_EQ(r.status, HostStatus::Authenticated) << trail(r);
   EXPECT_EQ(r.tlsa, std::vector{tlsa(2, 1, 2, 64)});
   EXPECT_EQ(r.published.size(), 2U);
@@ -80,7 +90,7 @@ TEST_F(DaneLookupTest, Dane5bAllUnusableIsUnauthenticated) {
   secure_host(k_host);
   const std::vector records{tlsa(0, 0, 1, 32), tlsa(1, 1, 1, 32), tlsa(3, 1, 1, 31)};
   dns.set(k_tlsa, RrType::Tlsa, tlsa_answer(records));
-  const auto r = dane.lookup_host(k_host);
+  const auto r = look(k_host);
   EXPECT_EQ(r.status, HostStatus::Unauthenticated)
       << k_host << ": got " << to_string(r.status) << ", want tls-unauthenticated" << trail(r);
   EXPECT_TRUE(r.tlsa.empty());
@@ -91,7 +101,7 @@ TEST_F(DaneLookupTest, Dane5bAllUnusableIsUnauthenticated) {
 TEST_F(DaneLookupTest, Dane5cInsecureTlsaIsNoDane) {
   secure_host(k_host);
   dns.set(k_tlsa, RrType::Tlsa, tlsa_answer({tlsa(3, 1, 1, 32)}, Security::Insecure));
-  const auto r = dane.lookup_host(k_host);
+  const auto r = look(k_host);
   EXPECT_EQ(r.status, HostStatus::NoDane) << trail(r);
   EXPECT_TRUE(r.tlsa.empty());
   EXPECT_TRUE(r.tlsa_base_domain.empty());
@@ -100,7 +110,7 @@ TEST_F(DaneLookupTest, Dane5cInsecureTlsaIsNoDane) {
 TEST_F(DaneLookupTest, Dane5cSecureNodataIsNoDane) {
   secure_host(k_host);
   dns.set(k_tlsa, RrType::Tlsa, nodata(Security::Secure));
-  const auto r = dane.lookup_host(k_host);
+  const auto r = look(k_host);
   EXPECT_EQ(r.status, HostStatus::NoDane) << trail(r);
   EXPECT_TRUE(r.error.empty());
 }
@@ -108,13 +118,13 @@ TEST_F(DaneLookupTest, Dane5cSecureNodataIsNoDane) {
 TEST_F(DaneLookupTest, Dane5cSecureNxdomainIsNoDane) {
   secure_host(k_host);
   dns.set(k_tlsa, RrType::Tlsa, nxdomain(Security::Secure));
-  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::NoDane);
+  EXPECT_EQ(look(k_host).status, HostStatus::NoDane);
 }
 
 TEST_F(DaneLookupTest, Dane4TlsaServfailIsUnusable) {
   secure_host(k_host);
   dns.set(k_tlsa, RrType::Tlsa, dns_error(Errc::DnsServfail));
-  const auto r = dane.lookup_host(k_host);
+  const auto r = look(k_host);
   EXPECT_EQ(r.status, HostStatus::Unusable) << trail(r);
   EXPECT_NE(r.error.find("dns-servfail"), std::string::npos) << r.error;
 }
@@ -122,13 +132,13 @@ TEST_F(DaneLookupTest, Dane4TlsaServfailIsUnusable) {
 TEST_F(DaneLookupTest, Dane4TlsaTimeoutIsUnusable) {
   secure_host(k_host);
   dns.set(k_tlsa, RrType::Tlsa, dns_error(Errc::DnsTimeout));
-  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::Unusable);
+  EXPECT_EQ(look(k_host).status, HostStatus::Unusable);
 }
 
 TEST_F(DaneLookupTest, Dane4TlsaMalformedIsUnusable) {
   secure_host(k_host);
   dns.set(k_tlsa, RrType::Tlsa, dns_error(Errc::DnsMalformed));
-  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::Unusable);
+  EXPECT_EQ(look(k_host).status, HostStatus::Unusable);
 }
 
 TEST_F(DaneLookupTest, Dane4BogusTlsaIsUnusable) {
@@ -136,7 +146,7 @@ TEST_F(DaneLookupTest, Dane4BogusTlsaIsUnusable) {
   auto bogus = tlsa_answer({tlsa(3, 1, 1, 32)}, Security::Bogus);
   bogus.why = "signature expired";
   dns.set(k_tlsa, RrType::Tlsa, bogus);
-  const auto r = dane.lookup_host(k_host);
+  const auto r = look(k_host);
   EXPECT_EQ(r.status, HostStatus::Unusable) << trail(r);
   EXPECT_NE(r.error.find("signature expired"), std::string::npos) << r.error;
   EXPECT_TRUE(r.tlsa.empty());
@@ -145,15 +155,15 @@ TEST_F(DaneLookupTest, Dane4BogusTlsaIsUnusable) {
 TEST_F(DaneLookupTest, Dane4IndeterminateTlsaIsUnusable) {
   secure_host(k_host);
   dns.set(k_tlsa, RrType::Tlsa, nodata(Security::Indeterminate));
-  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::Unusable);
+  EXPECT_EQ(look(k_host).status, HostStatus::Unusable);
 }
 
 TEST_F(DaneLookupTest, Dane4BogusAddressIsUnusable) {
   secure_host(k_host, "", Security::Bogus);
-  const auto r = dane.lookup_host(k_host);
+  const auto r = look(k_host);
   EXPECT_EQ(r.status, HostStatus::Unusable) << trail(r);
   EXPECT_TRUE(r.dnssec_bogus);
-  EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
+  EXPECT_EQ(r.error.find("TLSA"), std::string::npos) << r.error;  // TLSA not used
 }
 
 // SPEC §3 step 3, DANE-4: a bogus AAAA beside a secure A and usable TLSA
@@ -163,11 +173,11 @@ TEST_F(DaneLookupTest, Dane4BogusAaaaBesideSecureAKeepsTheHost) {
   secure_host(k_host);
   dns.set(k_host, RrType::Aaaa, address_answer({"2001:db8::1"}, Security::Bogus));
   dns.set(k_tlsa, RrType::Tlsa, tlsa_answer({tlsa(3, 1, 1, 32)}));
-  const auto bogus = dane.lookup_host(k_host);
+  const auto bogus = look(k_host);
   EXPECT_EQ(bogus.status, HostStatus::Authenticated) << trail(bogus);
   EXPECT_TRUE(bogus.family_failed);
   dns.set(k_host, RrType::Aaaa, dns_error(Errc::DnsServfail));  // what trust-ad mode sees
-  const auto servfail = dane.lookup_host(k_host);
+  const auto servfail = look(k_host);
   EXPECT_EQ(servfail.status, HostStatus::Authenticated) << trail(servfail);
   EXPECT_EQ(servfail.tlsa, bogus.tlsa);
 }
@@ -175,55 +185,60 @@ TEST_F(DaneLookupTest, Dane4BogusAaaaBesideSecureAKeepsTheHost) {
 TEST_F(DaneLookupTest, Dane4BogusAAndNoAaaaIsUnusableNotAbsent) {
   dns.set(k_host, RrType::A, address_answer({"192.0.2.1"}, Security::Bogus));
   dns.set(k_host, RrType::Aaaa, nodata(Security::Secure));
-  const auto r = dane.lookup_host(k_host);
+  const auto r = look(k_host);
   EXPECT_EQ(r.status, HostStatus::Unusable) << trail(r);
 }
 
 TEST_F(DaneLookupTest, Dane4IndeterminateAddressIsUnusable) {
   secure_host(k_host, "", Security::Indeterminate);
-  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::Unusable);
-  EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
+  const auto r = look(k_host);
+  EXPECT_EQ(r.status, HostStatus::Unusable);
+  EXPECT_EQ(r.error.find("TLSA"), std::string::npos) << r.error;  // TLSA not used
 }
 
 TEST_F(DaneLookupTest, Dane4BothAddressLookupsFailingIsUnusable) {
   dns.set(k_host, RrType::A, dns_error(Errc::DnsServfail));
   dns.set(k_host, RrType::Aaaa, dns_error(Errc::DnsTimeout));
-  const auto r = dane.lookup_host(k_host);
+  const auto r = look(k_host);
   EXPECT_EQ(r.status, HostStatus::Unusable) << trail(r);
   EXPECT_NE(r.error.find("dns-servfail"), std::string::npos) << r.error;
   EXPECT_NE(r.error.find("dns-timeout"), std::string::npos) << r.error;
-  EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
+  EXPECT_EQ(r.error.find("TLSA"), std::string::npos) << r.error;  // TLSA not used
 }
 
 TEST_F(DaneLookupTest, OneAddressFamilyAnsweringIsEnough) {
   dns.set(k_host, RrType::A, address_answer({"192.0.2.1"}));
   dns.set(k_host, RrType::Aaaa, dns_error(Errc::DnsTimeout));
   dns.set(k_tlsa, RrType::Tlsa, tlsa_answer({tlsa(3, 1, 1, 32)}));
-  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::Authenticated);
+  EXPECT_EQ(look(k_host).status, HostStatus::Authenticated);
 }
 
 // SPEC §3 step 3: a host that securely does not exist is no transient failure.
 TEST_F(DaneLookupTest, NonexistentHostIsAbsent) {
   dns.set(k_host, RrType::A, nxdomain(Security::Secure));
   dns.set(k_host, RrType::Aaaa, nxdomain(Security::Secure));
-  const auto r = dane.lookup_host(k_host);
+  const auto r = look(k_host);
   EXPECT_EQ(r.status, HostStatus::Absent) << trail(r);
   EXPECT_NE(r.error.find("does not exist"), std::string::npos) << r.error;
-  EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
 }
 
 TEST_F(DaneLookupTest, HostWithoutAddressesIsAbsent) {
   dns.set(k_host, RrType::A, nodata(Security::Secure));
   dns.set(k_host, RrType::Aaaa, nodata(Security::Secure));
-  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::Absent);
-  EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
+  EXPECT_EQ(look(k_host).status, HostStatus::Absent);
 }
 
-TEST_F(DaneLookupTest, Dane9InsecureAddressIsNoDaneWithoutTlsaQuery) {
+// DANE-9: with an insecure address, the TLSA answer (asked for beside the addresses) is
+// neither used nor waited for: usable records change nothing, and neither does a failure of
+// a zone that mishandles TLSA queries.
+TEST_F(DaneLookupTest, Dane9InsecureAddressIgnoresTheTlsaAnswer) {
   secure_host(k_host, "", Security::Insecure);
-  const auto r = dane.lookup_host(k_host);
+  const auto failed = look(k_host);  // the fixture's TLSA answer is a SERVFAIL
+  EXPECT_EQ(failed.status, HostStatus::NoDane) << trail(failed);
+  dns.set(k_tlsa, RrType::Tlsa, tlsa_answer({tlsa(3, 1, 1, 32)}));
+  const auto r = look(k_host);
   EXPECT_EQ(r.status, HostStatus::NoDane) << trail(r);
-  EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
+  EXPECT_TRUE(r.tlsa.empty());
   EXPECT_EQ(dns.calls(k_host, RrType::Cname), 0);
 }
 
@@ -232,28 +247,26 @@ TEST_F(DaneLookupTest, Dane9SecureAAndInsecureAaaaIsNoDane) {
   auto aaaa = address_answer({"2001:db8::1"}, Security::Insecure);
   aaaa.qtype = RrType::Aaaa;
   dns.set(k_host, RrType::Aaaa, aaaa);
-  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::NoDane);
-  EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
+  EXPECT_EQ(look(k_host).status, HostStatus::NoDane);  // the TLSA SERVFAIL does not matter
 }
 
 TEST_F(DaneLookupTest, Dane10SecureCnameChainTriesExpandedNameFirst) {
   secure_host(k_host, k_target);
   dns.set(k_target_tlsa, RrType::Tlsa, tlsa_answer({tlsa(2, 0, 1, 32)}));
   dns.set(k_tlsa, RrType::Tlsa, tlsa_answer({tlsa(3, 1, 1, 32)}));
-  const auto r = dane.lookup_host(k_host);
+  const auto r = look(k_host);
   ASSERT_EQ(r.status, HostStatus::Authenticated) << trail(r);
   // DANE-11: the expanded name is the TLSA base domain (SNI, reference id).
   EXPECT_EQ(r.tlsa_base_domain, k_target);
   EXPECT_EQ(r.tlsa, std::vector{tlsa(2, 0, 1, 32)});
   EXPECT_EQ(r.host, k_host);
-  EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
 }
 
 TEST_F(DaneLookupTest, Dane10ExpandedSecureDenialFallsBackToOriginal) {
   secure_host(k_host, k_target);
   dns.set(k_target_tlsa, RrType::Tlsa, nxdomain(Security::Secure));
   dns.set(k_tlsa, RrType::Tlsa, tlsa_answer({tlsa(3, 1, 1, 32)}));
-  const auto r = dane.lookup_host(k_host);
+  const auto r = look(k_host);
   ASSERT_EQ(r.status, HostStatus::Authenticated) << trail(r);
   EXPECT_EQ(r.tlsa_base_domain, k_host);
   EXPECT_EQ(dns.calls(k_target_tlsa, RrType::Tlsa), 1);
@@ -264,7 +277,7 @@ TEST_F(DaneLookupTest, Dane10ExpandedInsecureFallsBackToOriginal) {
   secure_host(k_host, k_target);
   dns.set(k_target_tlsa, RrType::Tlsa, tlsa_answer({tlsa(3, 1, 1, 32)}, Security::Insecure));
   dns.set(k_tlsa, RrType::Tlsa, tlsa_answer({tlsa(2, 1, 2, 64)}));
-  const auto r = dane.lookup_host(k_host);
+  const auto r = look(k_host);
   ASSERT_EQ(r.status, HostStatus::Authenticated) << trail(r);
   EXPECT_EQ(r.tlsa_base_domain, k_host);
   EXPECT_EQ(r.tlsa, std::vector{tlsa(2, 1, 2, 64)});
@@ -274,14 +287,14 @@ TEST_F(DaneLookupTest, Dane10NeitherCandidateSecureIsNoDane) {
   secure_host(k_host, k_target);
   dns.set(k_target_tlsa, RrType::Tlsa, nodata(Security::Secure));
   dns.set(k_tlsa, RrType::Tlsa, nxdomain(Security::Secure));
-  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::NoDane);
+  EXPECT_EQ(look(k_host).status, HostStatus::NoDane);
 }
 
 TEST_F(DaneLookupTest, Dane4ExpandedTlsaFailureIsUnusableWithoutFallback) {
   secure_host(k_host, k_target);
   dns.set(k_target_tlsa, RrType::Tlsa, dns_error(Errc::DnsServfail));
-  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::Unusable);
-  EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
+  dns.set(k_tlsa, RrType::Tlsa, tlsa_answer({tlsa(3, 1, 1, 32)}));  // not a fallback
+  EXPECT_EQ(look(k_host).status, HostStatus::Unusable);
 }
 
 TEST_F(DaneLookupTest, Dane9PartlyInsecureCnameChainTriesOnlyOriginal) {
@@ -293,7 +306,7 @@ TEST_F(DaneLookupTest, Dane9PartlyInsecureCnameChainTriesOnlyOriginal) {
   hop.outcome = dns::Outcome::Data;
   dns.set(k_host, RrType::Cname, hop);
   dns.set(k_tlsa, RrType::Tlsa, tlsa_answer({tlsa(3, 1, 1, 32)}));
-  const auto r = dane.lookup_host(k_host);
+  const auto r = look(k_host);
   ASSERT_EQ(r.status, HostStatus::Authenticated) << trail(r);
   EXPECT_EQ(r.tlsa_base_domain, k_host);
   EXPECT_EQ(dns.calls(k_target_tlsa, RrType::Tlsa), 0);
@@ -305,20 +318,19 @@ TEST_F(DaneLookupTest, Dane9InsecureFirstCnameHopIsNoDane) {
   hop.qtype = RrType::Cname;
   hop.outcome = dns::Outcome::Data;
   dns.set(k_host, RrType::Cname, hop);
-  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::NoDane);
-  EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
+  EXPECT_EQ(look(k_host).status, HostStatus::NoDane);
   EXPECT_EQ(dns.calls(k_target_tlsa, RrType::Tlsa), 0);
 }
 
 TEST_F(DaneLookupTest, Dane4FirstCnameHopFailureIsUnusable) {
   secure_host(k_host, k_target, Security::Insecure);
   dns.set(k_host, RrType::Cname, dns_error(Errc::DnsServfail));
-  EXPECT_EQ(dane.lookup_host(k_host).status, HostStatus::Unusable);
+  EXPECT_EQ(look(k_host).status, HostStatus::Unusable);
 }
 
 TEST_F(DaneLookupTest, IpLiteralHostIsAbsent) {
   for (const char* host : {"192.0.2.1", "[192.0.2.1]", "2001:db8::1", "", "bad host"}) {
-    const auto r = dane.lookup_host(host);
+    const auto r = look(host);
     EXPECT_EQ(r.status, HostStatus::Absent) << "host \"" << host << "\"";
     EXPECT_FALSE(r.error.empty()) << host;
     EXPECT_EQ(r.host, host);
@@ -328,7 +340,7 @@ TEST_F(DaneLookupTest, IpLiteralHostIsAbsent) {
 TEST_F(DaneLookupTest, Dane10Port465QueriesUnderscore465) {
   secure_host(k_host);
   dns.set("_465._tcp.mx.example.test", RrType::Tlsa, tlsa_answer({tlsa(3, 1, 1, 32)}));
-  const auto r = dane.lookup_host(k_host, 465);
+  const auto r = look(k_host, 465);
   EXPECT_EQ(r.status, HostStatus::Authenticated) << trail(r);
   EXPECT_EQ(dns.calls("_465._tcp.mx.example.test", RrType::Tlsa), 1);
   EXPECT_EQ(dns.calls(k_tlsa, RrType::Tlsa), 0);
@@ -337,7 +349,7 @@ TEST_F(DaneLookupTest, Dane10Port465QueriesUnderscore465) {
 TEST_F(DaneLookupTest, HostNameIsNormalisedForQueries) {
   secure_host(k_host);
   dns.set(k_tlsa, RrType::Tlsa, tlsa_answer({tlsa(3, 1, 1, 32)}));
-  const auto r = dane.lookup_host("MX.Example.Test.");
+  const auto r = look("MX.Example.Test.");
   EXPECT_EQ(r.status, HostStatus::Authenticated) << trail(r);
   EXPECT_EQ(r.host, "MX.Example.Test.");
   EXPECT_EQ(r.tlsa_base_domain, k_host);
@@ -347,7 +359,7 @@ TEST_F(DaneLookupTest, TrailHasOneLinePerLookup) {
   secure_host(k_host, k_target);
   dns.set(k_target_tlsa, RrType::Tlsa, nodata(Security::Secure));
   dns.set(k_tlsa, RrType::Tlsa, tlsa_answer({tlsa(3, 1, 1, 32), tlsa(0, 0, 1, 32)}));
-  const auto r = dane.lookup_host(k_host);
+  const auto r = look(k_host);
   ASSERT_GE(r.trail.size(), 4U) << trail(r);
   EXPECT_EQ(r.trail[0].rfind("A mx.example.test: data, secure, via CNAME to mx.hosting.test", 0),
             0U)

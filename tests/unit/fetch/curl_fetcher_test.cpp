@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tlspolicy/event/loop.hpp"
+#include "tlspolicy/event/task.hpp"
 #include "tlspolicy/fetch/https_fetcher.hpp"
 
 namespace tlspolicy::fetch {
@@ -20,13 +22,18 @@ class CurlFetcherUnit : public ::testing::Test {
   static void SetUpTestSuite() { s_curl = std::make_unique<CurlGlobal>(); }
   static void TearDownTestSuite() { s_curl.reset(); }
 
-  static std::unique_ptr<HttpsFetcher> fetcher(const FetcherOptions& options = {}) {
-    auto f = make_curl_fetcher(options);
+  std::unique_ptr<HttpsFetcher> fetcher(const FetcherOptions& options = {}) {
+    auto f = make_curl_fetcher(loop, options);
     EXPECT_TRUE(f.has_value()) << (f ? "" : f.error().detail);
     return f ? std::move(*f) : nullptr;
   }
 
+  Result<HttpsResponse> fetch(HttpsFetcher& f, std::string url) {
+    return event::sync_wait(get(f, std::move(url)), &loop);
+  }
+
   static inline std::unique_ptr<CurlGlobal> s_curl;
+  event::Loop loop;
 };
 
 class NotHttpsUrl : public CurlFetcherUnit,
@@ -35,7 +42,7 @@ class NotHttpsUrl : public CurlFetcherUnit,
 TEST_P(NotHttpsUrl, IsInvalidArgument) {
   const auto f = fetcher();
   ASSERT_NE(f, nullptr);
-  const auto r = f->get(GetParam());
+  const auto r = fetch(*f, std::string(GetParam()));
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, Errc::InvalidArgument) << r.error().detail;
   EXPECT_EQ(r.error().retry, Retry::Permanent);
@@ -54,7 +61,7 @@ INSTANTIATE_TEST_SUITE_P(Urls, NotHttpsUrl,
 TEST_F(CurlFetcherUnit, NotHttpsDetailNamesTheUrl) {
   const auto f = fetcher();
   ASSERT_NE(f, nullptr);
-  const auto r = f->get("http://mta-sts.example.com/.well-known/mta-sts.txt");
+  const auto r = fetch(*f, "http://mta-sts.example.com/.well-known/mta-sts.txt");
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(r.error().detail.find("http://mta-sts.example.com"), std::string::npos)
       << r.error().detail;
@@ -63,21 +70,21 @@ TEST_F(CurlFetcherUnit, NotHttpsDetailNamesTheUrl) {
 TEST_F(CurlFetcherUnit, RefusesBadOptions) {
   FetcherOptions zero_cap;
   zero_cap.max_body_bytes = 0;
-  EXPECT_FALSE(make_curl_fetcher(zero_cap).has_value());
+  EXPECT_FALSE(make_curl_fetcher(loop, zero_cap).has_value());
 
   FetcherOptions no_timeout;
   no_timeout.total_timeout = std::chrono::milliseconds{0};
-  EXPECT_FALSE(make_curl_fetcher(no_timeout).has_value());
+  EXPECT_FALSE(make_curl_fetcher(loop, no_timeout).has_value());
 
   FetcherOptions missing_ca;
   missing_ca.ca_file = "/nonexistent/tlspolicy-test-ca.pem";
-  const auto r = make_curl_fetcher(missing_ca);
+  const auto r = make_curl_fetcher(loop, missing_ca);
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(r.error().detail.find("/nonexistent/tlspolicy-test-ca.pem"), std::string::npos);
 
   FetcherOptions bad_connect_to;
   bad_connect_to.connect_to = {"a b"};
-  EXPECT_FALSE(make_curl_fetcher(bad_connect_to).has_value());
+  EXPECT_FALSE(make_curl_fetcher(loop, bad_connect_to).has_value());
 }
 
 // The open-socket hook refuses 127.0.0.1 before connecting, so this needs no server.
@@ -88,7 +95,7 @@ TEST_F(CurlFetcherUnit, RefusesLoopbackTargetWhenPrivateAddressesAreNotAllowed) 
   o.total_timeout = std::chrono::milliseconds{5000};
   const auto f = fetcher(o);
   ASSERT_NE(f, nullptr);
-  const auto r = f->get("https://mta-sts.example.test/.well-known/mta-sts.txt");
+  const auto r = fetch(*f, "https://mta-sts.example.test/.well-known/mta-sts.txt");
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, Errc::FetchPrivateAddress) << r.error().detail;
   EXPECT_EQ(r.error().retry, Retry::Permanent);

@@ -169,6 +169,29 @@ TEST_P(SocketmapReply, Golden) {
   EXPECT_EQ(socketmap_response(c.decision, MapKind::TlsRpt, c.policy_text), c.want_tlsrpt)
       << "domain " << c.decision.domain;
   EXPECT_EQ(socketmap_response(c.decision, MapKind::Plain, c.policy_text), c.decision.postfix);
+  // The cached path's shortcut gives the same bytes, or declines.
+  for (const auto kind : {MapKind::Plain, MapKind::TlsRpt, MapKind::RequireTls}) {
+    if (const auto view = socketmap_response_view(c.decision, kind)) {
+      EXPECT_EQ(*view, socketmap_response(c.decision, kind, c.policy_text)) << c.name;
+    }
+  }
+  EXPECT_TRUE(socketmap_response_view(c.decision, MapKind::Plain)) << c.name;
+  EXPECT_FALSE(socketmap_response_view(c.decision, MapKind::RequireTls)) << c.name;
+}
+
+// A reply that must be rendered (controls, too long, STS attributes) is never a view.
+TEST(SocketmapReplyView, DeclinesWhatMustBeRendered) {
+  auto enforce = sts_enforce();
+  EXPECT_FALSE(socketmap_response_view(enforce, MapKind::TlsRpt));  // attributes are added
+  auto dirty = dane_only();
+  dirty.postfix = "OK dane-only\nX";
+  EXPECT_FALSE(socketmap_response_view(dirty, MapKind::Plain));
+  auto empty = dane_only();
+  empty.postfix.clear();
+  EXPECT_FALSE(socketmap_response_view(empty, MapKind::Plain));
+  auto huge = dane_only();
+  huge.postfix = "OK " + std::string(k_max_socketmap_reply_bytes, 'x');
+  EXPECT_FALSE(socketmap_response_view(huge, MapKind::Plain));
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -1,17 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// DecisionService: memory hits, single flight, no caching of defer, TTL
-// expiry, overload and shutdown, with a fake resolver that can hold lookups.
+// DecisionService on its engine loop: memory hits, single flight, no caching of defer, TTL
+// expiry, forget, overload, deadlines, shutdown, thousands of lookups in flight at once and
+// callers on other threads. A gate holds the fake resolver's MX answers, so a test decides
+// exactly when a lookup in flight ends.
 #include "tlspolicy/service/decision_service.hpp"
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <future>
-#include <mutex>
+#include <string>
+#include <thread>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "tlspolicy/event/offload.hpp"
 
 #include "support/fake_clock.hpp"
 #include "support/fakes.hpp"
@@ -21,47 +26,52 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Wraps FakeResolver; MX lookups wait until open() when the gate is closed.
+// Wraps FakeResolver on the loop's thread; while closed, MX lookups wait until open().
 class GatedResolver final : public dns::Resolver {
  public:
-  explicit GatedResolver(const dns::Resolver& inner) : m_inner(inner) {}
-  [[nodiscard]] Result<dns::DnsAnswer> lookup(const dns::DomainName& name,
-                                              dns::RrType type) const override {
+  explicit GatedResolver(testing::FakeResolver& inner) : m_inner(inner) {}
+  void lookup(const dns::DomainName& name, dns::RrType type, Callback done) override {
     if (type == dns::RrType::Mx) {
       ++mx_calls;
-      std::unique_lock lock{m_mu};
-      m_cv.wait(lock, [this] { return m_open; });
+      if (!m_open) {
+        m_held.emplace_back(name, type, std::move(done));
+        return;
+      }
     }
-    return m_inner.lookup(name, type);
+    m_inner.lookup(name, type, std::move(done));
   }
-  void close() {
-    const std::lock_guard lock{m_mu};
-    m_open = false;
+  void cancel_all() override {
+    for (auto& [name, type, done] : std::exchange(m_held, {})) {
+      done(fail(Errc::DnsTimeout, Retry::Transient, "cancelled"));
+    }
   }
+  void close() { m_open = false; }
   void open() {
-    {
-      const std::lock_guard lock{m_mu};
-      m_open = true;
+    m_open = true;
+    for (auto& [name, type, done] : std::exchange(m_held, {})) {
+      m_inner.lookup(name, type, std::move(done));
     }
-    m_cv.notify_all();
   }
-  mutable std::atomic<int> mx_calls{0};
+  [[nodiscard]] std::size_t held() const { return m_held.size(); }
+  std::atomic<int> mx_calls{0};
 
  private:
-  const dns::Resolver& m_inner;
-  mutable std::mutex m_mu;
-  mutable std::condition_variable m_cv;
+  testing::FakeResolver& m_inner;
   bool m_open = true;
+  std::vector<std::tuple<dns::DomainName, dns::RrType, Callback>> m_held;
 };
 
 class Service : public ::testing::Test {
  protected:
+  event::Loop loop;
   testing::FakeResolver fake;
   GatedResolver dns{fake};
   testing::FakeFetcher https;
   testing::MemoryPolicyCache store;
   testing::FakeClock clock;
-  sts::StsDiscovery sts{dns, https, store, clock, util::null_logger(), sts::StsOptions{300s}};
+  event::InlineOffload offload;
+  sts::StsDiscovery sts{
+      dns, https, store, offload, clock, util::null_logger(), sts::StsOptions{300s}};
   dane::DaneLookup dane{dns, util::null_logger()};
   policy::PolicyEngine engine{dns, dane, sts, clock, util::null_logger(), {}};
 
@@ -75,18 +85,30 @@ class Service : public ::testing::Test {
     return policy::DecideRequest{*dns::DomainName::parse(domain), false};
   }
 
-  // Calls decide() and waits (bounded) for the answer.
-  static DecisionPtr ask(DecisionService& svc, const std::string& domain) {
-    std::promise<DecisionPtr> p;
-    auto f = p.get_future();
-    svc.decide(request(domain), [&p](DecisionPtr d) { p.set_value(std::move(d)); });
-    if (f.wait_for(10s) != std::future_status::ready) return nullptr;
-    return f.get();
+  /// Runs the loop until `done()` or 10 s; false on the time limit.
+  bool run_until(const std::function<bool()>& done) {
+    bool late = false;
+    const auto timer = loop.after(10s, [&] { late = true; });
+    loop.run_until([&] { return done() || late; });
+    loop.cancel(timer);
+    return !late;
+  }
+
+  /// Calls decide() and runs the loop until the answer came.
+  DecisionPtr ask(DecisionService& svc, const std::string& domain) {
+    DecisionPtr got;
+    svc.decide(request(domain), [&got](DecisionPtr d) { got = std::move(d); });
+    if (!run_until([&] { return got != nullptr; })) return nullptr;
+    return got;
+  }
+
+  DecisionService make(ServiceOptions options = {}) {
+    return DecisionService{engine, loop, clock, util::null_logger(), std::move(options)};
   }
 };
 
 TEST_F(Service, SecondQueryIsAnsweredFromMemory) {
-  DecisionService svc{engine, clock, util::null_logger(), {}};
+  auto svc = make();
   const auto first = ask(svc, "example.test");
   ASSERT_TRUE(first);
   EXPECT_EQ(first->action, policy::Action::Opportunistic);
@@ -100,9 +122,9 @@ TEST_F(Service, SecondQueryIsAnsweredFromMemory) {
 }
 
 TEST_F(Service, DecideFromMemoryAnswersHitsOnly) {
-  DecisionService svc{engine, clock, util::null_logger(), {}};
+  auto svc = make();
   EXPECT_FALSE(svc.decide_from_memory(request("example.test")));  // a miss starts nothing
-  EXPECT_EQ(dns.mx_calls.load(), 0);
+  EXPECT_EQ(loop.pending(), 0u);
   const auto first = ask(svc, "example.test");
   ASSERT_TRUE(first);
   EXPECT_EQ(svc.decide_from_memory(request("example.test")), first);
@@ -112,29 +134,23 @@ TEST_F(Service, DecideFromMemoryAnswersHitsOnly) {
 }
 
 TEST_F(Service, ConcurrentQueriesForOneDomainShareOneLookup) {
-  DecisionService svc{engine, clock, util::null_logger(), {}};
+  auto svc = make();
   dns.close();
-  std::mutex mu;
   std::vector<DecisionPtr> got;
-  std::condition_variable cv;
   for (int i = 0; i < 20; ++i) {
-    svc.decide(request("example.test"), [&](DecisionPtr d) {
-      const std::lock_guard lock{mu};
-      got.push_back(std::move(d));
-      cv.notify_all();
-    });
+    svc.decide(request("example.test"), [&](DecisionPtr d) { got.push_back(std::move(d)); });
   }
-  EXPECT_EQ(svc.stats().joined, 19u);
+  ASSERT_TRUE(run_until([&] { return svc.stats().joined == 19; }));
+  EXPECT_EQ(dns.held(), 1u);
   dns.open();
-  std::unique_lock lock{mu};
-  ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return got.size() == 20; }));
+  ASSERT_TRUE(run_until([&] { return got.size() == 20; }));
   EXPECT_EQ(dns.mx_calls.load(), 1);
   for (const auto& d : got) EXPECT_EQ(d, got.front());
 }
 
 TEST_F(Service, DeferIsNotCached) {
   fake.set("fail.test", dns::RrType::Mx, testing::dns_error(Errc::DnsServfail));
-  DecisionService svc{engine, clock, util::null_logger(), {}};
+  auto svc = make();
   EXPECT_EQ(ask(svc, "fail.test")->action, policy::Action::Defer);
   EXPECT_EQ(ask(svc, "fail.test")->action, policy::Action::Defer);
   EXPECT_EQ(dns.mx_calls.load(), 2);
@@ -142,7 +158,7 @@ TEST_F(Service, DeferIsNotCached) {
 }
 
 TEST_F(Service, DecisionExpiresWithItsTtl) {
-  DecisionService svc{engine, clock, util::null_logger(), {}};
+  auto svc = make();
   const auto first = ask(svc, "example.test");
   ASSERT_TRUE(first);
   ASSERT_EQ(first->ttl, 600s);
@@ -154,7 +170,7 @@ TEST_F(Service, DecisionExpiresWithItsTtl) {
 }
 
 TEST_F(Service, ForgetDropsCachedDecisions) {
-  DecisionService svc{engine, clock, util::null_logger(), {}};
+  auto svc = make();
   ASSERT_TRUE(ask(svc, "example.test"));
   svc.forget("example.test");
   EXPECT_FALSE(svc.cached(request("example.test")));
@@ -162,75 +178,152 @@ TEST_F(Service, ForgetDropsCachedDecisions) {
   EXPECT_EQ(dns.mx_calls.load(), 2);
 }
 
-// A purge or refresh while a lookup is in flight: that lookup may have read
-// the policy just forgotten, so its decision answers its waiters but is not
-// kept (else the old decision would outlive the purge).
+// A purge or refresh while a lookup is in flight: that lookup may have read the policy just
+// forgotten, so its decision answers its waiters but is not kept (else the old decision
+// would outlive the purge).
 TEST_F(Service, ForgetDuringALookupKeepsItsDecisionOutOfMemory) {
-  DecisionService svc{engine, clock, util::null_logger(), {}};
+  auto svc = make();
   dns.close();  // the lookup starts and waits at the gate
-  std::promise<DecisionPtr> p;
-  auto f = p.get_future();
-  svc.decide(request("example.test"), [&p](DecisionPtr d) { p.set_value(std::move(d)); });
+  DecisionPtr got;
+  svc.decide(request("example.test"), [&got](DecisionPtr d) { got = std::move(d); });
+  ASSERT_TRUE(run_until([&] { return dns.held() == 1; }));
   svc.forget("example.test");
   dns.open();
-  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
-  EXPECT_TRUE(f.get());
+  ASSERT_TRUE(run_until([&] { return got != nullptr; }));
   EXPECT_FALSE(svc.cached(request("example.test")));
   EXPECT_EQ(svc.stats().cached, 0u);
   ASSERT_TRUE(ask(svc, "example.test"));  // a lookup after the forget is kept
   EXPECT_TRUE(svc.cached(request("example.test")));
 }
 
-TEST_F(Service, TooManyPendingLookupsDeferAtOnce) {
-  DecisionService svc{engine, clock, util::null_logger(), {1, 1, 100, {}}};
+TEST_F(Service, TooManyLookupsInFlightDeferAtOnce) {
+  ServiceOptions options;
+  options.max_in_flight = 2;
+  auto svc = make(options);
   dns.close();
-  std::atomic<int> answered{0};
-  svc.decide(request("a.test"), [&](DecisionPtr) { ++answered; });  // runs, held at the gate
-  // Wait until the worker holds a.test, so b.test stays queued.
-  for (int i = 0; i < 1000 && dns.mx_calls.load() == 0; ++i) std::this_thread::sleep_for(1ms);
-  svc.decide(request("b.test"), [&](DecisionPtr) { ++answered; });  // queued
+  int answered = 0;
+  svc.decide(request("a.test"), [&](DecisionPtr) { ++answered; });
+  svc.decide(request("b.test"), [&](DecisionPtr) { ++answered; });
   const auto refused = ask(svc, "c.test");
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->action, policy::Action::Defer);
   EXPECT_TRUE(refused->postfix.starts_with("TEMP ")) << refused->postfix;
+  EXPECT_NE(refused->reason.find("overloaded"), std::string::npos) << refused->reason;
   EXPECT_EQ(svc.stats().overloaded, 1u);
+  EXPECT_EQ(svc.stats().in_flight, 2u);
+  EXPECT_EQ(answered, 0);
   dns.open();
+  ASSERT_TRUE(run_until([&] { return answered == 2; }));
+  EXPECT_EQ(svc.stats().in_flight, 0u);
 }
 
-TEST_F(Service, ShutdownAnswersEveryQueuedLookupOnce) {
-  std::atomic<int> answers{0};
-  {
-    DecisionService svc{engine, clock, util::null_logger(), {1, 10, 100, {}}};
-    dns.close();
-    svc.decide(request("a.test"), [&](DecisionPtr) { ++answers; });
-    for (int i = 0; i < 1000 && dns.mx_calls.load() == 0; ++i) std::this_thread::sleep_for(1ms);
-    for (const char* d : {"b.test", "c.test", "d.test"}) {
-      svc.decide(request(d), [&](DecisionPtr) { ++answers; });
-    }
-    dns.open();  // the destructor finds the rest queued, running or done
-  }
-  // Decided or refused at shutdown, every caller hears back exactly once.
-  EXPECT_EQ(answers.load(), 4);
-}
-
-// The daemon's callbacks keep the state they started with (service included) alive, and a
-// SIGHUP swaps that state: when a callback holds the last reference, the service is
-// destroyed on its own worker thread. That worker must not join itself (std::system_error
-// "Resource deadlock avoided" from a destructor: std::terminate, the daemon aborted).
-TEST_F(Service, DestroyedByItsOwnCallbackOnAWorker) {
+// No thread per lookup: thousands wait at once, and every one is answered.
+TEST_F(Service, ThousandsOfLookupsInFlightAtOnce) {
+  auto svc = make();
   dns.close();
-  auto svc =
-      std::make_shared<DecisionService>(engine, clock, util::null_logger(), ServiceOptions{});
-  const std::weak_ptr<DecisionService> weak = svc;
-  std::promise<void> called;
-  auto f = called.get_future();
-  svc->decide(request("example.test"),
-              [keep = svc, &called](const DecisionPtr&) { called.set_value(); });
-  svc.reset();  // the callback's copy is the last reference now
+  constexpr int n = 5000;
+  int answered = 0;
+  for (int i = 0; i < n; ++i) {
+    svc.decide(request("d" + std::to_string(i) + ".test"), [&](DecisionPtr d) {
+      if (d && d->action == policy::Action::Opportunistic) ++answered;
+    });
+  }
+  ASSERT_TRUE(run_until([&] { return dns.held() == static_cast<std::size_t>(n); }));
+  EXPECT_EQ(svc.stats().in_flight, static_cast<std::size_t>(n));
+  EXPECT_EQ(svc.running(), static_cast<std::size_t>(n));
   dns.open();
-  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
-  for (int i = 0; i < 10000 && !weak.expired(); ++i) std::this_thread::sleep_for(1ms);
-  EXPECT_TRUE(weak.expired());
+  ASSERT_TRUE(run_until([&] { return answered == n; }));
+  EXPECT_EQ(svc.running(), 0u);
+}
+
+// SPEC §5: a decision that outlives limits.decision_deadline answers a defer that says so;
+// the lookup goes on and its decision serves the queries after it.
+TEST_F(Service, DeadlineAnswersDeferAndTheLookupGoesOn) {
+  ServiceOptions options;
+  options.deadline = 50ms;
+  auto svc = make(options);
+  dns.close();
+  const auto late = ask(svc, "slow.test");
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late->action, policy::Action::Defer);
+  EXPECT_TRUE(late->postfix.starts_with("TEMP ")) << late->postfix;
+  EXPECT_NE(late->reason.find("deadline"), std::string::npos) << late->reason;
+  EXPECT_EQ(svc.stats().deadlines, 1u);
+  EXPECT_EQ(svc.running(), 1u);
+  dns.open();
+  ASSERT_TRUE(run_until([&] { return svc.running() == 0; }));
+  const auto kept = svc.cached(request("slow.test"));
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->action, policy::Action::Opportunistic);
+}
+
+// A waiter that joins a flight after its deadline fired gets a deadline of its own.
+TEST_F(Service, LateJoinerGetsItsOwnDeadline) {
+  ServiceOptions options;
+  options.deadline = 50ms;
+  auto svc = make(options);
+  dns.close();
+  ASSERT_TRUE(ask(svc, "slow.test"));
+  const auto second = ask(svc, "slow.test");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->action, policy::Action::Defer);
+  EXPECT_EQ(svc.stats().deadlines, 2u);
+  EXPECT_EQ(dns.mx_calls.load(), 1);  // still one lookup
+  dns.open();
+  ASSERT_TRUE(run_until([&] { return svc.running() == 0; }));
+}
+
+TEST_F(Service, StopAnswersEveryWaiterOnceAndRefusesNewLookups) {
+  auto svc = make();
+  dns.close();
+  std::vector<DecisionPtr> got;
+  for (const char* d : {"a.test", "b.test", "a.test"}) {
+    svc.decide(request(d), [&](DecisionPtr p) { got.push_back(std::move(p)); });
+  }
+  ASSERT_TRUE(run_until([&] { return dns.held() == 2; }));
+  svc.stop();
+  ASSERT_EQ(got.size(), 3u);
+  for (const auto& d : got) {
+    EXPECT_EQ(d->action, policy::Action::Defer);
+    EXPECT_NE(d->reason.find("shutting down"), std::string::npos) << d->reason;
+  }
+  const auto after = ask(svc, "c.test");
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->action, policy::Action::Defer);
+  EXPECT_EQ(dns.mx_calls.load(), 2);  // c.test started nothing
+  // The lookups still run until they end (the daemon cancels them); nobody hears twice.
+  EXPECT_EQ(svc.running(), 2u);
+  dns.cancel_all();
+  ASSERT_TRUE(run_until([&] { return svc.running() == 0; }));
+  EXPECT_EQ(got.size(), 3u);
+}
+
+// Callers on other threads (the server's): decide() hands the request to the loop and the
+// answer comes back on the loop's thread. Run under TSan in CI.
+TEST_F(Service, CallersOnOtherThreads) {
+  auto svc = make();
+  std::atomic<bool> quit{false};
+  std::thread loop_thread{[&] { loop.run_until([&] { return quit.load(); }); }};
+  std::vector<std::thread> callers;
+  std::atomic<int> answered{0};
+  for (int t = 0; t < 4; ++t) {
+    callers.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        std::promise<DecisionPtr> p;
+        auto f = p.get_future();
+        svc.decide(request("d" + std::to_string(i % 10) + ".test"),
+                   [&p](DecisionPtr d) { p.set_value(std::move(d)); });
+        if (f.wait_for(10s) == std::future_status::ready && f.get()) ++answered;
+        if (i % 7 == t) svc.forget("");
+      }
+    });
+  }
+  for (auto& c : callers) c.join();
+  quit = true;
+  loop.post([] {});
+  loop_thread.join();
+  EXPECT_EQ(answered.load(), 200);
+  EXPECT_LE(svc.stats().misses, 200u);
 }
 
 }  // namespace

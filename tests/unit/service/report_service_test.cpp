@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tlspolicy/event/loop.hpp"
 #include "tlspolicy/tlsrpt/report.hpp"
 
 #include "support/fake_clock.hpp"
@@ -49,6 +50,7 @@ class Reports : public ::testing::Test {
   // 2026-06-01T12:00:00Z: results today, the report after midnight.
   testing::FakeClock clock{util::TimePoint{std::chrono::sys_days{2026y / 6 / 1} + 12h}};
   testing::FakeResolver dns;
+  event::LoopThread loop;  ///< the resolver's loop: delivery looks up _smtp._tls from here
   FakePoster poster;
   std::unique_ptr<cache::ReportStore> store =
       *cache::open_sqlite_report_store(cache::SqliteOptions{":memory:", 1000});
@@ -73,7 +75,7 @@ class Reports : public ::testing::Test {
   ~Reports() override { std::filesystem::remove_all(dir); }
 
   ReportService service() {
-    return ReportService{*store, dns, &poster, clock, util::null_logger(), options};
+    return ReportService{*store, loop.loop(), dns, &poster, clock, util::null_logger(), options};
   }
   void record(ReportService& s, const std::string& domain, std::uint64_t ok, std::uint64_t bad) {
     tlsrpt::PolicyResult r;

@@ -39,7 +39,14 @@ class Discovery : public ::testing::Test {
   FakeFetcher https;
   MemoryPolicyCache store;
   FakeClock clock;
-  StsDiscovery sts{dns, https, store, clock, util::null_logger(), StsOptions{300s}};
+  event::InlineOffload offload;
+  StsDiscovery sts{dns, https, store, offload, clock, util::null_logger(), StsOptions{300s}};
+
+  StsOutcome discover(const dns::DomainName& d) { return event::sync_wait(sts.discover(d)); }
+  Result<cache::CachedPolicy> refresh(const dns::DomainName& d,
+                                      const std::optional<cache::CachedPolicy>& stored) {
+    return event::sync_wait(sts.refresh(d, stored));
+  }
 
   void publish(const std::string& id) {
     dns.set(k_txt, dns::RrType::Txt, txt_answer({{"v=STSv1; id=" + id + ";"}}));
@@ -49,7 +56,7 @@ class Discovery : public ::testing::Test {
 TEST_F(Discovery, Sts1FetchesAndStoresPolicy) {
   publish("one");
   https.set(k_url, http(200, k_enforce));
-  const auto got = sts.discover(domain);
+  const auto got = discover(domain);
   ASSERT_TRUE(got.policy);
   EXPECT_FALSE(got.from_cache);
   EXPECT_TRUE(got.failures.empty());
@@ -65,9 +72,9 @@ TEST_F(Discovery, Sts1FetchesAndStoresPolicy) {
 TEST_F(Discovery, Sts6SameIdUsesCacheWithoutFetching) {
   publish("one");
   https.set(k_url, http(200, k_enforce));
-  ASSERT_TRUE(sts.discover(domain).policy);
+  ASSERT_TRUE(discover(domain).policy);
   clock.advance(3600s);
-  const auto got = sts.discover(domain);
+  const auto got = discover(domain);
   ASSERT_TRUE(got.policy);
   EXPECT_TRUE(got.from_cache);
   EXPECT_EQ(https.calls(k_url), 1);
@@ -76,10 +83,10 @@ TEST_F(Discovery, Sts6SameIdUsesCacheWithoutFetching) {
 TEST_F(Discovery, NewIdTriggersRefetch) {
   publish("one");
   https.set(k_url, http(200, k_testing));
-  ASSERT_TRUE(sts.discover(domain).policy);
+  ASSERT_TRUE(discover(domain).policy);
   publish("two");
   https.set(k_url, http(200, k_enforce));
-  const auto got = sts.discover(domain);
+  const auto got = discover(domain);
   ASSERT_TRUE(got.policy);
   EXPECT_FALSE(got.from_cache);
   EXPECT_EQ(got.policy->id, "two");
@@ -90,9 +97,9 @@ TEST_F(Discovery, NewIdTriggersRefetch) {
 TEST_F(Discovery, ExpiredPolicyIsRefetchedEvenWithSameId) {
   publish("one");
   https.set(k_url, http(200, k_testing));  // max_age 600
-  ASSERT_TRUE(sts.discover(domain).policy);
+  ASSERT_TRUE(discover(domain).policy);
   clock.advance(601s);
-  const auto got = sts.discover(domain);
+  const auto got = discover(domain);
   ASSERT_TRUE(got.policy);
   EXPECT_FALSE(got.from_cache);
   EXPECT_EQ(https.calls(k_url), 2);
@@ -101,10 +108,10 @@ TEST_F(Discovery, ExpiredPolicyIsRefetchedEvenWithSameId) {
 TEST_F(Discovery, Sts18FetchFailureKeepsUnexpiredCachedPolicy) {
   publish("one");
   https.set(k_url, http(200, k_enforce));
-  ASSERT_TRUE(sts.discover(domain).policy);
+  ASSERT_TRUE(discover(domain).policy);
   publish("two");
   https.set(k_url, fail(Errc::FetchTimeout, Retry::Transient, "timed out"));
-  const auto got = sts.discover(domain);
+  const auto got = discover(domain);
   ASSERT_TRUE(got.policy);
   EXPECT_TRUE(got.from_cache);
   EXPECT_EQ(got.policy->id, "one");
@@ -119,7 +126,7 @@ TEST_F(Discovery, Sts18FetchFailureKeepsUnexpiredCachedPolicy) {
 TEST_F(Discovery, Sts17FetchFailureWithoutCacheMeansNoPolicy) {
   publish("one");
   https.set(k_url, http(404, "not here", "text/html"));
-  const auto got = sts.discover(domain);
+  const auto got = discover(domain);
   EXPECT_FALSE(got.policy);
   ASSERT_EQ(got.failures.size(), 1u);
   EXPECT_EQ(got.failures[0].code, Errc::FetchStatus);
@@ -128,18 +135,18 @@ TEST_F(Discovery, Sts17FetchFailureWithoutCacheMeansNoPolicy) {
 TEST_F(Discovery, Sts18ExpiredCacheIsNotApplied) {
   publish("one");
   https.set(k_url, http(200, k_testing));
-  ASSERT_TRUE(sts.discover(domain).policy);
+  ASSERT_TRUE(discover(domain).policy);
   clock.advance(700s);
   https.set(k_url, fail(Errc::FetchConnect, Retry::Transient, "refused"));
-  EXPECT_FALSE(sts.discover(domain).policy);
+  EXPECT_FALSE(discover(domain).policy);
 }
 
 TEST_F(Discovery, Sts7MissingTxtKeepsCachedPolicy) {
   publish("one");
   https.set(k_url, http(200, k_enforce));
-  ASSERT_TRUE(sts.discover(domain).policy);
+  ASSERT_TRUE(discover(domain).policy);
   dns.set(k_txt, dns::RrType::Txt, testing::nxdomain());
-  const auto got = sts.discover(domain);
+  const auto got = discover(domain);
   ASSERT_TRUE(got.policy);
   EXPECT_TRUE(got.from_cache);
   EXPECT_TRUE(got.failures.empty());
@@ -147,7 +154,7 @@ TEST_F(Discovery, Sts7MissingTxtKeepsCachedPolicy) {
 
 TEST_F(Discovery, NoTxtNoCacheMeansNoPolicyAndNoFailure) {
   dns.set(k_txt, dns::RrType::Txt, testing::nodata());
-  const auto got = sts.discover(domain);
+  const auto got = discover(domain);
   EXPECT_FALSE(got.policy);
   EXPECT_TRUE(got.failures.empty());
   EXPECT_EQ(https.calls(k_url), 0);
@@ -155,7 +162,7 @@ TEST_F(Discovery, NoTxtNoCacheMeansNoPolicyAndNoFailure) {
 
 TEST_F(Discovery, TxtServfailWithoutCacheProceedsWithoutPolicyAndRecordsFailure) {
   dns.set(k_txt, dns::RrType::Txt, testing::dns_error(Errc::DnsServfail));
-  const auto got = sts.discover(domain);
+  const auto got = discover(domain);
   EXPECT_FALSE(got.policy);
   ASSERT_EQ(got.failures.size(), 1u);
   EXPECT_EQ(got.failures[0].code, Errc::DnsServfail);
@@ -164,16 +171,16 @@ TEST_F(Discovery, TxtServfailWithoutCacheProceedsWithoutPolicyAndRecordsFailure)
 TEST_F(Discovery, TxtServfailWithCacheUsesCache) {
   publish("one");
   https.set(k_url, http(200, k_enforce));
-  ASSERT_TRUE(sts.discover(domain).policy);
+  ASSERT_TRUE(discover(domain).policy);
   dns.set(k_txt, dns::RrType::Txt, testing::dns_error(Errc::DnsTimeout));
-  const auto got = sts.discover(domain);
+  const auto got = discover(domain);
   ASSERT_TRUE(got.policy);
   EXPECT_TRUE(got.from_cache);
 }
 
 TEST_F(Discovery, BogusTxtIsAFailureNotAPolicy) {
   dns.set(k_txt, dns::RrType::Txt, txt_answer({{"v=STSv1; id=one;"}}, dns::Security::Bogus));
-  const auto got = sts.discover(domain);
+  const auto got = discover(domain);
   EXPECT_FALSE(got.policy);
   EXPECT_TRUE(got.txt_bogus);
   EXPECT_EQ(got.failures.size(), 1u);
@@ -182,7 +189,7 @@ TEST_F(Discovery, BogusTxtIsAFailureNotAPolicy) {
 
 TEST_F(Discovery, Sts3TwoStsRecordsMeanNoPolicy) {
   dns.set(k_txt, dns::RrType::Txt, txt_answer({{"v=STSv1; id=one;"}, {"v=STSv1; id=two;"}}));
-  const auto got = sts.discover(domain);
+  const auto got = discover(domain);
   EXPECT_FALSE(got.policy);
   EXPECT_EQ(https.calls(k_url), 0);
 }
@@ -190,7 +197,7 @@ TEST_F(Discovery, Sts3TwoStsRecordsMeanNoPolicy) {
 TEST_F(Discovery, Sts4SplitTxtIsConcatenated) {
   dns.set(k_txt, dns::RrType::Txt, txt_answer({{"v=STSv1; id=sp", "lit;"}}));
   https.set(k_url, http(200, k_enforce));
-  const auto got = sts.discover(domain);
+  const auto got = discover(domain);
   ASSERT_TRUE(got.policy);
   EXPECT_EQ(got.policy->id, "split");
 }
@@ -198,35 +205,35 @@ TEST_F(Discovery, Sts4SplitTxtIsConcatenated) {
 TEST_F(Discovery, Sts16FailedFetchIsNotRetriedForFiveMinutes) {
   publish("one");
   https.set(k_url, fail(Errc::FetchConnect, Retry::Transient, "refused"));
-  EXPECT_FALSE(sts.discover(domain).policy);
+  EXPECT_FALSE(discover(domain).policy);
   https.set(k_url, http(200, k_enforce));
   clock.advance(299s);
-  const auto skipped = sts.discover(domain);
+  const auto skipped = discover(domain);
   EXPECT_FALSE(skipped.policy);
   EXPECT_EQ(https.calls(k_url), 1);
   ASSERT_EQ(skipped.failures.size(), 1u);
   clock.advance(1s);
-  EXPECT_TRUE(sts.discover(domain).policy);
+  EXPECT_TRUE(discover(domain).policy);
   EXPECT_EQ(https.calls(k_url), 2);
 }
 
 TEST_F(Discovery, Sts16BackoffIsPerId) {
   publish("one");
   https.set(k_url, fail(Errc::FetchConnect, Retry::Transient, "refused"));
-  EXPECT_FALSE(sts.discover(domain).policy);
+  EXPECT_FALSE(discover(domain).policy);
   publish("two");
   https.set(k_url, http(200, k_enforce));
-  EXPECT_TRUE(sts.discover(domain).policy);
+  EXPECT_TRUE(discover(domain).policy);
   EXPECT_EQ(https.calls(k_url), 2);
 }
 
 TEST_F(Discovery, FetchedModeNoneReplacesCachedPolicy) {
   publish("one");
   https.set(k_url, http(200, k_enforce));
-  ASSERT_TRUE(sts.discover(domain).policy);
+  ASSERT_TRUE(discover(domain).policy);
   publish("two");
   https.set(k_url, http(200, k_none));
-  const auto got = sts.discover(domain);
+  const auto got = discover(domain);
   ASSERT_TRUE(got.policy);
   EXPECT_EQ(got.policy->policy.mode, StsMode::None);
   const auto stored = store.get(domain);
@@ -237,7 +244,7 @@ TEST_F(Discovery, FetchedModeNoneReplacesCachedPolicy) {
 TEST_F(Discovery, InvalidPolicyBodyMeansNoPolicy) {
   publish("one");
   https.set(k_url, http(200, "version: STSv1\nmode: enforce\nmx: a.example\n"));  // no max_age
-  const auto got = sts.discover(domain);
+  const auto got = discover(domain);
   EXPECT_FALSE(got.policy);
   ASSERT_EQ(got.failures.size(), 1u);
   EXPECT_EQ(got.failures[0].code, Errc::StsPolicySyntax);
@@ -247,7 +254,7 @@ TEST_F(Discovery, StoreWriteFailureStillAppliesFetchedPolicy) {
   publish("one");
   https.set(k_url, http(200, k_enforce));
   store.fail_writes = true;
-  const auto got = sts.discover(domain);
+  const auto got = discover(domain);
   ASSERT_TRUE(got.policy);
   EXPECT_EQ(got.failures.size(), 1u);
 }
@@ -258,25 +265,25 @@ TEST_F(Discovery, StoreWriteFailureStillAppliesFetchedPolicy) {
 TEST_F(Discovery, Sts18UnreadableStoreWithoutAFetchIsIndeterminate) {
   publish("one");
   https.set(k_url, http(200, k_enforce));
-  ASSERT_TRUE(sts.discover(domain).policy);  // cached now
+  ASSERT_TRUE(discover(domain).policy);  // cached now
   store.fail_reads = true;
   dns.set(k_txt, dns::RrType::Txt, testing::nxdomain());  // STS-7: no TXT keeps a cached policy
-  auto got = sts.discover(domain);
+  auto got = discover(domain);
   EXPECT_FALSE(got.policy);
   EXPECT_TRUE(got.indeterminate);
   EXPECT_NE(got.indeterminate_reason.find("store"), std::string::npos) << got.indeterminate_reason;
   dns.set(k_txt, dns::RrType::Txt, testing::dns_error(Errc::DnsServfail));
-  EXPECT_TRUE(sts.discover(domain).indeterminate);
+  EXPECT_TRUE(discover(domain).indeterminate);
   publish("two");
   https.set(k_url, testing::dns_error(Errc::FetchConnect));
-  EXPECT_TRUE(sts.discover(domain).indeterminate);
+  EXPECT_TRUE(discover(domain).indeterminate);
 }
 
 TEST_F(Discovery, Sts18UnreadableStoreStillAppliesAFetchedPolicy) {
   store.fail_reads = true;
   publish("one");
   https.set(k_url, http(200, k_enforce));
-  const auto got = sts.discover(domain);
+  const auto got = discover(domain);
   ASSERT_TRUE(got.policy);
   EXPECT_FALSE(got.indeterminate);
   EXPECT_EQ(got.policy->policy.mode, StsMode::Enforce);
@@ -284,12 +291,12 @@ TEST_F(Discovery, Sts18UnreadableStoreStillAppliesAFetchedPolicy) {
 
 TEST_F(Discovery, BogusTxtWithoutCacheIsIndeterminateWithCacheIsNot) {
   dns.set(k_txt, dns::RrType::Txt, txt_answer({{"v=STSv1; id=one;"}}, dns::Security::Bogus));
-  EXPECT_TRUE(sts.discover(domain).indeterminate);
+  EXPECT_TRUE(discover(domain).indeterminate);
   publish("one");
   https.set(k_url, http(200, k_enforce));
-  ASSERT_TRUE(sts.discover(domain).policy);
+  ASSERT_TRUE(discover(domain).policy);
   dns.set(k_txt, dns::RrType::Txt, txt_answer({{"v=STSv1; id=one;"}}, dns::Security::Bogus));
-  const auto got = sts.discover(domain);
+  const auto got = discover(domain);
   EXPECT_FALSE(got.indeterminate);
   EXPECT_TRUE(got.from_cache);
 }
@@ -297,7 +304,7 @@ TEST_F(Discovery, BogusTxtWithoutCacheIsIndeterminateWithCacheIsNot) {
 TEST_F(Discovery, TxtTtlZeroIsKeptAsZero) {
   dns.set(k_txt, dns::RrType::Txt, txt_answer({{"v=STSv1; id=one;"}}, dns::Security::Secure, 0));
   https.set(k_url, http(200, k_enforce));
-  const auto got = sts.discover(domain);
+  const auto got = discover(domain);
   ASSERT_TRUE(got.txt_ttl);
   EXPECT_EQ(*got.txt_ttl, 0s);
 }
@@ -306,13 +313,13 @@ TEST_F(Discovery, TxtTtlZeroIsKeptAsZero) {
 TEST_F(Discovery, Sts34RefreshFetchesEvenWhenTheTxtLookupFails) {
   publish("one");
   https.set(k_url, http(200, k_enforce));
-  const auto first = sts.discover(domain);
+  const auto first = discover(domain);
   ASSERT_TRUE(first.policy);
   clock.advance(std::chrono::hours(30));
   dns.set(k_txt, dns::RrType::Txt, testing::dns_error(Errc::DnsServfail));
   https.set(k_url,
             http(200, "version: STSv1\nmode: testing\nmx: mx.example.test\nmax_age: 86400\n"));
-  const auto refreshed = sts.refresh(domain, first.policy);
+  const auto refreshed = refresh(domain, first.policy);
   ASSERT_TRUE(refreshed) << refreshed.error().detail;
   EXPECT_EQ(refreshed->id, "one");  // the stored id labels it
   EXPECT_EQ(refreshed->policy.mode, StsMode::Testing);
@@ -325,7 +332,7 @@ TEST_F(Discovery, Sts34RefreshFetchesEvenWhenTheTxtLookupFails) {
 TEST_F(Discovery, Sts34RefreshTakesTheTxtIdWhenThereIsOne) {
   publish("two");
   https.set(k_url, http(200, k_enforce));
-  const auto refreshed = sts.refresh(domain, std::nullopt);
+  const auto refreshed = refresh(domain, std::nullopt);
   ASSERT_TRUE(refreshed);
   EXPECT_EQ(refreshed->id, "two");
 }
@@ -333,15 +340,15 @@ TEST_F(Discovery, Sts34RefreshTakesTheTxtIdWhenThereIsOne) {
 TEST_F(Discovery, Sts18RefreshThatFailsKeepsTheStoredPolicy) {
   publish("one");
   https.set(k_url, http(200, k_enforce));
-  const auto first = sts.discover(domain);
+  const auto first = discover(domain);
   ASSERT_TRUE(first.policy);
   https.set(k_url, testing::dns_error(Errc::FetchTimeout));
-  EXPECT_FALSE(sts.refresh(domain, first.policy));
+  EXPECT_FALSE(refresh(domain, first.policy));
   const auto stored = store.get(domain);
   ASSERT_TRUE(stored && *stored);
   EXPECT_EQ(**stored, *first.policy);
   dns.set(k_txt, dns::RrType::Txt, testing::nxdomain());
-  const auto none = sts.refresh(domain, std::nullopt);  // no id anywhere
+  const auto none = refresh(domain, std::nullopt);  // no id anywhere
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().code, Errc::StsNoRecord);
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The trust-ad resolver (src/dns/ldns_resolver.cpp) against a real DNS server
+// The trust-ad resolver (src/dns/stub_resolver.cpp) against a real DNS server
 // on loopback: ldns-testns (ldnsutils) serves the scripted replies of
 // tests/integration/env/testns/trust_ad_resolver.testns, so the wire format,
 // UDP timeouts and the TCP retry after TC all run for real. Skips when
@@ -22,6 +22,8 @@
 #include <gtest/gtest.h>
 
 #include "tlspolicy/dns/resolver.hpp"
+#include "tlspolicy/event/loop.hpp"
+#include "tlspolicy/event/task.hpp"
 
 #include "support/testing.hpp"
 #include <arpa/inet.h>
@@ -75,24 +77,7 @@ bool tcp_port_open(std::uint16_t port) {
   return ok;
 }
 
-/// A temporary directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "tlspolicy-testns-XXXXXX").string();
-    if (::mkdtemp(templ.data()) != nullptr) m_path = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!m_path.empty()) fs::remove_all(m_path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] const fs::path& path() const { return m_path; }
-
- private:
-  fs::path m_path;
-};
+using testing::TempDir;
 
 /// One ldns-testns process on a random loopback port; killed on destruction.
 class TestnsServer {
@@ -245,21 +230,25 @@ class TrustAdResolver : public ::testing::Test {
     if (HasFailure()) std::cerr << "ldns-testns log:\n" << m_server.log();
   }
 
-  static std::unique_ptr<Resolver> make(std::vector<ServerAddress> servers,
-                                        std::chrono::milliseconds timeout) {
+  std::unique_ptr<Resolver> make(std::vector<ServerAddress> servers,
+                                 std::chrono::milliseconds timeout) {
     ResolverOptions options;
     options.servers = std::move(servers);
     options.timeout = timeout;
     options.attempts = 1;
-    auto r = make_trust_ad_resolver(options);
+    auto r = make_trust_ad_resolver(m_loop, options);
     EXPECT_TRUE(r) << r.error().detail;
     return r ? std::move(*r) : nullptr;
   }
 
   Result<DnsAnswer> lookup(const char* qname, RrType type) {
-    return m_resolver->lookup(name(qname), type);
+    return lookup(*m_resolver, qname, type);
+  }
+  Result<DnsAnswer> lookup(Resolver& r, const char* qname, RrType type) {
+    return event::sync_wait(dns::lookup(r, name(qname), type), &m_loop);
   }
 
+  event::Loop m_loop;  ///< before the resolvers, which use it
   TempDir m_dir;
   TestnsServer m_server;
   std::unique_ptr<Resolver> m_resolver;
@@ -396,12 +385,15 @@ TEST_F(TrustAdResolver, TlsaFieldsAndData) {
   EXPECT_EQ(tlsa.data[31], 0xef);
 }
 
-TEST_F(TrustAdResolver, ReplyWithWrongIdIsMalformed) {
-  // The script's reply has ID 0; ldns picks a random query ID (1 in 65536
-  // that it is 0 too).
-  const auto got = lookup("badid.test", RrType::Mx);
-  ASSERT_FALSE(got) << "got an answer, want DnsMalformed";
-  EXPECT_EQ(got.error().code, Errc::DnsMalformed) << got.error().detail;
+// RFC 5452 §9.1: a UDP reply whose ID does not match the query's is not its answer (a late
+// or forged datagram); it is dropped and the query goes on waiting, here until its timeout.
+// The script's reply has ID 0; the query ID is random (1 in 65536 that it is 0 too).
+TEST_F(TrustAdResolver, UdpReplyWithWrongIdIsIgnored) {
+  const auto resolver = make({ServerAddress{"127.0.0.1", m_server.port()}}, k_timeout);
+  ASSERT_TRUE(resolver);
+  const auto got = lookup(*resolver, "badid.test", RrType::Mx);
+  ASSERT_FALSE(got) << "took a reply with the wrong ID as the answer";
+  EXPECT_EQ(got.error().code, Errc::DnsTimeout) << got.error().detail;
 }
 
 TEST_F(TrustAdResolver, SilentServerTimesOutWithinTheTimeout) {
@@ -410,7 +402,7 @@ TEST_F(TrustAdResolver, SilentServerTimesOutWithinTheTimeout) {
   const auto resolver = make({ServerAddress{"127.0.0.1", silent.port()}}, k_timeout);
   ASSERT_TRUE(resolver);
   const auto start = std::chrono::steady_clock::now();
-  const auto got = resolver->lookup(name("secure.test"), RrType::Mx);
+  const auto got = lookup(*resolver, "secure.test", RrType::Mx);
   const auto elapsed = std::chrono::steady_clock::now() - start;
   ASSERT_FALSE(got) << "got an answer from a silent port";
   EXPECT_EQ(got.error().code, Errc::DnsTimeout) << got.error().detail;
@@ -424,7 +416,7 @@ TEST_F(TrustAdResolver, UnansweredQueryTimesOut) {
   // ldns-testns stays silent for a query that matches no entry.
   const auto resolver = make({ServerAddress{"127.0.0.1", m_server.port()}}, k_timeout);
   ASSERT_TRUE(resolver);
-  const auto got = resolver->lookup(name("unscripted.test"), RrType::Mx);
+  const auto got = lookup(*resolver, "unscripted.test", RrType::Mx);
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().code, Errc::DnsTimeout) << got.error().detail;
 }
@@ -435,47 +427,67 @@ TEST_F(TrustAdResolver, NextServerIsAskedWhenTheFirstIsSilent) {
       make({ServerAddress{"127.0.0.1", silent.port()}, ServerAddress{"127.0.0.1", m_server.port()}},
            1000ms);
   ASSERT_TRUE(resolver);
-  const auto got = resolver->lookup(name("secure.test"), RrType::Mx);
+  const auto got = lookup(*resolver, "secure.test", RrType::Mx);
   ASSERT_TRUE(got) << got.error().detail;
   EXPECT_EQ(got->security, Security::Secure);
   EXPECT_EQ(got->mx.size(), 2U);
 }
 
-TEST_F(TrustAdResolver, LookupsFromManyThreads) {
-  constexpr int k_threads = 8;
-  constexpr int k_lookups = 20;
-  std::vector<std::thread> threads;
-  std::vector<int> ok(k_threads, 0);
-  const DomainName secure = name("secure.test");
-  for (int t = 0; t < k_threads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < k_lookups; ++i) {
-        const auto got = m_resolver->lookup(secure, RrType::Mx);
-        if (got && got->mx.size() == 2) ++ok[static_cast<std::size_t>(t)];
-      }
+// One resolver, one loop, many lookups in flight at once; a server that never answers
+// holds up none of them (the silent lookups end last, by their timeout).
+TEST_F(TrustAdResolver, ManyLookupsAtOnceBesideASilentServer) {
+  const SilentUdpPort silent;
+  const auto slow = make({ServerAddress{"127.0.0.1", silent.port()}}, k_timeout);
+  ASSERT_TRUE(slow);
+  constexpr std::size_t k_lookups = 200;
+  std::size_t ok = 0;
+  std::size_t answered_before_silent = 0;
+  std::size_t silent_ended = 0;
+  for (int i = 0; i < 3; ++i) {
+    slow->lookup(name("secure.test"), RrType::Mx, [&](Result<DnsAnswer>) { ++silent_ended; });
+  }
+  for (std::size_t i = 0; i < k_lookups; ++i) {
+    m_resolver->lookup(name("secure.test"), RrType::Mx, [&](Result<DnsAnswer> got) {
+      if (got && got->mx.size() == 2) ++ok;
+      if (silent_ended == 0) ++answered_before_silent;
     });
   }
-  for (auto& thread : threads) thread.join();
-  for (int t = 0; t < k_threads; ++t) {
-    EXPECT_EQ(ok[static_cast<std::size_t>(t)], k_lookups) << "thread " << t;
+  m_loop.run_until([&] { return ok == k_lookups && silent_ended == 3; });
+  EXPECT_EQ(ok, k_lookups);
+  EXPECT_EQ(answered_before_silent, k_lookups);
+}
+
+// cancel_all() ends every lookup in flight at once, with an error (daemon shutdown).
+TEST_F(TrustAdResolver, CancelAllEndsLookupsInFlight) {
+  const SilentUdpPort silent;
+  const auto slow = make({ServerAddress{"127.0.0.1", silent.port()}}, 60s);
+  ASSERT_TRUE(slow);
+  std::vector<Result<DnsAnswer>> ended;
+  for (int i = 0; i < 3; ++i) {
+    slow->lookup(name("secure.test"), RrType::Mx,
+                 [&](Result<DnsAnswer> got) { ended.push_back(std::move(got)); });
   }
+  m_loop.after(100ms, [&] { slow->cancel_all(); });
+  m_loop.run_until([&] { return ended.size() == 3; });
+  for (const auto& got : ended) EXPECT_FALSE(got);
 }
 
 TEST(TrustAdResolverOptions, RejectsBadOptions) {
+  event::Loop loop;
   ResolverOptions options;
   options.servers = {ServerAddress{"127.0.0.1", 53}};
   options.attempts = 0;
-  auto got = make_trust_ad_resolver(options);
+  auto got = make_trust_ad_resolver(loop, options);
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().code, Errc::InvalidArgument);
   options.attempts = 1;
   options.timeout = 0ms;
-  got = make_trust_ad_resolver(options);
+  got = make_trust_ad_resolver(loop, options);
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().code, Errc::InvalidArgument);
   options.timeout = 100ms;
   options.servers = {ServerAddress{"not-an-ip", 53}};
-  got = make_trust_ad_resolver(options);
+  got = make_trust_ad_resolver(loop, options);
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().code, Errc::InvalidArgument);
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // plan_fd_limit(): the soft RLIMIT_NOFILE the daemon runs with, and the connections that fit.
-#include "tlspolicy/daemon/fd_limit.hpp"
+#include "tlspolicy/server/fd_limit.hpp"
 
 #include <cstdint>
 #include <limits>
@@ -10,7 +10,7 @@
 
 #include <sys/resource.h>
 
-namespace tlspolicy::daemon {
+namespace tlspolicy::server {
 namespace {
 
 constexpr std::uint64_t k_unlimited = std::numeric_limits<std::uint64_t>::max();
@@ -65,4 +65,4 @@ TEST(FdLimit, EnsureSetsThisProcessLimit) {
 }
 
 }  // namespace
-}  // namespace tlspolicy::daemon
+}  // namespace tlspolicy::server

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// daemon::Server over real sockets in a temporary directory, with a toy line
+// server::Server over real sockets in a temporary directory, with a toy line
 // protocol: "echo X" answers X at once, "async X" answers X from a worker
 // thread, "hang" is never answered by itself (the test holds the Responder),
 // "throw" makes the handler throw. No fixed ports; waits are bounded polls.
-#include "tlspolicy/daemon/server.hpp"
+#include "tlspolicy/server/server.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -23,11 +23,12 @@
 
 #include <gtest/gtest.h>
 
-#include "tlspolicy/daemon/listen.hpp"
+#include "tlspolicy/server/listen.hpp"
 #include "tlspolicy/util/fd.hpp"
 #include "tlspolicy/util/locked.hpp"
 #include "tlspolicy/util/log.hpp"
 
+#include "support/testing.hpp"
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -36,7 +37,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-namespace tlspolicy::daemon {
+namespace tlspolicy::server {
 namespace {
 
 using namespace std::chrono_literals;
@@ -51,24 +52,7 @@ bool wait_until(const std::function<bool()>& done) {
   return done();
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "tlsp-srv-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp");
-    m_path = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(m_path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] const std::filesystem::path& path() const { return m_path; }
-
- private:
-  std::filesystem::path m_path;
-};
+using testing::TempDir;
 
 class LineProtocol final : public Protocol {
  public:
@@ -77,13 +61,13 @@ class LineProtocol final : public Protocol {
     if (nl == std::string::npos) {
       if (in.size() > max_request_bytes) return Frame::bad(Failure::TooLarge);
       if (!eof || in.empty()) return Frame::need_more();
-      return Frame::of(std::exchange(in, {}));  // unterminated last line at EOF
+      return Frame::of(in, in.size());  // unterminated last line at EOF
     }
     if (nl > max_request_bytes) return Frame::bad(Failure::TooLarge);
-    std::string line = in.substr(0, nl);
-    in.erase(0, nl + 1);
+    const std::string_view line = std::string_view{in}.substr(0, nl);
     if (line == "bad-frame") return Frame::bad(Failure::Malformed);
-    return Frame::of(std::move(line));
+    if (line == "owned") return Frame::of_owned("echo rebuilt", nl + 1);
+    return Frame::of(line, nl + 1);
   }
   void encode(std::string_view reply, std::string& out) override {
     out.append(reply);
@@ -234,15 +218,15 @@ class ServerTest : public ::testing::Test {
     auto fd = listen_endpoint("unix:" + socket_path().string());
     ASSERT_TRUE(fd) << fd.error().detail;
     m_server->add_listener("test", std::move(*fd), std::make_unique<LineProtocol>(),
-                           [this](std::string request, Responder respond) {
-                             handle(std::move(request), std::move(respond));
+                           [this](std::string_view request, const Responder& respond) {
+                             handle(std::string{request}, respond);
                            });
     m_server->start();
   }
 
-  void handle(std::string request, Responder respond) {
+  void handle(const std::string& request, const Responder& respond) {
     if (request.starts_with("echo ")) {
-      respond(request.substr(5));
+      respond.send_view(std::string_view{request}.substr(5));
     } else if (request.starts_with("async ")) {
       m_worker.post([respond, text = request.substr(6)] { respond(text); });
     } else if (request == "hang") {
@@ -287,6 +271,20 @@ TEST_F(ServerTest, EchoesRequests) {
   EXPECT_EQ(get(stats().requests), 4u);
   EXPECT_EQ(get(stats().replies), 4u);
   EXPECT_EQ(get(stats().active), 1u);
+}
+
+// A request the protocol rebuilt (Frame::of_owned) reaches the handler like a view into the
+// buffer; pipelined requests after it are still decoded from the right place.
+TEST_F(ServerTest, OwnedFramesAndPipelinedRequests) {
+  start();
+  Client c(socket_path());
+  ASSERT_TRUE(c.connected());
+  EXPECT_EQ(c.request("owned"), "rebuilt");
+  c.send("echo a\necho bb\nowned\necho ccc\n");
+  EXPECT_EQ(c.read_line(), "a");
+  EXPECT_EQ(c.read_line(), "bb");
+  EXPECT_EQ(c.read_line(), "rebuilt");
+  EXPECT_EQ(c.read_line(), "ccc");
 }
 
 TEST_F(ServerTest, ManyPersistentConnections) {
@@ -516,7 +514,9 @@ TEST(ServerTcp, ServesLoopbackWithEphemeralPort) {
   EXPECT_NE(*port, 0);
   Server server({}, util::null_logger());
   server.add_listener("tcp", std::move(*fd), std::make_unique<LineProtocol>(),
-                      [](std::string request, Responder respond) { respond("got " + request); });
+                      [](std::string_view request, const Responder& respond) {
+                        respond("got " + std::string{request});
+                      });
   server.start();
   Client c(*port);
   ASSERT_TRUE(c.connected());
@@ -531,10 +531,11 @@ TEST(ServerMultiListener, EachListenerHasItsOwnProtocolAndHandler) {
   for (const char* name : {"one", "two"}) {
     auto fd = listen_endpoint("unix:" + (dir.path() / name).string());
     ASSERT_TRUE(fd);
-    server.add_listener(name, std::move(*fd), std::make_unique<LineProtocol>(),
-                        [n = std::string(name)](std::string request, Responder respond) {
-                          respond(n + ":" + request);
-                        });
+    server.add_listener(
+        name, std::move(*fd), std::make_unique<LineProtocol>(),
+        [n = std::string(name)](std::string_view request, const Responder& respond) {
+          respond(n + ":" + std::string{request});
+        });
   }
   server.start();
   Client one(dir.path() / "one");
@@ -673,4 +674,4 @@ TEST(UtilFd, MoveAndRelease) {
 }
 
 }  // namespace
-}  // namespace tlspolicy::daemon
+}  // namespace tlspolicy::server

@@ -11,6 +11,11 @@
 //   decoded only after the reply to the previous one was queued, so replies
 //   are in request order (Postfix and Exim send one request at a time;
 //   pipelined requests are buffered and answered in turn).
+//   The synchronous path allocates nothing once warm: a request reaches its
+//   Handler as a view into the connection's input buffer, a reply given with
+//   Responder::send_view during the call is copied into a reused slot, and
+//   framing appends to the connection's output buffer
+//   (tests/unit/server/alloc_test.cpp).
 // LIMITS
 //   ServerOptions: connections, request bytes, idle time, request time, and
 //   unsent output per connection; each hit is counted in ServerStats.
@@ -32,7 +37,7 @@
 #include "tlspolicy/util/fd.hpp"
 #include "tlspolicy/util/log.hpp"
 
-namespace tlspolicy::daemon {
+namespace tlspolicy::server {
 
 /// Why the server answers a request itself instead of the handler.
 enum class Failure {
@@ -46,18 +51,45 @@ enum class Failure {
 struct Frame {
   enum class Status {
     NeedMore,  ///< no complete request in the buffer yet
-    Request,   ///< `request` holds one request, its bytes were erased from the buffer
+    Request,   ///< text() is one request; `consumed` bytes of the buffer are its framing
     Bad,       ///< the input is unusable; the server replies failure_reply(failure) and closes
   };
   Status status = Status::NeedMore;
-  std::string request;
+  /// The request: a view into the input buffer, valid until the server erases the `consumed`
+  /// bytes (after the Handler returned), or `owned` when the protocol had to rebuild it.
+  std::string_view request;
+  std::size_t consumed = 0;
+  std::string owned;
+  bool is_owned = false;
   Failure failure = Failure::Malformed;
 
-  [[nodiscard]] static Frame need_more() { return {}; }
-  [[nodiscard]] static Frame of(std::string request) {
-    return {Status::Request, std::move(request), Failure::Malformed};
+  [[nodiscard]] std::string_view text() const noexcept {
+    return is_owned ? std::string_view{owned} : request;
   }
-  [[nodiscard]] static Frame bad(Failure why) { return {Status::Bad, {}, why}; }
+  [[nodiscard]] static Frame need_more() { return {}; }
+  /// A request that is `request`, a view into the buffer, framed by its first `consumed` bytes.
+  [[nodiscard]] static Frame of(std::string_view request, std::size_t consumed) {
+    Frame f;
+    f.status = Status::Request;
+    f.request = request;
+    f.consumed = consumed;
+    return f;
+  }
+  /// A request the protocol rebuilt (not a plain slice of the buffer).
+  [[nodiscard]] static Frame of_owned(std::string request, std::size_t consumed) {
+    Frame f;
+    f.status = Status::Request;
+    f.owned = std::move(request);
+    f.is_owned = true;
+    f.consumed = consumed;
+    return f;
+  }
+  [[nodiscard]] static Frame bad(Failure why) {
+    Frame f;
+    f.status = Status::Bad;
+    f.failure = why;
+    return f;
+  }
 };
 
 /// Framing of one wire protocol. One object per listener, shared by its connections, called
@@ -67,7 +99,8 @@ class Protocol {
  public:
   virtual ~Protocol() = default;
 
-  /// Removes the first complete request from the front of `in` and returns it. `eof`: the peer
+  /// Finds the first complete request at the front of `in` and returns it (Frame::of, a view
+  /// into `in`; the server erases Frame::consumed bytes once the Handler returned). `eof`: the peer
   /// shut down its sending side, nothing more will arrive; a protocol that accepts an
   /// unterminated last request (JSON lines: Exim ${readsocket}) returns it now. A request, or
   /// an incomplete one already in `in`, longer than `max_request_bytes` gives
@@ -100,6 +133,9 @@ class Responder {
   /// Sends `reply` (unframed; the Protocol frames it). `close_after`: close the connection
   /// once the reply is written.
   void operator()(std::string reply, bool close_after = false) const;
+  /// The same for a reply the caller keeps: copied into a buffer the server reuses, so an
+  /// answer given during the Handler call allocates nothing (the cached path).
+  void send_view(std::string_view reply, bool close_after = false) const;
 
  private:
   std::shared_ptr<detail::CompletionQueue> m_queue;
@@ -108,10 +144,10 @@ class Responder {
 };
 
 /// Does the work for one request. Called on the loop thread, so it must not block: answer
-/// at once through `respond`, or hand `request` and `respond` to another thread. An
-/// exception escaping the handler answers failure_reply(Failure::Internal) and closes that
-/// connection only.
-using Handler = std::function<void(std::string request, Responder respond)>;
+/// at once through `respond`, or hand a copy of what it needs of `request` (a view valid only
+/// during the call) and `respond` to another thread. An exception escaping the handler
+/// answers failure_reply(Failure::Internal) and closes that connection only.
+using Handler = std::function<void(std::string_view request, const Responder& respond)>;
 
 struct ServerOptions {
   /// Open connections across all listeners; beyond it new ones are accepted and closed at once.
@@ -174,4 +210,4 @@ class Server {
   std::unique_ptr<Impl> m_impl;
 };
 
-}  // namespace tlspolicy::daemon
+}  // namespace tlspolicy::server

@@ -14,7 +14,7 @@
 #include "tlspolicy/util/fd.hpp"
 #include "tlspolicy/util/result.hpp"
 
-namespace tlspolicy::daemon {
+namespace tlspolicy::server {
 
 struct ListenOptions {
   /// Unix sockets: permission bits of the socket file (e.g. 0660); nullopt = from the umask.
@@ -56,4 +56,4 @@ struct ListenOptions {
     std::string_view listen_pid, std::string_view listen_fds, std::string_view listen_fdnames,
     int first_fd);
 
-}  // namespace tlspolicy::daemon
+}  // namespace tlspolicy::server

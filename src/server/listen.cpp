@@ -4,7 +4,7 @@
 // safe replacement of stale unix sockets, socket file permissions, and the
 // systemd socket-activation hand-over (sd_listen_fds(3): LISTEN_PID,
 // LISTEN_FDS, LISTEN_FDNAMES; descriptors start at SD_LISTEN_FDS_START = 3).
-#include "tlspolicy/daemon/listen.hpp"
+#include "tlspolicy/server/listen.hpp"
 
 #include <cerrno>
 #include <charconv>
@@ -25,7 +25,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-namespace tlspolicy::daemon {
+namespace tlspolicy::server {
 namespace {
 
 constexpr int k_systemd_first_fd = 3;  // SD_LISTEN_FDS_START
@@ -273,4 +273,4 @@ Result<std::multimap<std::string, util::Fd>> adopt_systemd_fds(std::string_view 
   return out;
 }
 
-}  // namespace tlspolicy::daemon
+}  // namespace tlspolicy::server

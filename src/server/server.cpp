@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The event loop behind daemon::Server: one epoll thread, level-triggered.
+// The event loop behind server::Server: one epoll thread, level-triggered.
 // Connection states: Reading (waiting for a complete request), Awaiting (one
 // request is with the handler; input is not read), Closing (flush the output,
 // then close). Timers are two lists ordered by deadline (every connection has
@@ -10,7 +10,7 @@
 // (synchronous handlers) skip the lock and the wake-up. A cached answer
 // allocates nothing here: timer list nodes are recycled (m_spare) and the
 // local completions reuse one buffer.
-#include "tlspolicy/daemon/server.hpp"
+#include "tlspolicy/server/server.hpp"
 
 #include <algorithm>
 #include <array>
@@ -29,12 +29,13 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-namespace tlspolicy::daemon {
+namespace tlspolicy::server {
 
 namespace detail {
 
@@ -52,18 +53,25 @@ class CompletionQueue {
 
   /// Any thread.
   void push(Completion c) {
-    if (m_loop_thread.load(std::memory_order_acquire) == std::this_thread::get_id()) {
-      m_local.push_back(std::move(c));  // synchronous reply: no lock, no wake-up
+    if (on_loop_thread()) {  // synchronous reply: no lock, no wake-up
+      local_slot() = std::move(c);
       return;
     }
-    bool was_empty = false;
-    {
-      auto queue = m_remote.lock();
-      was_empty = queue->empty();
-      queue->push_back(std::move(c));
+    push_remote(std::move(c));
+  }
+
+  /// Any thread; on the loop thread the reply is copied into a slot whose buffer is reused.
+  void push_view(std::uint64_t connection, std::uint64_t sequence, std::string_view reply,
+                 bool close_after) {
+    if (on_loop_thread()) {
+      Completion& slot = local_slot();
+      slot.connection = connection;
+      slot.sequence = sequence;
+      slot.reply.assign(reply);
+      slot.close_after = close_after;
+      return;
     }
-    // The loop drains the whole queue per wake-up, so only the first push needs one.
-    if (was_empty) wake();
+    push_remote({connection, sequence, std::string{reply}, close_after});
   }
 
   void wake() const noexcept {
@@ -84,20 +92,41 @@ class CompletionQueue {
     std::swap(out, *m_remote.lock());
     return out;
   }
-  /// Moves the loop thread's own completions into `out` (emptied first); both buffers keep
-  /// their capacity, so the synchronous path allocates nothing.
-  void take_local(std::vector<Completion>& out) {
-    out.clear();
+  /// Swaps the loop thread's own completions with `out` (whose first `used` entries were
+  /// handled) and returns how many `out` now holds. The entries are kept, not destroyed, so
+  /// their reply buffers are reused: the synchronous path allocates nothing.
+  std::size_t take_local(std::vector<Completion>& out) {
     std::swap(out, m_local);
+    return std::exchange(m_local_used, 0);
   }
-  [[nodiscard]] bool has_local() const noexcept { return !m_local.empty(); }
+  [[nodiscard]] bool has_local() const noexcept { return m_local_used > 0; }
   [[nodiscard]] int event_fd() const noexcept { return m_event.get(); }
 
  private:
   util::Fd m_event;
   std::atomic<std::thread::id> m_loop_thread{};
+  [[nodiscard]] bool on_loop_thread() const noexcept {
+    return m_loop_thread.load(std::memory_order_acquire) == std::this_thread::get_id();
+  }
+  void push_remote(Completion c) {
+    bool was_empty = false;
+    {
+      auto queue = m_remote.lock();
+      was_empty = queue->empty();
+      queue->push_back(std::move(c));
+    }
+    // The loop drains the whole queue per wake-up, so only the first push needs one.
+    if (was_empty) wake();
+  }
+  /// The next free entry of m_local (loop thread).
+  Completion& local_slot() {
+    if (m_local_used == m_local.size()) m_local.emplace_back();
+    return m_local[m_local_used++];
+  }
+
   util::Locked<std::vector<Completion>> m_remote;
-  std::vector<Completion> m_local;  // loop thread only
+  std::vector<Completion> m_local;  // loop thread only; entries [0, m_local_used) are pending
+  std::size_t m_local_used = 0;
 };
 
 }  // namespace detail
@@ -108,6 +137,10 @@ Responder::Responder(std::shared_ptr<detail::CompletionQueue> queue, std::uint64
 
 void Responder::operator()(std::string reply, bool close_after) const {
   m_queue->push({m_connection, m_sequence, std::move(reply), close_after});
+}
+
+void Responder::send_view(std::string_view reply, bool close_after) const {
+  m_queue->push_view(m_connection, m_sequence, reply, close_after);
 }
 
 namespace {
@@ -222,6 +255,8 @@ class Server::Impl {
   void start() {
     if (m_thread.joinable() || m_stopped) throw std::logic_error("Server::start twice");
     m_thread = std::thread([this] { run(); });
+    // Named for ps -L and top -H (docs/architecture.md, "Thread roles").
+    (void)pthread_setname_np(m_thread.native_handle(), "tlspolicy-srv");
   }
 
   void stop(std::chrono::milliseconds drain_timeout) {
@@ -421,7 +456,9 @@ class Server::Impl {
         break;
       }
       if (frame.status == Frame::Status::Request) {
-        dispatch(id, c, std::move(frame.request));
+        dispatch(id, c, frame.text());
+        // The request was a view into c.in: only now are its bytes gone.
+        c.in.erase(0, frame.consumed);
         continue;
       }
       if (frame.status == Frame::Status::NeedMore &&
@@ -446,7 +483,7 @@ class Server::Impl {
     flush(c);
   }
 
-  void dispatch(std::uint64_t id, Connection& c, std::string request) {
+  void dispatch(std::uint64_t id, Connection& c, std::string_view request) {
     c.state = State::Awaiting;
     ++c.sequence;
     relaxed_inc(m_stats.requests);
@@ -455,7 +492,7 @@ class Server::Impl {
     track(m_pending, c.request_pos, id);
     Responder respond(m_queue, id, c.sequence);
     try {
-      m_listeners[c.listener].handler(std::move(request), std::move(respond));
+      m_listeners[c.listener].handler(request, respond);
     } catch (const std::exception& e) {
       internal_error(id, c, "handler", e.what());
     } catch (...) {
@@ -474,10 +511,9 @@ class Server::Impl {
   /// complete() never runs a handler, so nothing is added to the batch while it is applied.
   void process_local_completions() {
     while (m_queue->has_local()) {
-      m_queue->take_local(m_local_batch);
-      for (auto& done : m_local_batch) complete(done);
+      const std::size_t n = m_queue->take_local(m_local_batch);
+      for (std::size_t i = 0; i < n; ++i) complete(m_local_batch[i]);
     }
-    m_local_batch.clear();
   }
 
   void complete(detail::Completion& done) {
@@ -748,4 +784,4 @@ void Server::stop(std::chrono::milliseconds drain_timeout) { m_impl->stop(drain_
 
 const ServerStats& Server::stats() const noexcept { return m_impl->stats(); }
 
-}  // namespace tlspolicy::daemon
+}  // namespace tlspolicy::server

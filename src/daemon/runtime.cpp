@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Composition root: settings → resolver, fetcher, store, discovery, engine.
-#include "runtime.hpp"
+#include "tlspolicy/daemon/runtime.hpp"
 
+#include <chrono>
+#include <future>
+#include <thread>
 #include <utility>
 
-namespace tlspolicy::cli {
+#include "tlspolicy/event/task.hpp"
+
+namespace tlspolicy::daemon {
 
 util::Level parse_log_level(std::string_view text) {
   if (text == "debug") return util::Level::Debug;
@@ -15,8 +20,9 @@ util::Level parse_log_level(std::string_view text) {
   return util::Level::Info;
 }
 
-Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings, util::Logger log) {
-  auto rt = std::make_unique<Runtime>();
+Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings, util::Logger log,
+                                               event::Loop& loop, event::Offload& offload) {
+  auto rt = std::make_unique<Runtime>(loop, offload);
   rt->settings = settings;
   rt->log = std::move(log);
 
@@ -29,9 +35,11 @@ Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings,
   auto resolver = [&]() -> Result<std::unique_ptr<dns::Resolver>> {
     if (settings.resolver.mode == "trust-ad") {
       return dns::make_trust_ad_resolver(
+          loop,
           dns::ResolverOptions{servers, settings.resolver.timeout, settings.resolver.attempts});
     }
     return dns::make_validating_resolver(
+        loop,
         dns::ValidatingResolverOptions{servers, settings.resolver.trust_anchor,
                                        settings.resolver.root_hints, settings.resolver.timeout});
   }();
@@ -45,7 +53,7 @@ Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings,
   fo.total_timeout = settings.mta_sts.fetch_timeout;
   fo.max_body_bytes = settings.mta_sts.max_policy_bytes;
   fo.connect_to = settings.mta_sts.connect_to;
-  auto fetcher = fetch::make_curl_fetcher(fo);
+  auto fetcher = fetch::make_curl_fetcher(loop, fo);
   if (!fetcher) return Unexpected{fetcher.error()};
   rt->fetcher = std::move(*fetcher);
   // TLS-RPT https: reports use the same HTTPS client settings (RFC 8460 §5.4).
@@ -63,14 +71,15 @@ Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings,
   if (!report_store) return Unexpected{report_store.error()};
   rt->report_store = std::move(*report_store);
 
-  rt->sts = std::make_unique<sts::StsDiscovery>(*rt->resolver, *rt->fetcher, *rt->cache, rt->clock,
-                                                rt->log.with_name("sts"),
+  rt->sts = std::make_unique<sts::StsDiscovery>(*rt->resolver, *rt->fetcher, *rt->cache,
+                                                rt->offload, rt->clock, rt->log.with_name("sts"),
                                                 sts::StsOptions{settings.mta_sts.retry_interval});
   rt->dane = std::make_unique<dane::DaneLookup>(*rt->resolver, rt->log.with_name("dane"));
   rt->engine = std::make_unique<policy::PolicyEngine>(
       *rt->resolver, *rt->dane, *rt->sts, rt->clock, rt->log.with_name("engine"),
       policy::EngineOptions{settings.policies, settings.mta_sts.exclude, settings.tlsrpt.enabled,
-                            std::chrono::seconds{300}, settings.mta_sts.retry_interval});
+                            std::chrono::seconds{300}, settings.mta_sts.retry_interval,
+                            settings.limits.max_mx_hosts});
 
   const auto& r = settings.tlsrpt;
   service::ReportOptions ro;
@@ -82,10 +91,50 @@ Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings,
   ro.send_success_reports = r.send_success_reports;
   ro.max_delay = r.max_delay;
   ro.keep_days = r.keep_days;
-  rt->reports =
-      std::make_unique<service::ReportService>(*rt->report_store, *rt->resolver, rt->poster.get(),
-                                               rt->clock, rt->log.with_name("tlsrpt"), ro);
+  rt->reports = std::make_unique<service::ReportService>(*rt->report_store, loop, *rt->resolver,
+                                                         rt->poster.get(), rt->clock,
+                                                         rt->log.with_name("tlsrpt"), ro);
   return rt;
 }
 
-}  // namespace tlspolicy::cli
+Standalone::Standalone()
+    : m_thread(std::make_unique<event::LoopThread>("tlspolicy-loop")),
+      m_offload(std::make_unique<event::InlineOffload>()) {}
+
+Result<std::unique_ptr<Standalone>> Standalone::build(const config::Settings& settings,
+                                                      util::Logger log) {
+  std::unique_ptr<Standalone> s{new Standalone()};
+  auto rt = build_runtime(settings, std::move(log), s->m_thread->loop(), *s->m_offload);
+  if (!rt) return Unexpected{rt.error()};
+  s->m_runtime = std::move(*rt);
+  return s;
+}
+
+Standalone::~Standalone() {
+  if (m_runtime) {
+    // Lookups still running (a speculative TLSA query) end at once; the runtime is destroyed
+    // on the loop thread once nothing of it runs.
+    auto& rt = *m_runtime;
+    m_thread->call([&rt] {
+      rt.resolver->cancel_all();
+      rt.fetcher->cancel_all();
+    });
+    for (bool idle = false; !idle; std::this_thread::sleep_for(std::chrono::milliseconds(1))) {
+      m_thread->call([&] { idle = rt.engine->active() == 0; });
+    }
+    m_thread->call([this] { m_runtime.reset(); });
+  }
+  m_thread->stop();
+}
+
+policy::Decision Standalone::decide(const policy::DecideRequest& request) {
+  std::promise<policy::Decision> promise;
+  auto decision = promise.get_future();
+  m_thread->loop().post([&] {
+    event::spawn(m_runtime->engine->decide(request),
+                 [&promise](policy::Decision d) { promise.set_value(std::move(d)); });
+  });
+  return decision.get();
+}
+
+}  // namespace tlspolicy::daemon

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// RLIMIT_NOFILE for the daemon: see include/tlspolicy/daemon/fd_limit.hpp.
-#include "tlspolicy/daemon/fd_limit.hpp"
+// RLIMIT_NOFILE for the daemon: see include/tlspolicy/server/fd_limit.hpp.
+#include "tlspolicy/server/fd_limit.hpp"
 
 #include <algorithm>
 #include <limits>
 
 #include <sys/resource.h>
 
-namespace tlspolicy::daemon {
+namespace tlspolicy::server {
 namespace {
 
 constexpr std::uint64_t k_unlimited = std::numeric_limits<std::uint64_t>::max();
@@ -45,4 +45,4 @@ FdLimitPlan ensure_fd_limit(std::size_t max_connections, std::size_t reserve) no
   return plan;
 }
 
-}  // namespace tlspolicy::daemon
+}  // namespace tlspolicy::server

@@ -12,7 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace tlspolicy::daemon {
+namespace tlspolicy::server {
 
 /// Descriptors the daemon keeps for itself beyond its connections.
 inline constexpr std::size_t k_fd_reserve = 256;
@@ -34,4 +34,4 @@ struct FdLimitPlan {
 [[nodiscard]] FdLimitPlan ensure_fd_limit(std::size_t max_connections,
                                           std::size_t reserve = k_fd_reserve) noexcept;
 
-}  // namespace tlspolicy::daemon
+}  // namespace tlspolicy::server
