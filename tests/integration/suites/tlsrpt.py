@@ -373,7 +373,9 @@ def check_mail(p, envelope, raw, domain, sets):
         p.append(f"parts {[x.get_content_type() for x in parts]} (RPT-14)")
         return None
     name = parts[1].get_filename() or ""
-    fn = re.fullmatch(r"reporter\.test!(\S+)!(\d+)!(\d+)(!\S+)?\.json\.gz", name)
+    # RFC 8460 §5.3: sender "!" policy-domain "!" begin "!" end ["!" unique-id]; no field
+    # holds a "!", so each is matched as such (an all-digit unique-id must not shift them).
+    fn = re.fullmatch(r"reporter\.test!([^!\s]+)!(\d+)!(\d+)(![A-Za-z0-9]+)?\.json\.gz", name)
     begin = int(datetime.datetime.combine(TODAY, datetime.time(), datetime.timezone.utc)
                 .timestamp())
     if not fn or fn.group(1) != domain or int(fn.group(2)) != begin or \
