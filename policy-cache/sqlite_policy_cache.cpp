@@ -35,6 +35,7 @@
 #include "tlspolicy/cache/policy_cache.hpp"
 #include "tlspolicy/sts/policy.hpp"
 
+#include "policy_columns.hpp"
 #include "sqlite_handles.hpp"
 #include "sqlite_open.hpp"
 
@@ -76,51 +77,14 @@ struct Statements {
   SqliteStmt delete_failure;
 };
 
-std::string join_mx(const std::vector<std::string>& mx) {
-  std::string out;
-  for (const auto& pattern : mx) {
-    if (!out.empty()) out += '\n';
-    out += pattern;
-  }
-  return out;
-}
-
-std::vector<std::string> split_mx(std::string_view joined) {
-  std::vector<std::string> out;
-  while (!joined.empty()) {
-    const auto end = joined.find('\n');
-    const auto piece = joined.substr(0, end);
-    if (!piece.empty()) out.emplace_back(piece);
-    if (end == std::string_view::npos) break;
-    joined.remove_prefix(end + 1);
-  }
-  return out;
-}
-
-/// Rebuilds a CachedPolicy, parsed form included, from the current row of a
-/// statement selecting the policy columns. The schema's CHECK constraints keep
-/// bad values out; a row that has them anyway (edited by hand, a foreign
-/// writer) is a CacheSchema error, Transient: a later successful fetch
-/// replaces the row.
+/// The CachedPolicy of the current row of a statement selecting the policy columns.
 Result<CachedPolicy> read_policy(sqlite3_stmt* stmt, std::string_view path) {
-  CachedPolicy p;
-  p.domain = column_string(stmt, 0);
-  p.id = column_string(stmt, 1);
-  p.policy_text = column_string(stmt, 2);
-  const std::string mode = column_string(stmt, 3);
-  const auto parsed_mode = sts::parse_mode(mode);
-  const std::int64_t max_age = column_int64(stmt, 4);
-  if (!parsed_mode || max_age < 0) {
-    return fail(Errc::CacheSchema, Retry::Transient,
-                "stored policy for " + p.domain + " has mode '" + mode + "', max_age " +
-                    std::to_string(max_age) + " (" + std::string{path} + ")");
-  }
-  p.policy.mode = *parsed_mode;
-  p.policy.max_age = std::chrono::seconds{static_cast<std::chrono::seconds::rep>(max_age)};
-  p.policy.mx = split_mx(column_string(stmt, 5));
-  p.fetched_at = column_time(stmt, 6);
-  p.expires_at = column_time(stmt, 7);
-  return p;
+  const std::string domain = column_string(stmt, 0), id = column_string(stmt, 1),
+                    text = column_string(stmt, 2), mode = column_string(stmt, 3),
+                    mx = column_string(stmt, 5);
+  return policy_from_columns({domain, id, text, mode, column_int64(stmt, 4), mx,
+                              column_int64(stmt, 6), column_int64(stmt, 7), ""},
+                             path);
 }
 
 class SqlitePolicyCache final : public PolicyCache, private SqliteStoreBase<Statements> {

@@ -3,7 +3,8 @@
 // cache::ReportStore over SQLite: the TLS-RPT (RFC 8460) results aggregated
 // per UTC day, report domain and policy, and the reports made from them, in
 // the same database file as the policy cache (tables rpt_*, schema version 3,
-// policy-cache/schema/migrations/0003_tlsrpt.sql). Same connection pattern as
+// policy-cache/schema/migrations/0003_tlsrpt.sql; report claims and the push
+// counter, version 4, 0004_fleet.sql). Same connection pattern as
 // sqlite_policy_cache.cpp, opened the same way (sqlite_open.cpp): one
 // connection per store object, SQLITE_OPEN_NOMUTEX, serialised by one
 // std::mutex (every method is thread-safe); statements prepared once and
@@ -20,16 +21,24 @@
 // FailureDetail of a batch is one failed session: it adds 1 to the count of
 // the equal detail of that policy (so equal details within one batch count
 // twice). The lists are stored as compact JSON arrays of strings (see
-// encode_strings) so that equal lists are equal text and the UNIQUE key of
-// rpt_policy does the matching.
+// encode_strings in report_rows.hpp, shared with the PostgreSQL store) so
+// that equal lists are equal text and the UNIQUE key of rpt_policy does the
+// matching.
+//
+// Delivery (RFC 8460 §5, RPT-4): claim_report() marks a pending report as
+// being delivered by one sender until a lease ends (rpt_report.claimed_by,
+// claim_until, in Unix seconds of this machine's clock), so the daemon and
+// `tlspolicy report send` never deliver one report at the same time;
+// update_report() ends the claim. push_local_results() (report_push.hpp)
+// moves the counted results of a fleet node into the shared store.
 //
 // BUGS
 //   Counters saturate at 2^63-1 instead of failing: a client sending huge
 //   counts could otherwise make every later add() of that policy fail.
-//   Nothing stops two processes from sending the same due report at once;
-//   the daemon is the only sender.
-#include <algorithm>
+//   A sender whose delivery outlives its lease may deliver a report that
+//   another sender then claims and delivers too.
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -37,7 +46,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -47,6 +55,8 @@
 #include "tlspolicy/cache/report_store.hpp"
 #include "tlspolicy/tlsrpt/model.hpp"
 
+#include "report_push.hpp"
+#include "report_rows.hpp"
 #include "sqlite_handles.hpp"
 #include "sqlite_open.hpp"
 
@@ -67,16 +77,6 @@ std::string_view to_string(ReportState s) noexcept {
 }
 
 namespace {
-
-constexpr std::uint64_t k_max_count = std::numeric_limits<std::int64_t>::max();
-
-std::optional<ReportState> parse_report_state(std::string_view s) noexcept {
-  for (const ReportState state :
-       {ReportState::Pending, ReportState::Sent, ReportState::Failed, ReportState::Skipped}) {
-    if (to_string(state) == s) return state;
-  }
-  return std::nullopt;
-}
 
 // ---- SQL -------------------------------------------------------------------
 
@@ -128,15 +128,34 @@ constexpr const char* k_due_reports_sql =
     "SELECT report_id, day, domain, state, created_at, next_attempt_at, give_up_at, attempts, "
     "last_error, sent_at, sent_to FROM rpt_report "
     "WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY next_attempt_at, day, domain";
+// Also ends the claim of the sender that stores the outcome of its attempt.
 constexpr const char* k_update_report_sql =
     "UPDATE rpt_report SET state = ?2, attempts = ?3, next_attempt_at = ?4, last_error = ?5, "
-    "sent_at = ?6, sent_to = ?7 WHERE report_id = ?1";
+    "sent_at = ?6, sent_to = ?7, claimed_by = NULL, claim_until = NULL WHERE report_id = ?1";
+// One statement decides: a row comes back when the claim was granted. unixepoch() is this
+// machine's clock, the same for every process on the file.
+constexpr const char* k_claim_report_sql =
+    "UPDATE rpt_report SET claimed_by = ?2, claim_until = unixepoch() + ?3 "
+    "WHERE report_id = ?1 AND state = 'pending' "
+    "AND (claim_until IS NULL OR claim_until <= unixepoch() OR claimed_by = ?2) "
+    "RETURNING report_id";
 constexpr const char* k_count_purge_sql =
     "SELECT count(*) FROM (SELECT DISTINCT day, domain FROM rpt_policy WHERE day < ?1)";
 // rpt_failure rows go with their policy (ON DELETE CASCADE; the connection
 // runs with foreign_keys = ON).
 constexpr const char* k_purge_policies_sql = "DELETE FROM rpt_policy WHERE day < ?1";
 constexpr const char* k_purge_reports_sql = "DELETE FROM rpt_report WHERE day < ?1";
+
+// push_local_results(): every (day, domain) with results, the counter, and the
+// deletion of everything pushed (rpt_failure cascades).
+constexpr const char* k_push_days_sql =
+    "SELECT DISTINCT day, domain FROM rpt_policy ORDER BY day, domain";
+constexpr const char* k_push_delete_sql = "DELETE FROM rpt_policy";
+constexpr const char* k_get_meta_sql = "SELECT value FROM meta WHERE key = ?1";
+constexpr const char* k_set_meta_sql =
+    "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+constexpr const char* k_push_seq_key = "rpt_push_seq";
 
 /// Every statement of one connection, prepared once by open_sqlite_report_store().
 struct Statements {
@@ -152,142 +171,14 @@ struct Statements {
   SqliteStmt count_purge;
   SqliteStmt purge_policies;
   SqliteStmt purge_reports;
+  SqliteStmt claim_report;
+  SqliteStmt push_days;
+  SqliteStmt push_delete;
+  SqliteStmt get_meta;
+  SqliteStmt set_meta;
 };
 
 // ---- values <-> columns ----------------------------------------------------
-
-bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-
-/// The day as stored: "YYYY-MM-DD", whose text order is date order. Days
-/// outside the years 0000..9999 have no such form.
-Result<std::string> day_key(tlsrpt::Day day) {
-  std::string text = tlsrpt::format_day(day);
-  if (text.size() != 10 || !is_digit(text[0])) {
-    return fail(Errc::InvalidArgument, Retry::Permanent,
-                "tlsrpt store: day " + text + " is outside the years 0000-9999");
-  }
-  return text;
-}
-
-std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) noexcept {
-  return a > std::numeric_limits<std::uint64_t>::max() - b
-             ? std::numeric_limits<std::uint64_t>::max()
-             : a + b;
-}
-
-/// A string list in the store's canonical form: a compact JSON array of JSON
-/// strings ("[]", "[\"\"]", "[\"a\",\"b\"]"). '"', '\' and the C0 controls
-/// are escaped (\n \r \t, else \u00XX); every other byte, UTF-8 or not, is
-/// kept as is. Deterministic, so equal lists give equal text; decode_strings
-/// inverts it exactly. Readable in the sqlite3 shell and usable with json_each().
-std::string encode_strings(const std::vector<std::string>& list) {
-  static constexpr std::array<char, 16> k_hex{'0', '1', '2', '3', '4', '5', '6', '7',
-                                              '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
-  std::string out = "[";
-  for (const std::string& s : list) {
-    if (out.size() > 1) out += ',';
-    out += '"';
-    for (const char c : s) {
-      const auto byte = static_cast<unsigned char>(c);
-      if (c == '"' || c == '\\') {
-        out += '\\';
-        out += c;
-      } else if (c == '\n') {
-        out += "\\n";
-      } else if (c == '\r') {
-        out += "\\r";
-      } else if (c == '\t') {
-        out += "\\t";
-      } else if (byte < 0x20) {
-        out += "\\u00";
-        out += k_hex[byte >> 4U];
-        out += k_hex[byte & 0xfU];
-      } else {
-        out += c;
-      }
-    }
-    out += '"';
-  }
-  out += ']';
-  return out;
-}
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/// Inverse of encode_strings. Also takes the other JSON escapes (\/ \b \f,
-/// \uXXXX below 0x80) so a hand-written row decodes; anything else, including
-/// whitespace between elements, is not a stored list: nullopt.
-std::optional<std::vector<std::string>> decode_strings(std::string_view text) {
-  std::vector<std::string> out;
-  if (text.size() < 2 || text.front() != '[' || text.back() != ']') return std::nullopt;
-  text = text.substr(1, text.size() - 2);
-  while (!text.empty()) {
-    if (!out.empty()) {
-      if (text.front() != ',') return std::nullopt;
-      text.remove_prefix(1);
-    }
-    if (text.empty() || text.front() != '"') return std::nullopt;
-    text.remove_prefix(1);
-    std::string s;
-    for (;;) {
-      if (text.empty()) return std::nullopt;
-      const char c = text.front();
-      text.remove_prefix(1);
-      if (c == '"') break;
-      if (c != '\\') {
-        s += c;
-        continue;
-      }
-      if (text.empty()) return std::nullopt;
-      const char e = text.front();
-      text.remove_prefix(1);
-      switch (e) {
-        case '"':
-        case '\\':
-        case '/':
-          s += e;
-          break;
-        case 'n':
-          s += '\n';
-          break;
-        case 'r':
-          s += '\r';
-          break;
-        case 't':
-          s += '\t';
-          break;
-        case 'b':
-          s += '\b';
-          break;
-        case 'f':
-          s += '\f';
-          break;
-        case 'u': {
-          if (text.size() < 4) return std::nullopt;
-          int value = 0;
-          for (std::size_t i = 0; i < 4; ++i) {
-            const int digit = hex_value(text[i]);
-            if (digit < 0) return std::nullopt;
-            value = value * 16 + digit;
-          }
-          if (value >= 0x80) return std::nullopt;
-          s += static_cast<char>(value);
-          text.remove_prefix(4);
-          break;
-        }
-        default:
-          return std::nullopt;
-      }
-    }
-    out.push_back(std::move(s));
-  }
-  return out;
-}
 
 /// Column `index` as a count: the schema keeps counts >= 0.
 std::optional<std::uint64_t> column_count(sqlite3_stmt* stmt, int index) noexcept {
@@ -296,99 +187,50 @@ std::optional<std::uint64_t> column_count(sqlite3_stmt* stmt, int index) noexcep
   return static_cast<std::uint64_t>(v);
 }
 
-Error bad_row(std::string what, std::string_view path) {
-  what += " (";
-  what += path;
-  what += ")";
-  // Transient, like a bad policy row: purge_before() or a repair clears it.
-  return Error{Errc::CacheSchema, Retry::Transient, std::move(what)};
-}
-
 /// Rebuilds a ReportRow from the current row of a statement selecting the
 /// report columns.
 Result<ReportRow> read_report(sqlite3_stmt* stmt, std::string_view path) {
-  ReportRow r;
-  r.report_id = column_string(stmt, 0);
-  const std::string day = column_string(stmt, 1);
-  auto parsed_day = tlsrpt::parse_day(day);
-  r.domain = column_string(stmt, 2);
-  const std::string state = column_string(stmt, 3);
-  const auto parsed_state = parse_report_state(state);
-  const std::int64_t attempts = column_int64(stmt, 7);
-  if (!parsed_day || !parsed_state || attempts < 0 || attempts > std::numeric_limits<int>::max()) {
-    return Unexpected{bad_row("stored report " + r.report_id + " has day '" + day + "', state '" +
-                                  state + "', attempts " + std::to_string(attempts),
-                              path)};
-  }
-  r.day = *parsed_day;
-  r.state = *parsed_state;
-  r.created_at = column_time(stmt, 4);
-  r.next_attempt_at = column_time(stmt, 5);
-  r.give_up_at = column_time(stmt, 6);
-  r.attempts = static_cast<int>(attempts);
-  r.last_error = column_string(stmt, 8);
-  if (sqlite3_column_type(stmt, 9) != SQLITE_NULL) r.sent_at = column_time(stmt, 9);
-  r.sent_to = column_string(stmt, 10);
-  return r;
+  StoredReport s;
+  s.report_id = column_string(stmt, 0);
+  s.day = column_string(stmt, 1);
+  s.domain = column_string(stmt, 2);
+  s.state = column_string(stmt, 3);
+  s.created_at = column_int64(stmt, 4);
+  s.next_attempt_at = column_int64(stmt, 5);
+  s.give_up_at = column_int64(stmt, 6);
+  s.attempts = column_int64(stmt, 7);
+  s.last_error = column_string(stmt, 8);
+  if (sqlite3_column_type(stmt, 9) != SQLITE_NULL) s.sent_at = column_int64(stmt, 9);
+  s.sent_to = column_string(stmt, 10);
+  return report_from(std::move(s), path);
 }
 
-/// The policy columns (1..6) of the current row of k_aggregate_sql.
+/// The policy columns (0..6) of the current row of k_aggregate_sql.
 Result<tlsrpt::AggregatedPolicy> read_policy(sqlite3_stmt* stmt, std::string_view path) {
-  tlsrpt::AggregatedPolicy p;
-  const std::string type = column_string(stmt, 1);
-  const auto parsed_type = tlsrpt::parse_policy_type(type);
-  p.policy.policy_domain = column_string(stmt, 2);
-  const std::string strings = column_string(stmt, 3);
-  auto parsed_strings = decode_strings(strings);
-  const std::string mx = column_string(stmt, 4);
-  auto parsed_mx = decode_strings(mx);
-  const auto successes = column_count(stmt, 5);
-  const auto failures = column_count(stmt, 6);
-  if (!parsed_type || !parsed_strings || !parsed_mx || !successes || !failures) {
-    return Unexpected{bad_row("stored tlsrpt policy " + std::to_string(column_int64(stmt, 0)) +
-                                  " has type '" + type + "', policy_strings '" + strings +
-                                  "', mx_hosts '" + mx + "' or negative counts",
-                              path)};
-  }
-  p.policy.type = *parsed_type;
-  p.policy.policy_strings = std::move(*parsed_strings);
-  p.policy.mx_hosts = std::move(*parsed_mx);
-  p.successes = *successes;
-  p.failures = *failures;
-  return p;
+  StoredPolicy s;
+  s.id = column_int64(stmt, 0);
+  s.type = column_string(stmt, 1);
+  s.policy_domain = column_string(stmt, 2);
+  s.policy_strings = column_string(stmt, 3);
+  s.mx_hosts = column_string(stmt, 4);
+  s.successes = column_int64(stmt, 5);
+  s.failures = column_int64(stmt, 6);
+  return policy_from(std::move(s), path);
 }
 
 /// The detail columns (7..14) of the current row of k_aggregate_sql.
 Result<tlsrpt::CountedDetail> read_detail(sqlite3_stmt* stmt, std::string_view path) {
-  tlsrpt::CountedDetail d;
-  const std::string type = column_string(stmt, 7);
-  const auto parsed_type = tlsrpt::parse_result_type(type);
-  const auto count = column_count(stmt, 14);
-  if (!parsed_type || !count) {
-    return Unexpected{bad_row("stored tlsrpt failure detail of policy " +
-                                  std::to_string(column_int64(stmt, 0)) + " has result type '" +
-                                  type + "' or a negative count",
-                              path)};
-  }
-  d.detail.result_type = *parsed_type;
-  d.detail.sending_mta_ip = column_string(stmt, 8);
-  d.detail.receiving_mx_hostname = column_string(stmt, 9);
-  d.detail.receiving_mx_helo = column_string(stmt, 10);
-  d.detail.receiving_ip = column_string(stmt, 11);
-  d.detail.additional_information = column_string(stmt, 12);
-  d.detail.failure_reason_code = column_string(stmt, 13);
-  d.count = *count;
-  return d;
-}
-
-/// Detail order of aggregate(): result type (ResultType order, i.e. RFC 8460
-/// §4.3's), then the fields as declared in FailureDetail.
-bool detail_less(const tlsrpt::CountedDetail& a, const tlsrpt::CountedDetail& b) {
-  const auto key = [](const tlsrpt::FailureDetail& d) {
-    return std::tie(d.result_type, d.sending_mta_ip, d.receiving_mx_hostname, d.receiving_mx_helo,
-                    d.receiving_ip, d.additional_information, d.failure_reason_code);
-  };
-  return key(a.detail) < key(b.detail);
+  StoredDetail s;
+  s.policy_id = column_int64(stmt, 0);
+  s.result_type = column_string(stmt, 7);
+  s.fields.sending_mta_ip = column_string(stmt, 8);
+  s.fields.receiving_mx_hostname = column_string(stmt, 9);
+  s.fields.receiving_mx_helo = column_string(stmt, 10);
+  s.fields.receiving_ip = column_string(stmt, 11);
+  s.fields.additional_information = column_string(stmt, 12);
+  s.fields.failure_reason_code = column_string(stmt, 13);
+  s.failed_sessions = column_int64(stmt, 14);
+  return detail_from(std::move(s), path);
 }
 
 /// The list columns of one policy key, in stored form.
@@ -413,22 +255,14 @@ class SqliteReportStore final : public ReportStore, private SqliteStoreBase<Stat
   using SqliteStoreBase::SqliteStoreBase;
 
   [[nodiscard]] Result<void> add(const tlsrpt::ResultBatch& b) override {
-    if (b.domain.empty()) {
-      return fail(Errc::InvalidArgument, Retry::Permanent, "tlsrpt store add: empty domain");
-    }
-    // RPT-8: counted on the UTC day of the batch's time.
-    auto day = day_key(tlsrpt::day_of(b.at));
+    auto day = checked_batch_day(b);
     if (!day) return Unexpected{day.error()};
     if (b.policies.empty()) return {};  // nothing to count; no write lock taken
-    // Checked and encoded before taking the lock; bound below, so these
-    // buffers must outlive every statement reset.
+    // Encoded before taking the lock; bound below, so these buffers must
+    // outlive every statement reset.
     std::vector<EncodedKey> keys;
     keys.reserve(b.policies.size());
     for (const tlsrpt::PolicyResult& p : b.policies) {
-      if (p.successes > k_max_count || p.failures > k_max_count) {
-        return fail(Errc::InvalidArgument, Retry::Permanent,
-                    "tlsrpt store add: session count above 2^63-1 for " + b.domain);
-      }
       keys.push_back({encode_strings(p.policy.policy_strings), encode_strings(p.policy.mx_hosts)});
     }
 
@@ -484,53 +318,13 @@ class SqliteReportStore final : public ReportStore, private SqliteStoreBase<Stat
   [[nodiscard]] Result<std::vector<tlsrpt::AggregatedPolicy>> aggregate(
       tlsrpt::Day day, const std::string& domain) const override {
     auto key = day_key(day);
-    if (!key) return std::vector<tlsrpt::AggregatedPolicy>{};
-    std::vector<std::pair<std::int64_t, tlsrpt::AggregatedPolicy>> rows;  // (id, policy) by id
-    {
-      const std::lock_guard lock{m_mutex};
-      sqlite3_stmt* stmt = m_stmts.aggregate.get();
-      const StmtReset reset{stmt};
-      int rc = bind_text(stmt, 1, *key);
-      if (rc == SQLITE_OK) rc = bind_text(stmt, 2, domain);
-      if (rc != SQLITE_OK) return error(rc);
-      for (;;) {
-        rc = sqlite3_step(stmt);
-        if (rc == SQLITE_DONE) break;
-        if (rc != SQLITE_ROW) return error(rc);
-        const std::int64_t id = column_int64(stmt, 0);
-        if (rows.empty() || rows.back().first != id) {
-          auto p = read_policy(stmt, m_path);
-          if (!p) return Unexpected{p.error()};
-          rows.emplace_back(id, std::move(*p));
-        }
-        if (sqlite3_column_type(stmt, 7) != SQLITE_NULL) {  // LEFT JOIN: a policy without details
-          auto d = read_detail(stmt, m_path);
-          if (!d) return Unexpected{d.error()};
-          rows.back().second.details.push_back(std::move(*d));
-        }
-      }
-    }
-    // Ordered by type (PolicyType order: tlsa, sts, no-policy-found), policy
-    // domain, then insertion (the rows arrive by id; the sort is stable).
-    std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
-      return std::tie(a.second.policy.type, a.second.policy.policy_domain) <
-             std::tie(b.second.policy.type, b.second.policy.policy_domain);
-    });
-    std::vector<tlsrpt::AggregatedPolicy> out;
-    out.reserve(rows.size());
-    for (auto& [id, p] : rows) {
-      std::sort(p.details.begin(), p.details.end(), detail_less);
-      out.push_back(std::move(p));
-    }
-    return out;
+    if (!key) return std::vector<tlsrpt::AggregatedPolicy>{};  // no such day can be stored
+    const std::lock_guard lock{m_mutex};
+    return aggregate_of(*key, domain);
   }
 
   [[nodiscard]] Result<ReportRow> create_report(const ReportRow& row) override {
-    if (row.report_id.empty() || row.domain.empty() || row.attempts < 0) {
-      return fail(Errc::InvalidArgument, Retry::Permanent,
-                  "tlsrpt store create_report: empty report id or domain, or negative attempts");
-    }
-    auto day = day_key(row.day);
+    auto day = checked_new_report(row);
     if (!day) return Unexpected{day.error()};
     const std::lock_guard lock{m_mutex};
     auto tx = Transaction::begin(m_db.get(), m_path);
@@ -594,10 +388,7 @@ class SqliteReportStore final : public ReportStore, private SqliteStoreBase<Stat
   }
 
   [[nodiscard]] Result<void> update_report(const ReportRow& row) override {
-    if (row.attempts < 0) {
-      return fail(Errc::InvalidArgument, Retry::Permanent,
-                  "tlsrpt store update_report: negative attempts for " + row.report_id);
-    }
+    if (auto ok = checked_update(row); !ok) return ok;
     const std::lock_guard lock{m_mutex};
     sqlite3_stmt* stmt = m_stmts.update_report.get();
     const StmtReset reset{stmt};
@@ -617,6 +408,29 @@ class SqliteReportStore final : public ReportStore, private SqliteStoreBase<Stat
                   "tlsrpt store update_report: unknown report id " + row.report_id);
     }
     return {};
+  }
+
+  [[nodiscard]] Result<bool> claim_report(const std::string& report_id, std::string_view node,
+                                          std::chrono::seconds lease) override {
+    const std::lock_guard lock{m_mutex};
+    auto tx = Transaction::begin(m_db.get(), m_path);
+    if (!tx) return Unexpected{tx.error()};
+    bool granted = false;
+    {
+      sqlite3_stmt* stmt = m_stmts.claim_report.get();
+      const StmtReset reset{stmt};
+      int rc = bind_text(stmt, 1, report_id);
+      if (rc == SQLITE_OK) rc = bind_text(stmt, 2, node);
+      if (rc == SQLITE_OK) rc = bind_int64(stmt, 3, clamped_lease(lease).count());
+      if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+      if (rc == SQLITE_ROW) {
+        granted = true;
+        rc = sqlite3_step(stmt);  // RETURNING: at most one row (report_id is the key)
+      }
+      if (rc != SQLITE_DONE) return error(rc);
+    }
+    if (auto r = tx->commit(); !r) return Unexpected{r.error()};
+    return granted;
   }
 
   [[nodiscard]] Result<std::size_t> purge_before(tlsrpt::Day before) override {
@@ -644,7 +458,133 @@ class SqliteReportStore final : public ReportStore, private SqliteStoreBase<Stat
     return static_cast<std::size_t>(purged);
   }
 
+  /// push_local_results() on this store (report_push.hpp).
+  [[nodiscard]] Result<std::size_t> push(const PushFn& push_fn) {
+    const std::lock_guard lock{m_mutex};
+    {
+      // Nothing counted (the usual case between pushes): no write lock taken.
+      sqlite3_stmt* stmt = m_stmts.push_days.get();
+      const StmtReset reset{stmt};
+      const int rc = sqlite3_step(stmt);
+      if (rc == SQLITE_DONE) return std::size_t{0};
+      if (rc != SQLITE_ROW) return error(rc);
+    }
+    if (auto seeded = seed_push_counter(); !seeded) return Unexpected{seeded.error()};
+    auto tx = Transaction::begin(m_db.get(), m_path);
+    if (!tx) return Unexpected{tx.error()};
+    // Under the write lock nothing is added between this read and the
+    // delete below: what is deleted is exactly what was pushed.
+    std::vector<DayAggregate> days;
+    {
+      sqlite3_stmt* stmt = m_stmts.push_days.get();
+      const StmtReset reset{stmt};
+      for (;;) {
+        const int rc = sqlite3_step(stmt);
+        if (rc == SQLITE_DONE) break;
+        if (rc != SQLITE_ROW) return error(rc);
+        const std::string day = column_string(stmt, 0);
+        auto parsed = tlsrpt::parse_day(day);
+        if (!parsed) return Unexpected{bad_row("stored tlsrpt day '" + day + "'", m_path)};
+        days.push_back(DayAggregate{*parsed, column_string(stmt, 1), {}});
+      }
+    }
+    if (days.empty()) return std::size_t{0};  // the transaction rolls back: nothing written
+    for (DayAggregate& d : days) {
+      auto key = day_key(d.day);
+      if (!key) return Unexpected{key.error()};
+      auto policies = aggregate_of(*key, d.domain);
+      if (!policies) return Unexpected{policies.error()};
+      d.policies = std::move(*policies);
+    }
+    auto counter = push_counter();
+    if (!counter) return Unexpected{counter.error()};
+    if (!*counter || **counter == std::numeric_limits<std::int64_t>::max()) {
+      return Unexpected{bad_row("tlsrpt push counter missing or at its maximum", m_path)};
+    }
+    const std::int64_t seq = **counter + 1;
+    if (auto pushed = push_fn(seq, days); !pushed) return Unexpected{pushed.error()};
+    {
+      sqlite3_stmt* stmt = m_stmts.push_delete.get();
+      const StmtReset reset{stmt};
+      if (const int rc = sqlite3_step(stmt); rc != SQLITE_DONE) return error(rc);
+    }
+    if (auto stored = set_push_counter(seq); !stored) return Unexpected{stored.error()};
+    if (auto r = tx->commit(); !r) return Unexpected{r.error()};
+    return days.size();
+  }
+
  private:
+  /// The aggregated policies of one (day, domain) in aggregate()'s order. Caller holds
+  /// m_mutex. One statement (one read snapshot) for the policies and their details.
+  [[nodiscard]] Result<std::vector<tlsrpt::AggregatedPolicy>> aggregate_of(
+      const std::string& day, const std::string& domain) const {
+    std::vector<tlsrpt::AggregatedPolicy> out;  // by id: insertion order
+    sqlite3_stmt* stmt = m_stmts.aggregate.get();
+    const StmtReset reset{stmt};
+    int rc = bind_text(stmt, 1, day);
+    if (rc == SQLITE_OK) rc = bind_text(stmt, 2, domain);
+    if (rc != SQLITE_OK) return error(rc);
+    std::int64_t last_id = 0;
+    for (;;) {
+      rc = sqlite3_step(stmt);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return error(rc);
+      const std::int64_t id = column_int64(stmt, 0);
+      if (out.empty() || last_id != id) {
+        auto p = read_policy(stmt, m_path);
+        if (!p) return Unexpected{p.error()};
+        out.push_back(std::move(*p));
+        last_id = id;
+      }
+      if (sqlite3_column_type(stmt, 7) != SQLITE_NULL) {  // LEFT JOIN: a policy without details
+        auto d = read_detail(stmt, m_path);
+        if (!d) return Unexpected{d.error()};
+        out.back().details.push_back(std::move(*d));
+      }
+    }
+    order_aggregate(out);
+    return out;
+  }
+
+  /// The stored push counter, if any. Caller holds m_mutex.
+  [[nodiscard]] Result<std::optional<std::int64_t>> push_counter() const {
+    sqlite3_stmt* stmt = m_stmts.get_meta.get();
+    const StmtReset reset{stmt};
+    int rc = bind_text(stmt, 1, k_push_seq_key);
+    if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE) return std::optional<std::int64_t>{};
+    if (rc != SQLITE_ROW) return error(rc);
+    return std::optional<std::int64_t>{column_int64(stmt, 0)};
+  }
+
+  /// Stores `seq` as the push counter. Caller holds m_mutex.
+  [[nodiscard]] Result<void> set_push_counter(std::int64_t seq) {
+    sqlite3_stmt* stmt = m_stmts.set_meta.get();
+    const StmtReset reset{stmt};
+    int rc = bind_text(stmt, 1, k_push_seq_key);
+    if (rc == SQLITE_OK) rc = bind_int64(stmt, 2, seq);
+    if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE) return error(rc);
+    return {};
+  }
+
+  /// Starts the push counter at the current Unix time in milliseconds when there is none, in
+  /// a transaction of its own (see push_local_results). Caller holds m_mutex.
+  [[nodiscard]] Result<void> seed_push_counter() {
+    auto counter = push_counter();
+    if (!counter) return Unexpected{counter.error()};
+    if (*counter) return {};
+    auto tx = Transaction::begin(m_db.get(), m_path);
+    if (!tx) return Unexpected{tx.error()};
+    counter = push_counter();  // another process may have seeded it meanwhile
+    if (!counter) return Unexpected{counter.error()};
+    if (*counter) return {};
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    if (auto r = set_push_counter(static_cast<std::int64_t>(now.count())); !r) return r;
+    return tx->commit();
+  }
+
   /// Adds one policy's counts; returns its rpt_policy id. Caller holds
   /// m_mutex inside a transaction.
   [[nodiscard]] Result<std::int64_t> upsert_policy(const std::string& day,
@@ -702,11 +642,22 @@ class SqliteReportStore final : public ReportStore, private SqliteStoreBase<Stat
 
 }  // namespace
 
+// ---- pushing to the shared store -------------------------------------------
+
+Result<std::size_t> push_local_results(ReportStore& local, const PushFn& push) {
+  auto* store = dynamic_cast<SqliteReportStore*>(&local);
+  if (store == nullptr) {
+    return fail(Errc::InvalidArgument, Retry::Permanent,
+                "tlsrpt push: the local store is not a SQLite report store");
+  }
+  return store->push(push);
+}
+
 // ---- opening ---------------------------------------------------------------
 
 Result<std::unique_ptr<ReportStore>> open_sqlite_report_store(const SqliteOptions& options) {
   Statements s;
-  const std::array<StatementSlot, 12> slots{{
+  const std::array<StatementSlot, 17> slots{{
       {&s.add_policy, k_add_policy_sql},
       {&s.add_failure, k_add_failure_sql},
       {&s.days, k_days_sql},
@@ -719,6 +670,11 @@ Result<std::unique_ptr<ReportStore>> open_sqlite_report_store(const SqliteOption
       {&s.count_purge, k_count_purge_sql},
       {&s.purge_policies, k_purge_policies_sql},
       {&s.purge_reports, k_purge_reports_sql},
+      {&s.claim_report, k_claim_report_sql},
+      {&s.push_days, k_push_days_sql},
+      {&s.push_delete, k_push_delete_sql},
+      {&s.get_meta, k_get_meta_sql},
+      {&s.set_meta, k_set_meta_sql},
   }};
   auto db = open_sqlite_store(options, "report store", slots);
   if (!db) return Unexpected{db.error()};

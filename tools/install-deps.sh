@@ -22,12 +22,16 @@ packages=(
   # build
   build-essential cmake pkg-config clang-format clang libclang-rt-14-dev
   libldns-dev libunbound-dev libcurl4-openssl-dev libssl-dev libsqlite3-dev zlib1g-dev
+  libpq-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev libidn2-dev libtomlplusplus-dev
   libcli11-dev
   # run time data: the root trust anchor for resolver.mode = validate
   dns-root-data ca-certificates
   # integration test world: authoritative DNS, validating resolver, HTTPS
   nsd unbound ldnsutils nginx-light openssl curl sqlite3 iproute2 python3
+  # fleet suite and gtests: a real PostgreSQL, initdb'd into a temporary directory (the
+  # package's own cluster service is kept from starting like the others)
+  postgresql postgresql-client
   # TLS-RPT suite: runs `tlspolicy report` one day ahead, when the day's reports are due
   faketime
   # systemd-analyze and systemd-socket-activate check the units in tools/systemd
@@ -41,6 +45,9 @@ packages=(
   # recommends and uses when present (apt installs recommends by default; we pass
   # --no-install-recommends); its service is kept from starting like the others
   postfix-mta-sts-resolver python3-uvloop
+  # benchmark: distance inside the bench's own network namespace (this kernel has no
+  # sch_netem): iptables NFQUEUE rules and tools/bench/delayer.cpp on libnetfilter_queue
+  iptables libnetfilter-queue-dev pkg-config
 )
 
 missing=()

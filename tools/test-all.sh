@@ -110,9 +110,19 @@ cmake --preset ci >/dev/null
 cmake --build --preset ci -j "$jobs"
 summary=build/ci/integration-summary.txt
 rm -f "$summary"
-ctest --preset ci
+ctest --preset ci | tee build/ci/ctest.log
 
-# A green run that skipped the integration suite is a red run.
+# A green run that skipped the integration suite is a red run: the world's suites (checked
+# below) and every integration gtest (a real PostgreSQL, nginx, NSD... that could not start).
+integration_tests="$(ctest --preset ci -N -L integration)"
+skipped=""
+while IFS= read -r name; do
+  if grep -qF " $name" <<<"$integration_tests"; then skipped="$skipped $name"; fi
+done < <(sed -nE 's/^[[:space:]]+[0-9]+ - (.*) \(Skipped\)$/\1/p' build/ci/ctest.log)
+if [ -n "$skipped" ]; then
+  echo "test-all: FAIL: integration tests skipped:$skipped" >&2
+  exit 1
+fi
 if ! ctest --preset ci -N -L integration | grep -q 'Total Tests: [1-9]'; then
   echo "test-all: FAIL: no integration test is registered" >&2
   exit 1

@@ -1,12 +1,13 @@
 -- SPDX-License-Identifier: Apache-2.0
 --
--- The full current schema (version 3), applied to a fresh, empty database in
--- one transaction. It must describe exactly what migrations/0001..0003 build
+-- The full current schema (version 4), applied to a fresh, empty database in
+-- one transaction. It must describe exactly what migrations/0001..0004 build
 -- from nothing; tests/unit/cache/ compares the two. When adding a migration,
 -- update this file and its final user_version together (CMake checks that the
 -- numbers agree). Times are Unix seconds (UTC); policies.mx holds the
 -- normalised MX patterns joined by '\n'. The rpt_* tables (TLS-RPT, RFC 8460)
--- are described in migrations/0003_tlsrpt.sql. application_id 0x544C5350
+-- are described in migrations/0003_tlsrpt.sql, the report claims and the meta
+-- counters in migrations/0004_fleet.sql. application_id 0x544C5350
 -- ("TLSP") marks the file as a tlspolicy store.
 
 PRAGMA application_id = 1414288208;
@@ -80,10 +81,18 @@ CREATE TABLE rpt_report (
   last_error      TEXT    NOT NULL,
   sent_at         INTEGER,
   sent_to         TEXT    NOT NULL,
+  claimed_by      TEXT,
+  claim_until     INTEGER,
   UNIQUE (day, domain)
 ) STRICT;
 
 -- ReportStore::due_reports(): state = 'pending' AND next_attempt_at <= now.
 CREATE INDEX rpt_report_due ON rpt_report (state, next_attempt_at);
 
-PRAGMA user_version = 3;
+-- Small counters by name ('rpt_push_seq').
+CREATE TABLE meta (
+  key   TEXT    NOT NULL PRIMARY KEY,
+  value INTEGER NOT NULL
+) STRICT;
+
+PRAGMA user_version = 4;

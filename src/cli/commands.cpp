@@ -194,6 +194,7 @@ void print_policy_line(std::ostream& out, const cache::CachedPolicy& p, util::Ti
       << p.policy.max_age.count() << "s  expires " << util::format_rfc3339(p.expires_at)
       << (p.expires_at <= now ? " (expired)" : "") << "  mx ";
   for (std::size_t i = 0; i < p.policy.mx.size(); ++i) out << (i ? "," : "") << p.policy.mx[i];
+  if (!p.fetched_by.empty()) out << "  fetched by " << p.fetched_by;
   out << '\n';
 }
 
@@ -203,6 +204,7 @@ void print_policy(std::ostream& out, const cache::CachedPolicy& p, util::TimePoi
       << "mode:       " << sts::to_string(p.policy.mode) << '\n'
       << "max_age:    " << p.policy.max_age.count() << "s\n"
       << "fetched_at: " << util::format_rfc3339(p.fetched_at) << '\n'
+      << (p.fetched_by.empty() ? "" : "fetched_by: " + p.fetched_by + "\n")
       << "expires_at: " << util::format_rfc3339(p.expires_at)
       << (p.expires_at <= now ? " (expired)" : "") << '\n';
   for (const auto& mx : p.policy.mx) out << "mx:         " << mx << '\n';

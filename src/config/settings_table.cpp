@@ -652,6 +652,49 @@ const std::vector<SettingRow> k_settings_table = {
      },
      [](const Settings& s) { return render_duration(s.store.busy_timeout); }, nullptr},
 
+    {"store.url", "string", "\"\"", "",
+     "\"\" = SQLite at store.path only; \"postgresql://user@host:port/db?...\" = a PostgreSQL "
+     "shared by a fleet (libpq URI; the password comes from ~/.pgpass or PGPASSFILE, never from "
+     "here), with store.path as the local copy.",
+     [](const toml::node& n, Settings& s) -> Result<void> {
+       auto v = get_string(n);
+       if (!v) return Unexpected{v.error()};
+       if (!v->empty() && !v->starts_with("postgresql://") && !v->starts_with("postgres://")) {
+         return value_error("must be \"\" or a postgresql:// connection URI");
+       }
+       s.store.url = *v;
+       return {};
+     },
+     [](const Settings& s) { return quote(s.store.url); }, nullptr},
+
+    {"store.timeout", "duration", "\"2s\"", "",
+     "How long one PostgreSQL call may take (100ms to 1m); then the node answers from memory and "
+     "its local copy and retries later.",
+     [](const toml::node& n, Settings& s) -> Result<void> {
+       auto v = get_duration(n, 100ms, 1min);
+       if (!v) return Unexpected{v.error()};
+       s.store.timeout = *v;
+       return {};
+     },
+     [](const Settings& s) { return render_duration(s.store.timeout); }, nullptr},
+
+    {"fleet.node", "string", "\"\"", "the host name",
+     "This daemon's name in logs, stats, the shared store and its reports' claims.",
+     [](const toml::node& n, Settings& s) -> Result<void> {
+       auto v = get_string(n);
+       if (!v) return Unexpected{v.error()};
+       if (v->find_first_of(" \t\r\n") != std::string::npos) {
+         return value_error("no white space allowed");
+       }
+       s.fleet.node = *v;
+       return {};
+     },
+     [](const Settings& s) { return quote(s.fleet.node); },
+     [](Settings& s) -> Result<void> {
+       if (s.fleet.node.empty()) s.fleet.node = host_name();
+       return {};
+     }},
+
     {"limits.decision_deadline", "duration", "\"10s\"", "",
      "Every query is answered within this (1s to 5m): a lookup that takes longer answers a defer "
      "and goes on.",

@@ -214,7 +214,9 @@ int run(const std::optional<std::filesystem::path>& config_file,
                        {"json", s.json},
                        {"admin", s.admin},
                        {"tlsrpt", tlsrpt ? settings.tlsrpt.socket : std::string{"off"}},
-                       {"resolver", settings.resolver.mode}});
+                       {"resolver", settings.resolver.mode},
+                       {"store", settings.store.url.empty() ? "sqlite" : "postgresql"},
+                       {"node", settings.fleet.node}});
 
   for (;;) {
     int sig = 0;

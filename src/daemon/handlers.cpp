@@ -27,6 +27,12 @@ constexpr std::string_view k_code_fetch_failed = "fetch-failed";
 
 const std::string* id_ptr(const std::optional<std::string>& id) { return id ? &*id : nullptr; }
 
+cache::StoreStatus store_status(const Runtime& rt) {
+  auto s = rt.cache->status();
+  if (s.node.empty()) s.node = rt.settings.fleet.node;  // a SQLite store knows no node
+  return s;
+}
+
 std::string stats_json(const State& state, const server::ServerStats& server,
                        const TlsRptCounters& t) {
   const auto s = state.service->stats();
@@ -48,7 +54,8 @@ std::string stats_json(const State& state, const server::ServerStats& server,
          ",\"malformed\":" + std::to_string(t.malformed.load()) +
          ",\"report_ops\":" + std::to_string(t.report_ops.load()) +
          ",\"engine\":" + std::to_string(t.engine.load()) +
-         ",\"store_errors\":" + std::to_string(t.store_errors.load()) + "}}";
+         ",\"store_errors\":" + std::to_string(t.store_errors.load()) +
+         "},\"store\":" + proto::store_status_json(store_status(*state.runtime)) + "}";
 }
 
 // cache.refresh: fetch the domain's policy anew, whatever the TXT record says (RFC 8461

@@ -44,6 +44,11 @@ event::Task<bool> refresh_one(State& state, cache::CachedPolicy p) {
     rt.log.info("policy refreshed", {{"domain", p.domain}, {"id", fresh->id}});
     co_return true;
   }
+  if (fresh.error().code == Errc::Claimed) {  // another node of the fleet refreshes it now
+    rt.log.debug("policy refresh left to another node",
+                 {{"domain", p.domain}, {"detail", fresh.error().detail}});
+    co_return false;
+  }
   const auto level = p.policy.mode == sts::StsMode::None ? util::Level::Info : util::Level::Warning;
   rt.log.log(level, "policy refresh failed; the stored policy stays until it expires",
              {{"domain", p.domain},

@@ -64,16 +64,37 @@ Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings,
   cache::SqliteOptions co;
   co.path = settings.store.path;
   co.busy_timeout_ms = static_cast<int>(settings.store.busy_timeout.count());
-  auto store = cache::open_sqlite_cache(co);
-  if (!store) return Unexpected{store.error()};
-  rt->cache = std::move(*store);
-  auto report_store = cache::open_sqlite_report_store(co);
-  if (!report_store) return Unexpected{report_store.error()};
-  rt->report_store = std::move(*report_store);
+  if (settings.store.url.empty()) {
+    auto store = cache::open_sqlite_cache(co);
+    if (!store) return Unexpected{store.error()};
+    rt->cache = std::move(*store);
+    auto report_store = cache::open_sqlite_report_store(co);
+    if (!report_store) return Unexpected{report_store.error()};
+    rt->report_store = std::move(*report_store);
+  } else {
+    cache::FleetOptions fo_store;
+    fo_store.url = settings.store.url;
+    fo_store.node = settings.fleet.node;
+    fo_store.local = co;
+    fo_store.timeout = settings.store.timeout;
+    fo_store.log = rt->log.with_name("store");
+    auto fleet = cache::open_fleet_store(fo_store);
+    if (!fleet) return Unexpected{fleet.error()};
+    rt->cache = std::move(fleet->policies);
+    rt->report_store = std::move(fleet->reports);
+    rt->fleet = std::move(fleet->sync);
+  }
 
-  rt->sts = std::make_unique<sts::StsDiscovery>(*rt->resolver, *rt->fetcher, *rt->cache,
-                                                rt->offload, rt->clock, rt->log.with_name("sts"),
-                                                sts::StsOptions{settings.mta_sts.retry_interval});
+  sts::StsOptions so;
+  so.retry_interval = settings.mta_sts.retry_interval;
+  // The lease outlasts one fetch, connect and transfer included.
+  so.claim_lease = std::chrono::duration_cast<std::chrono::seconds>(
+                       settings.mta_sts.connect_timeout + settings.mta_sts.fetch_timeout) +
+                   std::chrono::seconds{5};
+  so.loop = &loop;
+  rt->sts =
+      std::make_unique<sts::StsDiscovery>(*rt->resolver, *rt->fetcher, *rt->cache, rt->offload,
+                                          rt->clock, rt->log.with_name("sts"), so);
   rt->dane = std::make_unique<dane::DaneLookup>(*rt->resolver, rt->log.with_name("dane"));
   rt->engine = std::make_unique<policy::PolicyEngine>(
       *rt->resolver, *rt->dane, *rt->sts, rt->clock, rt->log.with_name("engine"),
@@ -91,6 +112,7 @@ Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings,
   ro.send_success_reports = r.send_success_reports;
   ro.max_delay = r.max_delay;
   ro.keep_days = r.keep_days;
+  ro.node = settings.fleet.node;
   rt->reports = std::make_unique<service::ReportService>(*rt->report_store, loop, *rt->resolver,
                                                          rt->poster.get(), rt->clock,
                                                          rt->log.with_name("tlsrpt"), ro);

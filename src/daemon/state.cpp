@@ -65,6 +65,15 @@ Result<std::shared_ptr<State>> build_state(const config::Settings& settings, Con
   }
   owned->service = std::make_unique<service::DecisionService>(
       *runtime->engine, ctx.loop, runtime->clock, ctx.log.with_name("service"), std::move(options));
+  if (runtime->fleet) {
+    // Another node changed or purged a policy (or this node reconnected and may have missed
+    // that): the current generation's decisions resting on it go.
+    runtime->fleet->start([&ctx](const std::string& domain) {
+      ctx.loop.post([&ctx, domain] {
+        if (auto current = ctx.state()) current->service->forget(domain);
+      });
+    });
+  }
   ++ctx.generations;
   ctx.loop.post([&ctx, raw] { ctx.live.insert(raw); });
   // A reload lets what is in flight in the old generation finish (its waiters get real

@@ -29,6 +29,7 @@ ordered_json to_json(const cache::CachedPolicy& p, bool with_text) {
   j["mx"] = p.policy.mx;
   j["fetched_at"] = util::format_rfc3339(p.fetched_at);
   j["expires_at"] = util::format_rfc3339(p.expires_at);
+  if (!p.fetched_by.empty()) j["fetched_by"] = p.fetched_by;
   if (with_text) j["policy_text"] = p.policy_text;
   return j;
 }
@@ -91,6 +92,10 @@ Result<cache::CachedPolicy> from_json(const ordered_json& obj) {
   auto expires = time_member(obj, "expires_at");
   if (!expires) return Unexpected{expires.error()};
   p.expires_at = *expires;
+  if (const auto* by = member(obj, "fetched_by"); by != nullptr) {
+    if (!by->is_string()) return bad("\"fetched_by\" is not a string");
+    p.fetched_by = by->get<std::string>();
+  }
   if (const auto* text = member(obj, "policy_text"); text != nullptr) {
     if (!text->is_string()) return bad("\"policy_text\" is not a string");
     p.policy_text = text->get<std::string>();
@@ -160,6 +165,18 @@ Result<std::vector<cache::CachedPolicy>> cached_policies_from_json(std::string_v
     out.push_back(std::move(*p));
   }
   return out;
+}
+
+std::string store_status_json(const cache::StoreStatus& s) {
+  ordered_json j;
+  j["backend"] = s.backend;
+  j["node"] = s.node;
+  j["healthy"] = s.healthy;
+  j["outages"] = s.outages;
+  j["errors"] = s.errors;
+  j["last_error"] = s.last_error;
+  j["unsynced_policies"] = s.unsynced_policies;
+  return dump(j);
 }
 
 }  // namespace tlspolicy::proto

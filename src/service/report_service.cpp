@@ -14,6 +14,8 @@
 #include "tlspolicy/tlsrpt/record.hpp"
 #include "tlspolicy/tlsrpt/report.hpp"
 
+#include <unistd.h>
+
 namespace tlspolicy::service {
 namespace {
 
@@ -88,6 +90,8 @@ ReportService::ReportService(cache::ReportStore& store, event::Loop& loop, dns::
       m_clock(clock),
       m_log(std::move(log)),
       m_options(std::move(options)),
+      m_claimant((m_options.node.empty() ? std::string{"local"} : m_options.node) + "/" +
+                 std::to_string(::getpid())),
       m_rng(std::random_device{}()) {}
 
 Result<void> ReportService::record(const tlsrpt::ResultBatch& batch) { return m_store.add(batch); }
@@ -152,15 +156,55 @@ Result<std::string> ReportService::render(const cache::ReportRow& row) const {
   return tlsrpt::render_report_json(meta, *policies);
 }
 
-Result<DeliveryOutcome> ReportService::deliver(const cache::ReportRow& original) {
-  const std::lock_guard tick_lock{m_tick_mu};
-  DeliveryOutcome out{original, {}};
-  auto& row = out.row;
-  // The stored state wins over the caller's copy: the daemon and `tlspolicy
-  // report send` may both be at it, and a sent report is never sent again.
+Result<cache::ReportRow> ReportService::stored_row(const cache::ReportRow& row) const {
   auto stored = m_store.reports(cache::ReportFilter{row.day, row.domain});
   if (!stored) return Unexpected{stored.error()};
-  if (!stored->empty() && stored->front().report_id == row.report_id) row = stored->front();
+  if (!stored->empty() && stored->front().report_id == row.report_id) return stored->front();
+  return row;
+}
+
+Result<DeliveryOutcome> ReportService::deliver(const cache::ReportRow& original) {
+  const std::lock_guard tick_lock{m_tick_mu};
+  // The stored state wins over the caller's copy: the daemon and `tlspolicy
+  // report send` may both be at it, and a sent report is never sent again.
+  auto current = stored_row(original);
+  if (!current) return Unexpected{current.error()};
+  if (current->state == cache::ReportState::Sent) return DeliveryOutcome{std::move(*current), {}};
+  if (current->state == cache::ReportState::Failed) {
+    // An operator's explicit retry (`tlspolicy report send`) of a report the daemon gave up
+    // on: pending again, then claimed like any other.
+    current->state = cache::ReportState::Pending;
+    if (auto ok = m_store.update_report(*current); !ok) return Unexpected{ok.error()};
+  }
+  auto claimed = m_store.claim_report(current->report_id, m_claimant, k_claim_lease);
+  if (!claimed) return Unexpected{claimed.error()};
+  if (!*claimed) {
+    // Refused: not pending (any more), gone, or another sender holds it. Say which.
+    auto rows = m_store.reports(cache::ReportFilter{current->day, current->domain});
+    if (!rows) return Unexpected{rows.error()};
+    if (rows->empty() || rows->front().report_id != current->report_id) {
+      return fail(Errc::InvalidArgument, Retry::Permanent,
+                  "report " + current->report_id + " is not in the store; not sent");
+    }
+    const auto& now_stored = rows->front();
+    if (now_stored.state == cache::ReportState::Pending) {
+      return fail(
+          Errc::InvalidArgument, Retry::Transient,
+          "report " + now_stored.report_id + " is pending and claimed by another sender; not sent");
+    }
+    return fail(Errc::InvalidArgument, Retry::Permanent,
+                "report " + now_stored.report_id + " is " +
+                    std::string(cache::to_string(now_stored.state)) + ", not pending; not sent");
+  }
+  return deliver_claimed(std::move(*current));
+}
+
+Result<DeliveryOutcome> ReportService::deliver_claimed(cache::ReportRow claimed) {
+  // Read again after the claim: another sender may have attempted it since it was listed.
+  auto current = stored_row(claimed);
+  if (!current) return Unexpected{current.error()};
+  DeliveryOutcome out{std::move(*current), {}};
+  auto& row = out.row;
   if (row.state == cache::ReportState::Sent) return out;
   const auto now = m_clock.now();
 
@@ -263,7 +307,19 @@ void ReportService::tick() {
       m_log.warn("TLS-RPT: listing due reports failed", {{"error", describe(due.error())}});
     } else {
       for (const auto& row : *due) {
-        if (auto r = deliver(row); !r) {
+        const std::lock_guard tick_lock{m_tick_mu};
+        auto claimed = m_store.claim_report(row.report_id, m_claimant, k_claim_lease);
+        if (!claimed) {
+          m_log.warn("TLS-RPT: claiming a report failed",
+                     {{"report_id", row.report_id}, {"error", describe(claimed.error())}});
+          continue;
+        }
+        if (!*claimed) {
+          m_log.debug("TLS-RPT: report held by another sender, skipped",
+                      {{"report_id", row.report_id}, {"domain", row.domain}});
+          continue;
+        }
+        if (auto r = deliver_claimed(row); !r) {
           m_log.warn("TLS-RPT: delivery failed",
                      {{"report_id", row.report_id}, {"error", describe(r.error())}});
         }

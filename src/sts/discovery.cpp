@@ -208,6 +208,31 @@ event::Task<StsOutcome> StsDiscovery::discover(dns::DomainName domain) {
     co_return out;
   }
 
+  // A fleet fetches a new id once: when another node is fetching it, its policy is awaited.
+  auto claim = co_await event::offload(m_offload, [this, &domain, &record] {
+    return m_cache.claim_fetch(domain, {record->id, m_options.claim_lease, std::nullopt});
+  });
+  if (claim && !claim->granted && m_options.loop != nullptr) {
+    note("node " + claim->holder + " is fetching id " + record->id + " for the fleet; waiting");
+    auto waited = co_await wait_for_fleet(domain, record->id, *claim);
+    if (waited.policy) {
+      note("fetched by " + waited.policy->fetched_by + ": mode " +
+           std::string(to_string(waited.policy->policy.mode)));
+      out.policy = std::move(waited.policy);
+      out.from_cache = true;
+      co_return out;
+    }
+    if (waited.failure) {
+      failed(Error{Errc::FetchOther, Retry::Transient,
+                   "node " + claim->holder + " could not fetch id " + record->id + ": " +
+                       *waited.failure},
+             "policy fetch failed in the fleet");
+      use_cache_or_nothing("policy fetch failed");
+      co_return out;
+    }
+    note("node " + claim->holder + " did not store the policy in time; fetching here");
+  }
+
   // RFC 8461 §3.3: fetch, check status and media type, parse.
   note(cached ? "id differs from the cached policy or it expired; fetching " + policy_url(domain)
               : "fetching " + policy_url(domain));
@@ -224,8 +249,13 @@ event::Task<StsOutcome> StsDiscovery::discover(dns::DomainName domain) {
   }
 
   // SPEC §3: a fetched policy, mode none included, replaces the cached one.
-  cache::CachedPolicy policy{domain.str(),    record->id, fetched->first,
-                             fetched->second, now,        now + fetched->second.max_age};
+  cache::CachedPolicy policy{domain.str(),
+                             record->id,
+                             fetched->first,
+                             fetched->second,
+                             now,
+                             now + fetched->second.max_age,
+                             ""};  // the store names the node
   note("fetched policy: mode " + std::string(to_string(policy.policy.mode)) + ", max_age " +
        std::to_string(policy.policy.max_age.count()) + "s");
   m_log.info("policy fetched", {{"domain", domain.str()},
@@ -237,6 +267,39 @@ event::Task<StsOutcome> StsDiscovery::discover(dns::DomainName domain) {
   out.policy = std::move(policy);
   out.from_cache = false;
   co_return out;
+}
+
+namespace {
+
+/// Resumes the awaiting coroutine on `loop` after `delay`.
+auto sleep_for(event::Loop& loop, std::chrono::milliseconds delay) {
+  return event::completion<bool>([&loop, delay](auto done) {
+    loop.after(delay, [&loop, done] { loop.defer([done] { done(true); }); });
+  });
+}
+
+}  // namespace
+
+event::Task<StsDiscovery::FleetWait> StsDiscovery::wait_for_fleet(const dns::DomainName& domain,
+                                                                  const std::string& id,
+                                                                  cache::FetchClaim claim) {
+  constexpr std::chrono::milliseconds k_poll{150};
+  const auto started = m_clock.now();
+  // The holder's lease, and a little more for its write to land.
+  for (auto left = claim.left + std::chrono::milliseconds{500};; left -= k_poll) {
+    auto [got, failure] = co_await event::when_all(
+        event::offload(m_offload, [this, &domain] { return m_cache.get(domain); }),
+        event::offload(m_offload, [this, &domain] { return m_cache.last_fetch_failure(domain); }));
+    if (got && *got && (*got)->id == id && (*got)->expires_at > m_clock.now()) {
+      co_return FleetWait{std::move(*got), std::nullopt};
+    }
+    if (failure && *failure && (*failure)->id == id &&
+        (*failure)->failed_at + std::chrono::seconds{1} >= started) {
+      co_return FleetWait{std::nullopt, (*failure)->error};
+    }
+    if (left.count() <= 0) co_return FleetWait{};
+    co_await sleep_for(*m_options.loop, k_poll);
+  }
 }
 
 event::Task<Result<std::pair<std::string, StsPolicy>>> StsDiscovery::fetch_policy(
@@ -267,11 +330,29 @@ event::Task<Result<cache::CachedPolicy>> StsDiscovery::refresh(
     co_return fail(Errc::StsNoRecord, Retry::Permanent,
                    "no valid _mta-sts TXT record for " + domain.str() + " and no stored policy");
   }
+  // A fleet refreshes each policy once: another node's claim means it is being done.
+  const cache::FetchClaimRequest request{*id, m_options.claim_lease,
+                                         stored ? stored->fetched_at : util::TimePoint{}};
+  auto claim = co_await event::offload(
+      m_offload, [this, &domain, &request] { return m_cache.claim_fetch(domain, request); });
+  if (claim && !claim->granted) {
+    co_return fail(Errc::Claimed, Retry::Transient,
+                   claim->left.count() > 0
+                       ? "node " + claim->holder + " is fetching the policy of " + domain.str() +
+                             " for the fleet"
+                       : "node " + claim->holder + " has just fetched the policy of " +
+                             domain.str() + " for the fleet");
+  }
   const auto now = m_clock.now();
   auto fetched = co_await fetch_policy(domain);
   if (!fetched) co_return Unexpected{fetched.error()};
-  cache::CachedPolicy policy{domain.str(),    *id, std::move(fetched->first),
-                             fetched->second, now, now + fetched->second.max_age};
+  cache::CachedPolicy policy{domain.str(),
+                             *id,
+                             std::move(fetched->first),
+                             fetched->second,
+                             now,
+                             now + fetched->second.max_age,
+                             ""};
   if (auto r = co_await event::offload(m_offload, [this, &policy] { return m_cache.put(policy); });
       !r) {
     co_return Unexpected{r.error()};

@@ -52,6 +52,8 @@ std::string_view to_string(Errc code) noexcept {
       return "cache-io";
     case Errc::CacheSchema:
       return "cache-schema";
+    case Errc::Claimed:
+      return "claimed";
     case Errc::ConfigSyntax:
       return "config-syntax";
     case Errc::ConfigValue:

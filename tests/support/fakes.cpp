@@ -106,6 +106,13 @@ Result<void> MemoryPolicyCache::record_fetch_failure(const cache::FetchFailure& 
   return {};
 }
 
+Result<cache::FetchClaim> MemoryPolicyCache::claim_fetch(
+    const dns::DomainName& /*domain*/, const cache::FetchClaimRequest& /*request*/) {
+  const std::lock_guard lock{m_mu};
+  ++claims_asked;
+  return claim ? *claim : cache::FetchClaim{};
+}
+
 Result<std::optional<cache::FetchFailure>> MemoryPolicyCache::last_fetch_failure(
     const dns::DomainName& domain) const {
   const std::lock_guard lock{m_mu};

@@ -66,8 +66,14 @@ class MemoryPolicyCache final : public cache::PolicyCache {
   [[nodiscard]] Result<std::optional<cache::FetchFailure>> last_fetch_failure(
       const dns::DomainName& domain) const override;
 
+  /// A fleet's claim: what claim_fetch answers (granted when unset).
+  [[nodiscard]] Result<cache::FetchClaim> claim_fetch(
+      const dns::DomainName& domain, const cache::FetchClaimRequest& request) override;
+
   bool fail_writes = false;
   bool fail_reads = false;
+  std::optional<cache::FetchClaim> claim;  ///< guarded by m_mu; set before use
+  int claims_asked = 0;                    ///< guarded by m_mu
 
  private:
   mutable std::mutex m_mu;

@@ -6,11 +6,13 @@
 // (§5: each report sent once, retried for up to 24 hours).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tlspolicy/cache/policy_cache.hpp"
@@ -103,6 +105,15 @@ class ReportStore {
   /// and give_up_at stay as created. Errors: CacheIo, InvalidArgument for an
   /// unknown report id or negative attempts.
   [[nodiscard]] virtual Result<void> update_report(const ReportRow& row) = 0;
+
+  /// Claims the pending report `report_id` for delivery by `node` for `lease`: true when
+  /// this node may deliver it now (it is pending and no other node holds a claim that has
+  /// not run out; the store's clock decides). update_report() ends the claim. So two
+  /// senders (fleet nodes, or the daemon and `tlspolicy report send`) deliver it once.
+  /// Errors: CacheIo.
+  [[nodiscard]] virtual Result<bool> claim_report(const std::string& report_id,
+                                                  std::string_view node,
+                                                  std::chrono::seconds lease) = 0;
 
   /// Deletes aggregates (with their details) and reports of days before
   /// `before`, in one transaction; returns how many (day, domain) aggregates

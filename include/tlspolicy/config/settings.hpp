@@ -56,7 +56,13 @@ struct Settings {
   struct Store {
     std::filesystem::path path;
     std::chrono::milliseconds busy_timeout{};
+    std::string url;  ///< "" = SQLite only; "postgresql://..." = the fleet's shared store
+    std::chrono::milliseconds timeout{};  ///< per PostgreSQL call
   } store;
+
+  struct Fleet {
+    std::string node;  ///< this daemon's name in logs, stats and the shared store
+  } fleet;
 
   /// Bounds on the work one query may cause (isolation from hostile domains).
   struct Limits {

@@ -11,6 +11,7 @@
 
 #include <memory>
 
+#include "tlspolicy/cache/fleet_store.hpp"
 #include "tlspolicy/cache/policy_cache.hpp"
 #include "tlspolicy/cache/report_store.hpp"
 #include "tlspolicy/config/settings.hpp"
@@ -44,6 +45,9 @@ struct Runtime {
   std::unique_ptr<fetch::HttpsPoster> poster;        ///< TLS-RPT https: reports
   std::unique_ptr<cache::ReportStore> report_store;  ///< TLS-RPT results and reports
   std::unique_ptr<service::ReportService> reports;   ///< TLS-RPT (RFC 8460)
+  /// With store.url: keeps the node in step with the fleet (started by the daemon; the
+  /// CLI's one-shot commands need no notifications). Declared last: destroyed first.
+  std::unique_ptr<cache::FleetSync> fleet;
 };
 
 /// Parses "debug" | "info" | "notice" | "warning" | "error".

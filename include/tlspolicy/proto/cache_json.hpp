@@ -37,6 +37,10 @@ namespace tlspolicy::proto {
 /// not re-parsed). Never throws.
 [[nodiscard]] Result<cache::CachedPolicy> cached_policy_from_json(std::string_view json);
 
+/// The store's backend, node and health, for `tlspolicy stats` ("store" member):
+/// {"backend","node","healthy","outages","errors","last_error","unsynced_policies"}.
+[[nodiscard]] std::string store_status_json(const cache::StoreStatus& s);
+
 /// Reads an array written by cached_policies_json. Never throws.
 [[nodiscard]] Result<std::vector<cache::CachedPolicy>> cached_policies_from_json(
     std::string_view json);

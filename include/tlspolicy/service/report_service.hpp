@@ -9,7 +9,10 @@
 // through the sendmail command, https: by POST (RPT-16). A report counts as
 // delivered once one URI accepted it (RPT-4); failed deliveries are retried
 // with exponential back-off for 24 hours (RPT-17); a delivered report is
-// never sent again.
+// never sent again. Before each attempt the sender claims the report in the
+// store for k_claim_lease (ReportStore::claim_report), so two senders (the
+// daemon and `tlspolicy report send`, or the nodes of a fleet sharing one
+// store) never deliver one report at once.
 #pragma once
 
 #include <chrono>
@@ -44,6 +47,10 @@ struct ReportOptions {
   bool send_success_reports = true;
   std::chrono::seconds max_delay{std::chrono::hours(4)};
   int keep_days = 14;
+  /// The fleet node name (fleet.node), "" for a process on its own. Claims are made in
+  /// the name "<node>/<pid>" ("local/<pid>" when empty): one name per sending process, so
+  /// the daemon and `tlspolicy report send` on one node exclude each other too.
+  std::string node;
 };
 
 /// First retry after this long; each further one waits twice as long, at
@@ -51,6 +58,10 @@ struct ReportOptions {
 inline constexpr std::chrono::seconds k_first_backoff{std::chrono::minutes(5)};
 inline constexpr std::chrono::seconds k_max_backoff{std::chrono::hours(4)};
 inline constexpr std::chrono::seconds k_retry_for{std::chrono::hours(24)};
+/// How long a claim on a report lasts: longer than one delivery attempt (a TLSRPT lookup,
+/// then sendmail or an HTTPS POST per rua URI, each with its own timeout). A sender that
+/// dies mid-attempt blocks the report for at most this long.
+inline constexpr std::chrono::seconds k_claim_lease{std::chrono::minutes(10)};
 
 /// What one delivery did, per rua URI, for logs and `tlspolicy report send`.
 struct DeliveryOutcome {
@@ -90,16 +101,29 @@ class ReportService {
   [[nodiscard]] Result<std::string> render(const cache::ReportRow& row) const;
 
   /// Delivers `row` now, whatever its next_attempt_at, and stores the new
-  /// state. A Sent report is left alone (returned unchanged).
+  /// state. A Sent report is left alone (returned unchanged); a Failed one is
+  /// made pending again first (an operator's retry). Then the report is
+  /// claimed; when the store refuses the claim (the report is skipped or gone,
+  /// or another sender holds it), nothing is sent and the error
+  /// (InvalidArgument; Transient when another sender holds it) names the
+  /// stored state.
   [[nodiscard]] Result<DeliveryOutcome> deliver(const cache::ReportRow& row);
 
   /// One scheduler pass: make reports for finished days; when sending is
-  /// on, deliver those due; purge what is older than keep_days. Logs and
+  /// on, claim and deliver those due (a report another sender holds is left
+  /// to it, logged at debug); purge what is older than keep_days. Logs and
   /// carries on after errors. Thread-safe with record().
   void tick();
 
+  /// The name this service claims reports in ("<node>/<pid>", see ReportOptions::node).
+  [[nodiscard]] const std::string& claimant() const noexcept { return m_claimant; }
+
  private:
   [[nodiscard]] std::string random_hex(std::size_t bytes);
+  /// The stored row of `row`'s day and domain when it is the same report, else `row`.
+  [[nodiscard]] Result<cache::ReportRow> stored_row(const cache::ReportRow& row) const;
+  /// Delivers `row` (already claimed by this service) and stores the outcome. m_tick_mu held.
+  [[nodiscard]] Result<DeliveryOutcome> deliver_claimed(cache::ReportRow row);
 
   cache::ReportStore& m_store;
   event::Loop& m_loop;  ///< where the resolver runs (TLSRPT record lookups)
@@ -108,6 +132,7 @@ class ReportService {
   const util::Clock& m_clock;
   util::Logger m_log;
   ReportOptions m_options;
+  std::string m_claimant;  ///< "<node>/<pid>"
   std::mutex m_rng_mu;
   std::mt19937_64 m_rng;
   std::mutex m_tick_mu;  ///< one tick or deliver at a time

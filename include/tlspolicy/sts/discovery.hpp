@@ -23,6 +23,7 @@
 #include "tlspolicy/cache/policy_cache.hpp"
 #include "tlspolicy/dns/name.hpp"
 #include "tlspolicy/dns/resolver.hpp"
+#include "tlspolicy/event/loop.hpp"
 #include "tlspolicy/event/offload.hpp"
 #include "tlspolicy/event/task.hpp"
 #include "tlspolicy/fetch/https_fetcher.hpp"
@@ -35,6 +36,11 @@ namespace tlspolicy::sts {
 struct StsOptions {
   /// STS-16: minimum time between failed fetches for one policy id.
   std::chrono::seconds retry_interval{300};
+  /// A fleet's shared store (cache::PolicyCache::claim_fetch): how long one node may take to
+  /// fetch a new policy id for all, and where the others wait for it (nullptr: they fetch
+  /// for themselves at once).
+  std::chrono::seconds claim_lease{30};
+  event::Loop* loop = nullptr;
 };
 
 /// What discovery found. `policy` is the policy to apply (possibly mode
@@ -89,13 +95,25 @@ class StsDiscovery {
   /// but for std::bad_alloc.
   [[nodiscard]] event::Task<StsOutcome> discover(dns::DomainName domain);
 
+  /// A fleet: when another node holds the claim on fetching `id`, waits (polling the store)
+  /// until its policy for `id` is stored, its fetch failed, or its lease ran out.
+  /// The policy, or the failure's text; nothing when this node should fetch after all.
+  struct FleetWait {
+    std::optional<cache::CachedPolicy> policy;
+    std::optional<std::string> failure;
+  };
+  [[nodiscard]] event::Task<FleetWait> wait_for_fleet(const dns::DomainName& domain,
+                                                      const std::string& id,
+                                                      cache::FetchClaim claim);
+
   /// RFC 8461 §3.3, §10.2 (STS-34): fetches the policy of `domain` anew and
   /// stores it, whatever the TXT record says: its id labels the new policy
   /// when a valid record answers, else the stored policy's id does (a TXT
   /// record an attacker blocks cannot let a cached policy expire). Only a
   /// policy actually fetched replaces `stored`. Errors: the TXT lookup found
   /// no id and nothing is stored (StsNoRecord), the fetch failed (its
-  /// error), the store write failed (CacheIo).
+  /// error), the store write failed (CacheIo), another node of a fleet holds
+  /// the claim on this fetch and does it (Claimed).
   [[nodiscard]] event::Task<Result<cache::CachedPolicy>> refresh(
       dns::DomainName domain, std::optional<cache::CachedPolicy> stored);
 

@@ -38,6 +38,7 @@ enum class Errc {
   StsPolicySyntax,
   CacheIo,
   CacheSchema,
+  Claimed,  ///< another fleet node holds the claim on this work (it is being done)
   ConfigSyntax,
   ConfigValue,
   Internal,

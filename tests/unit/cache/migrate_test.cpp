@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Tests of policy-cache/migrate.cpp through open_sqlite_cache() and
-// open_sqlite_report_store(): a fresh store gets the current schema, version-1
-// and version-2 stores (policy-cache/fixtures/v1.sql, v2.sql) are upgraded
-// with their rows intact, schema.sql and the migrations build the same
+// open_sqlite_report_store(): a fresh store gets the current schema, version-1,
+// version-2 and version-3 stores (policy-cache/fixtures/v1.sql, v2.sql, v3.sql)
+// are upgraded with their rows intact, schema.sql and the migrations build the same
 // schema, and stores this program must not touch (newer version, some other
 // application's database, a file that is not SQLite) are refused with
 // CacheSchema and left unchanged.
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -25,6 +26,7 @@
 #include "tlspolicy/tlsrpt/model.hpp"
 
 #include "cache_test_support.hpp"
+#include "report_push.hpp"
 
 namespace tlspolicy::cache {
 namespace {
@@ -326,6 +328,125 @@ TEST(SqliteMigrate, UpgradesVersionTwoFixture) {
 
     expect_tlsrpt_tables_work(*store);
   }
+}
+
+TEST(SqliteMigrate, SchemaSqlMatchesTheMigrationsFromVersionThree) {
+  expect_upgrade_gives_fresh_schema(open_sqlite_report_store, "v3.sql");
+}
+
+TEST(SqliteMigrate, FreshStoreHasTheFleetColumnsAndCounters) {
+  TempDir dir;
+  const auto path = dir / "policies.sqlite";
+  ASSERT_TRUE(open_sqlite_report_store(SqliteOptions{path}));
+  RawDb raw{path};
+  EXPECT_GE(sqlite_schema_version(), 4);
+  EXPECT_EQ(raw.rows("SELECT name, type FROM pragma_table_info('rpt_report') "
+                     "WHERE name LIKE 'claim%' ORDER BY cid"),
+            (std::vector<std::string>{"claimed_by|TEXT", "claim_until|INTEGER"}));
+  EXPECT_EQ(raw.query("SELECT name FROM sqlite_master WHERE name = 'meta'"), "meta");
+}
+
+/// The day `y-m-d` (UTC).
+tlsrpt::Day day(int y, unsigned m, unsigned d) {
+  return tlsrpt::Day{std::chrono::year{y} / std::chrono::month{m} / std::chrono::day{d}};
+}
+
+// Version 3 -> 4: reports and results are kept, reports start unclaimed, and
+// the new claim and push paths work on the old rows.
+TEST(SqliteMigrate, UpgradesVersionThreeFixture) {
+  TempDir dir;
+  const auto path = dir / "policies.sqlite";
+  load_dump(path, fixture("v3.sql"));
+  ASSERT_EQ(user_version(path), "3") << "fixture is not a version-3 store";
+  auto store = open_sqlite_report_store(SqliteOptions{path});
+  ASSERT_TRUE(store) << store.error().detail;
+  EXPECT_EQ(user_version(path), std::to_string(sqlite_schema_version()));
+
+  // The fixture's two reports, field by field.
+  ReportRow sent;
+  sent.report_id = "<sent@reporter.example>";
+  sent.day = day(2026, 11, 22);
+  sent.domain = "example.com";
+  sent.state = ReportState::Sent;
+  sent.created_at = at(1795392000);
+  sent.next_attempt_at = at(1795392600);
+  sent.give_up_at = at(1795479000);
+  sent.attempts = 1;
+  sent.sent_at = at(1795392603);
+  sent.sent_to = "mailto:tlsrpt@example.com";
+  ReportRow pending;
+  pending.report_id = "<pending@reporter.example>";
+  pending.day = day(2026, 11, 23);
+  pending.domain = "example.com";
+  pending.state = ReportState::Pending;
+  pending.created_at = at(1795478400);
+  pending.next_attempt_at = at(1795479000);
+  pending.give_up_at = at(1795565400);
+  pending.attempts = 2;
+  pending.last_error = "https://reports.example.com/: HTTP 503";
+  auto reports = (*store)->reports({});
+  ASSERT_TRUE(reports) << reports.error().detail;
+  EXPECT_EQ(*reports, (std::vector<ReportRow>{sent, pending}));
+
+  // The fixture's results.
+  auto days = (*store)->days({});
+  ASSERT_TRUE(days) << days.error().detail;
+  EXPECT_EQ(*days, (std::vector<ReportDaySummary>{{day(2026, 11, 23), "example.com", 8, 2},
+                                                  {day(2026, 11, 24), "example.net", 1, 1}}));
+  tlsrpt::FailureDetail expired;
+  expired.result_type = tlsrpt::ResultType::CertificateExpired;
+  expired.sending_mta_ip = "198.51.100.7";
+  expired.receiving_mx_hostname = "mx1.example.com";
+  expired.receiving_ip = "192.0.2.25";
+  const std::vector<tlsrpt::AggregatedPolicy> want{
+      {{tlsrpt::PolicyType::Sts,
+        "example.com",
+        {"version: STSv1", "mode: enforce", "mx: mx1.example.com", "max_age: 604800"},
+        {"mx1.example.com"}},
+       5,
+       2,
+       {{expired, 2}}},
+      {{tlsrpt::PolicyType::NoPolicyFound, "example.com", {}, {}}, 3, 0, {}},
+  };
+  auto got = (*store)->aggregate(day(2026, 11, 23), "example.com");
+  ASSERT_TRUE(got) << got.error().detail;
+  EXPECT_EQ(*got, want);
+
+  // Old reports start unclaimed; only the pending one can be claimed.
+  auto claim = (*store)->claim_report(pending.report_id, "node-a", std::chrono::minutes{10});
+  ASSERT_TRUE(claim) << claim.error().detail;
+  EXPECT_TRUE(*claim);
+  claim = (*store)->claim_report(sent.report_id, "node-a", std::chrono::minutes{10});
+  ASSERT_TRUE(claim) << claim.error().detail;
+  EXPECT_FALSE(*claim);
+
+  // The results push (the meta table is new in version 4).
+  std::size_t pushed_days = 0;
+  auto moved = push_local_results(
+      **store, [&](std::int64_t, const std::vector<DayAggregate>& d) -> Result<void> {
+        pushed_days = d.size();
+        return {};
+      });
+  ASSERT_TRUE(moved) << moved.error().detail;
+  EXPECT_EQ(*moved, 2U);
+  EXPECT_EQ(pushed_days, 2U);
+
+  // The policy cache's rows are untouched.
+  auto cache = open_sqlite_cache(SqliteOptions{path});
+  ASSERT_TRUE(cache) << cache.error().detail;
+  auto policy = (*cache)->get(name("example.com"));
+  ASSERT_TRUE(policy && policy->has_value()) << "policy lost in the upgrade";
+  EXPECT_EQ((*policy)->id, "20240101T000000Z");
+  auto failure = (*cache)->last_fetch_failure(name("broken.example.org"));
+  ASSERT_TRUE(failure && failure->has_value()) << "fetch failure lost in the upgrade";
+}
+
+TEST(SqliteMigrate, UpgradeFromVersionThreeWaitsForLockAndFailsWithCacheIo) {
+  TempDir dir;
+  const auto path = dir / "policies.sqlite";
+  expect_locked_upgrade_fails(open_sqlite_report_store, path, "v3.sql", "3");
+  RawDb raw{path};
+  EXPECT_EQ(raw.query("SELECT count(*) FROM sqlite_master WHERE name = 'meta'"), "0");
 }
 
 TEST(SqliteMigrate, UpgradeFromVersionTwoWaitsForLockAndFailsWithCacheIo) {

@@ -1,26 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // Tests of policy-cache/sqlite_report_store.cpp against a real SQLite, in
-// ":memory:" and in temporary files: how results are counted (RFC 8460 §4.4:
-// policy keys, summed counts, failure details), the UTC day a batch counts on
-// (RPT-8), the queries (days, aggregate) and their order, the report rows and
-// their delivery state (RPT-17: made once per day and domain, sent once),
-// purging, persistence across a restart, sharing one file with the policy
-// cache, use from several threads, and the failure paths (locked or read-only
-// store), which must give CacheIo errors and never a crash or half a batch.
+// ":memory:" and in temporary files: the ReportStore contract
+// (report_store_contract.hpp, shared with the PostgreSQL store), then what is
+// SQLite's own: persistence across a restart, sharing one file with the policy
+// cache and with other processes, use from several threads, claims timed by
+// the store's clock, pushing the results to a fleet's shared store
+// (push_local_results, exactly once), and the failure paths (locked or
+// read-only store), which must give CacheIo errors and never a crash or half
+// a batch.
 #include "tlspolicy/cache/report_store.hpp"
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <limits>
 #include <memory>
 #include <ostream>
 #include <string>
 #include <thread>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -30,153 +28,22 @@
 #include "tlspolicy/tlsrpt/model.hpp"
 
 #include "cache_test_support.hpp"
-
-namespace tlspolicy::tlsrpt {
-// Readable "got X, want Y" output for the aggregated values (gtest finds
-// these by argument-dependent lookup).
-static void PrintTo(const CountedDetail& d, std::ostream* os) {
-  *os << "{" << to_string(d.detail.result_type) << " mta=" << d.detail.sending_mta_ip
-      << " mx=" << d.detail.receiving_mx_hostname << " helo=" << d.detail.receiving_mx_helo
-      << " ip=" << d.detail.receiving_ip << " info=" << d.detail.additional_information
-      << " code=" << d.detail.failure_reason_code << " x" << d.count << "}";
-}
-static void PrintTo(const AggregatedPolicy& p, std::ostream* os) {
-  *os << "{" << to_string(p.policy.type) << " " << p.policy.policy_domain << " strings=[";
-  for (const auto& s : p.policy.policy_strings) *os << "'" << s << "' ";
-  *os << "] mx=[";
-  for (const auto& s : p.policy.mx_hosts) *os << "'" << s << "' ";
-  *os << "] ok=" << p.successes << " failed=" << p.failures << " details=";
-  for (const auto& d : p.details) PrintTo(d, os);
-  *os << "}";
-}
-}  // namespace tlspolicy::tlsrpt
+#include "report_push.hpp"
+#include "report_store_contract.hpp"
 
 namespace tlspolicy::cache {
 
-static void PrintTo(const ReportDaySummary& s, std::ostream* os) {
-  *os << "{" << tlsrpt::format_day(s.day) << " " << s.domain << " ok=" << s.successes
-      << " failed=" << s.failures << "}";
-}
-static void PrintTo(const ReportRow& r, std::ostream* os) {
-  *os << "{" << r.report_id << " " << tlsrpt::format_day(r.day) << " " << r.domain << " "
-      << to_string(r.state) << " attempts=" << r.attempts
-      << " next=" << r.next_attempt_at.time_since_epoch().count() << " error='" << r.last_error
-      << "' sent_at=" << (r.sent_at ? std::to_string(r.sent_at->time_since_epoch().count()) : "-")
-      << " sent_to='" << r.sent_to << "'}";
+static void PrintTo(const DayAggregate& d, std::ostream* os) {
+  *os << "{" << tlsrpt::format_day(d.day) << " " << d.domain << " ";
+  for (const auto& p : d.policies) tlsrpt::PrintTo(p, os);
+  *os << "}";
 }
 
 namespace {
 
+using namespace contract;  // NOLINT(google-build-using-namespace): the shared builders
 using test::RawDb;
 using test::TempDir;
-using tlsrpt::AggregatedPolicy;
-using tlsrpt::CountedDetail;
-using tlsrpt::Day;
-using tlsrpt::FailureDetail;
-using tlsrpt::PolicyResult;
-using tlsrpt::PolicyType;
-using tlsrpt::ResultBatch;
-using tlsrpt::ResultType;
-
-// ---- builders ----------------------------------------------------------------
-
-Day day(int y, unsigned m, unsigned d) {
-  return Day{std::chrono::year{y} / std::chrono::month{m} / std::chrono::day{d}};
-}
-
-/// `seconds` after 00:00:00 UTC of `d`.
-util::TimePoint at(Day d, std::int64_t seconds = 12 * 3600) {
-  return util::TimePoint{d} + std::chrono::seconds{seconds};
-}
-
-const Day k_day = day(2026, 11, 24);
-const Day k_next_day = day(2026, 11, 25);
-const Day k_prev_day = day(2026, 11, 23);
-
-PolicyResult sts_policy(std::uint64_t successes, std::uint64_t failures,
-                        std::vector<FailureDetail> details = {},
-                        std::string policy_domain = "example.com",
-                        std::vector<std::string> strings = {"version: STSv1", "mode: enforce",
-                                                            "mx: mx1.example.com",
-                                                            "max_age: 604800"},
-                        std::vector<std::string> mx = {"mx1.example.com"}) {
-  PolicyResult p;
-  p.policy.type = PolicyType::Sts;
-  p.policy.policy_domain = std::move(policy_domain);
-  p.policy.policy_strings = std::move(strings);
-  p.policy.mx_hosts = std::move(mx);
-  p.successes = successes;
-  p.failures = failures;
-  p.details = std::move(details);
-  return p;
-}
-
-PolicyResult tlsa_policy(std::uint64_t successes, std::uint64_t failures,
-                         std::string policy_domain = "mx1.example.com",
-                         std::vector<std::string> strings = {"3 1 1 ABCDEF0123"}) {
-  PolicyResult p;
-  p.policy.type = PolicyType::Tlsa;
-  p.policy.policy_domain = std::move(policy_domain);
-  p.policy.policy_strings = std::move(strings);
-  p.successes = successes;
-  p.failures = failures;
-  return p;
-}
-
-PolicyResult no_policy(std::uint64_t successes, std::string policy_domain = "example.com") {
-  PolicyResult p;
-  p.policy.type = PolicyType::NoPolicyFound;
-  p.policy.policy_domain = std::move(policy_domain);
-  p.successes = successes;
-  return p;
-}
-
-FailureDetail detail(ResultType type, std::string receiving_ip = "192.0.2.25",
-                     std::string reason = "") {
-  FailureDetail d;
-  d.result_type = type;
-  d.sending_mta_ip = "198.51.100.7";
-  d.receiving_mx_hostname = "mx1.example.com";
-  d.receiving_ip = std::move(receiving_ip);
-  d.failure_reason_code = std::move(reason);
-  return d;
-}
-
-/// `d` with one field set to `value`.
-template <class T>
-FailureDetail with(FailureDetail d, T FailureDetail::*field, std::type_identity_t<T> value) {
-  d.*field = std::move(value);
-  return d;
-}
-
-ResultBatch batch(util::TimePoint when, std::vector<PolicyResult> policies,
-                  std::string domain = "example.com") {
-  ResultBatch b;
-  b.domain = std::move(domain);
-  b.at = when;
-  b.origin = tlsrpt::Origin::Datagram;
-  b.policies = std::move(policies);
-  return b;
-}
-
-/// The aggregated form of `p` with `details` counted as given.
-AggregatedPolicy aggregated(const PolicyResult& p, std::vector<CountedDetail> details = {}) {
-  return AggregatedPolicy{p.policy, p.successes, p.failures, std::move(details)};
-}
-
-ReportRow report(std::string id, Day d, std::string domain = "example.com",
-                 std::int64_t next_attempt = 0) {
-  ReportRow r;
-  r.report_id = std::move(id);
-  r.day = d;
-  r.domain = std::move(domain);
-  r.state = ReportState::Pending;
-  r.created_at = at(d + std::chrono::days{1}, 60);
-  r.next_attempt_at =
-      next_attempt != 0 ? util::TimePoint{std::chrono::seconds{next_attempt}} : r.created_at;
-  r.give_up_at = r.next_attempt_at + std::chrono::hours{24};  // RPT-17
-  return r;
-}
 
 // ---- opening -----------------------------------------------------------------
 
@@ -188,259 +55,14 @@ std::unique_ptr<ReportStore> open_or_fail(const std::filesystem::path& path,
 
 std::unique_ptr<ReportStore> open_memory() { return open_or_fail(":memory:"); }
 
-std::vector<AggregatedPolicy> aggregate_or_fail(const ReportStore& store, Day d,
-                                                const std::string& domain = "example.com") {
-  auto got = store.aggregate(d, domain);
-  if (!got) {
-    ADD_FAILURE() << "aggregate: " << got.error().detail;
-    return {};
-  }
-  return std::move(*got);
-}
-
-// ---- counting ------------------------------------------------------------------
+INSTANTIATE_TEST_SUITE_P(SqliteReportStore, ReportStoreContract,
+                         ::testing::Values(StoreFactory{"memory", open_memory, {}}), factory_name);
 
 TEST(SqliteReportStore, ReportStateNames) {
   EXPECT_EQ(to_string(ReportState::Pending), "pending");
   EXPECT_EQ(to_string(ReportState::Sent), "sent");
   EXPECT_EQ(to_string(ReportState::Failed), "failed");
   EXPECT_EQ(to_string(ReportState::Skipped), "skipped");
-}
-
-TEST(SqliteReportStore, AggregateOfNothingIsEmpty) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  EXPECT_TRUE(aggregate_or_fail(*store, k_day).empty());
-  auto days = store->days({});
-  ASSERT_TRUE(days) << days.error().detail;
-  EXPECT_TRUE(days->empty());
-}
-
-TEST(SqliteReportStore, SamePolicyKeyTwiceIsSummed) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->add(batch(at(k_day, 100), {sts_policy(3, 1)})));
-  ASSERT_TRUE(store->add(batch(at(k_day, 200), {sts_policy(4, 2)})));
-  const auto got = aggregate_or_fail(*store, k_day);
-  ASSERT_EQ(got.size(), 1U) << "same key must be one policy";
-  EXPECT_EQ(got[0], aggregated(sts_policy(7, 3)));
-}
-
-TEST(SqliteReportStore, SamePolicyKeyTwiceInOneBatchIsSummed) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->add(batch(at(k_day), {sts_policy(1, 0), sts_policy(2, 5)})));
-  const auto got = aggregate_or_fail(*store, k_day);
-  ASSERT_EQ(got.size(), 1U);
-  EXPECT_EQ(got[0], aggregated(sts_policy(3, 5)));
-}
-
-TEST(SqliteReportStore, DifferentPolicyStringsAreDifferentPolicies) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  const auto a = sts_policy(1, 0, {}, "example.com", {"version: STSv1", "mode: enforce"});
-  const auto b = sts_policy(2, 0, {}, "example.com", {"version: STSv1", "mode: testing"});
-  ASSERT_TRUE(store->add(batch(at(k_day), {a})));
-  ASSERT_TRUE(store->add(batch(at(k_day), {b})));
-  EXPECT_EQ(aggregate_or_fail(*store, k_day),
-            (std::vector<AggregatedPolicy>{aggregated(a), aggregated(b)}));
-}
-
-TEST(SqliteReportStore, OrderOfPolicyStringsAndMxHostsMatters) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  const auto a = sts_policy(1, 0, {}, "example.com", {"mx: a.example.com", "mx: b.example.com"},
-                            {"a.example.com", "b.example.com"});
-  const auto b = sts_policy(2, 0, {}, "example.com", {"mx: b.example.com", "mx: a.example.com"},
-                            {"a.example.com", "b.example.com"});
-  const auto c = sts_policy(4, 0, {}, "example.com", {"mx: a.example.com", "mx: b.example.com"},
-                            {"b.example.com", "a.example.com"});
-  ASSERT_TRUE(store->add(batch(at(k_day), {a, b, c})));
-  EXPECT_EQ(aggregate_or_fail(*store, k_day),
-            (std::vector<AggregatedPolicy>{aggregated(a), aggregated(b), aggregated(c)}));
-}
-
-TEST(SqliteReportStore, PolicyTypeAndPolicyDomainArePartOfTheKey) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  // Same (empty) strings and mx hosts, differing only in type or policy domain.
-  PolicyResult sts = no_policy(1);
-  sts.policy.type = PolicyType::Sts;
-  const PolicyResult none = no_policy(2);
-  const PolicyResult other_domain = no_policy(4, "example.net");
-  ASSERT_TRUE(store->add(batch(at(k_day), {sts, none, other_domain})));
-  const auto got = aggregate_or_fail(*store, k_day);
-  EXPECT_EQ(got, (std::vector<AggregatedPolicy>{aggregated(sts), aggregated(none),
-                                                aggregated(other_domain)}));
-}
-
-// The lists are stored in an encoding of the store's own; whatever bytes they
-// hold must come back exactly, and lists that differ must stay different.
-TEST(SqliteReportStore, PolicyStringListsRoundTripExactly) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  const std::vector<std::vector<std::string>> lists{
-      {},
-      {""},
-      {"", ""},
-      {"a,b"},
-      {"a", "b"},
-      {"quote \" backslash \\ slash /", "[brackets]", "{\"json\": 1}"},
-      {"new\nline", "cr\rtab\t", std::string{"nul\0byte", 8}, "\x01\x1f\x7f"},
-      {"caf\xc3\xa9", "\xff\xfe not utf-8"},
-      {"\\n", "\\u0000"},
-  };
-  std::vector<PolicyResult> policies;
-  std::uint64_t n = 1;
-  for (const auto& list : lists) {
-    policies.push_back(sts_policy(n++, 0, {}, "example.com", list, list));
-  }
-  ASSERT_TRUE(store->add(batch(at(k_day), policies)));
-  ASSERT_TRUE(store->add(batch(at(k_day), policies)));  // each finds its own row again
-  const auto got = aggregate_or_fail(*store, k_day);
-  ASSERT_EQ(got.size(), lists.size()) << "distinct lists were merged";
-  for (std::size_t i = 0; i < lists.size(); ++i) {
-    EXPECT_EQ(got[i].policy.policy_strings, lists[i]) << "list " << i;
-    EXPECT_EQ(got[i].policy.mx_hosts, lists[i]) << "list " << i;
-    EXPECT_EQ(got[i].successes, 2 * (i + 1)) << "list " << i;
-  }
-}
-
-TEST(SqliteReportStore, EqualDetailsAreCountedTogether) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  const auto d = detail(ResultType::CertificateExpired);
-  // Equal details within one batch count twice; a later batch adds to them.
-  ASSERT_TRUE(store->add(batch(at(k_day), {sts_policy(0, 2, {d, d})})));
-  ASSERT_TRUE(store->add(batch(at(k_day), {sts_policy(0, 1, {d})})));
-  const auto got = aggregate_or_fail(*store, k_day);
-  ASSERT_EQ(got.size(), 1U);
-  EXPECT_EQ(got[0], aggregated(sts_policy(0, 3), {CountedDetail{d, 3}}));
-}
-
-TEST(SqliteReportStore, DifferentDetailsAreCountedSeparately) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  const auto base = detail(ResultType::ValidationFailure, "192.0.2.25", "X509_V_ERR_1");
-  // Each differs from `base` in one field; "" (absent) differs from present.
-  const std::vector<FailureDetail> variants{
-      base,
-      with(base, &FailureDetail::result_type, ResultType::CertificateNotTrusted),
-      with(base, &FailureDetail::sending_mta_ip, ""),
-      with(base, &FailureDetail::receiving_mx_hostname, "mx2.example.com"),
-      with(base, &FailureDetail::receiving_mx_helo, "mx1"),
-      with(base, &FailureDetail::receiving_ip, "2001:db8::25"),
-      with(base, &FailureDetail::additional_information, "https://example.com/why"),
-      with(base, &FailureDetail::failure_reason_code, ""),
-  };
-  ASSERT_TRUE(store->add(batch(at(k_day), {sts_policy(0, variants.size(), variants)})));
-  const auto got = aggregate_or_fail(*store, k_day);
-  ASSERT_EQ(got.size(), 1U);
-  ASSERT_EQ(got[0].details.size(), variants.size()) << "details were merged";
-  for (const auto& d : got[0].details) EXPECT_EQ(d.count, 1U);
-  for (const auto& v : variants) {
-    EXPECT_NE(std::find(got[0].details.begin(), got[0].details.end(), CountedDetail{v, 1}),
-              got[0].details.end())
-        << "missing detail " << ::testing::PrintToString(CountedDetail{v, 1});
-  }
-}
-
-TEST(SqliteReportStore, EmptyOptionalFieldsRoundTrip) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  FailureDetail bare;
-  bare.result_type = ResultType::StsPolicyFetchError;  // no address fields at all
-  ASSERT_TRUE(store->add(batch(at(k_day), {sts_policy(0, 1, {bare, bare})})));
-  const auto got = aggregate_or_fail(*store, k_day);
-  ASSERT_EQ(got.size(), 1U);
-  EXPECT_EQ(got[0].details, (std::vector<CountedDetail>{{bare, 2}}));
-}
-
-TEST(SqliteReportStore, DetailsAreOrderedByResultTypeThenFields) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  const auto expired_b = detail(ResultType::CertificateExpired, "192.0.2.2");
-  const auto expired_a = detail(ResultType::CertificateExpired, "192.0.2.1");
-  const auto starttls = detail(ResultType::StarttlsNotSupported);
-  const auto webpki = detail(ResultType::StsWebpkiInvalid);
-  ASSERT_TRUE(
-      store->add(batch(at(k_day), {sts_policy(0, 4, {webpki, expired_b, starttls, expired_a})})));
-  const auto got = aggregate_or_fail(*store, k_day);
-  ASSERT_EQ(got.size(), 1U);
-  // ResultType order (RFC 8460 §4.3's), not the text order of the names.
-  EXPECT_EQ(got[0].details, (std::vector<CountedDetail>{
-                                {starttls, 1}, {expired_a, 1}, {expired_b, 1}, {webpki, 1}}));
-}
-
-TEST(SqliteReportStore, DetailsBelongToTheirPolicy) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  const auto d = detail(ResultType::DaneRequired);
-  auto tlsa = tlsa_policy(0, 1);
-  tlsa.details = {d};
-  ASSERT_TRUE(store->add(batch(at(k_day), {sts_policy(0, 1, {d}), tlsa})));
-  const auto got = aggregate_or_fail(*store, k_day);
-  ASSERT_EQ(got.size(), 2U);
-  EXPECT_EQ(got[0], aggregated(tlsa_policy(0, 1), {{d, 1}}));
-  EXPECT_EQ(got[1], aggregated(sts_policy(0, 1), {{d, 1}}));
-}
-
-// RPT-8: a report covers one UTC day, 00:00-24:00.
-TEST(SqliteReportStore, BatchesCountOnTheirUtcDay) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->add(batch(at(k_day, 86'399), {sts_policy(1, 0)})));  // 23:59:59
-  ASSERT_TRUE(store->add(batch(at(k_next_day, 0), {sts_policy(2, 0)})));  // 00:00:00
-  EXPECT_EQ(aggregate_or_fail(*store, k_day), (std::vector{aggregated(sts_policy(1, 0))}));
-  EXPECT_EQ(aggregate_or_fail(*store, k_next_day), (std::vector{aggregated(sts_policy(2, 0))}));
-  auto days = store->days({});
-  ASSERT_TRUE(days) << days.error().detail;
-  EXPECT_EQ(*days, (std::vector<ReportDaySummary>{{k_day, "example.com", 1, 0},
-                                                  {k_next_day, "example.com", 2, 0}}));
-}
-
-// RPT-9: counts are integers, kept exactly, and never wrap around.
-TEST(SqliteReportStore, LargeCountsAreExactAndSaturate) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  constexpr std::uint64_t k_max = std::numeric_limits<std::int64_t>::max();
-  ASSERT_TRUE(store->add(batch(at(k_day), {sts_policy(k_max - 1, (1ULL << 53) + 1)})));
-  auto got = aggregate_or_fail(*store, k_day);
-  ASSERT_EQ(got.size(), 1U);
-  EXPECT_EQ(got[0].successes, k_max - 1);
-  EXPECT_EQ(got[0].failures, (1ULL << 53) + 1) << "2^53+1 must not go through a double";
-  ASSERT_TRUE(store->add(batch(at(k_day), {sts_policy(5, 0)})));
-  got = aggregate_or_fail(*store, k_day);
-  ASSERT_EQ(got.size(), 1U);
-  EXPECT_EQ(got[0].successes, k_max) << "saturates at 2^63-1";
-  // Day totals add up beyond 2^63 and saturate at 2^64-1.
-  ASSERT_TRUE(store->add(batch(at(k_day), {tlsa_policy(k_max, 0)})));
-  auto days = store->days({});
-  ASSERT_TRUE(days) << days.error().detail;
-  ASSERT_EQ(days->size(), 1U);
-  EXPECT_EQ((*days)[0].successes, 2 * k_max);
-  ASSERT_TRUE(store->add(batch(at(k_day), {no_policy(k_max)})));
-  days = store->days({});
-  ASSERT_TRUE(days) << days.error().detail;
-  ASSERT_EQ(days->size(), 1U);
-  EXPECT_EQ((*days)[0].successes, std::numeric_limits<std::uint64_t>::max());
-}
-
-TEST(SqliteReportStore, AddRejectsInvalidBatches) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  auto empty_domain = store->add(batch(at(k_day), {sts_policy(1, 0)}, ""));
-  ASSERT_FALSE(empty_domain);
-  EXPECT_EQ(empty_domain.error().code, Errc::InvalidArgument);
-  auto too_big = store->add(batch(at(k_day), {sts_policy(1ULL << 63, 0)}));
-  ASSERT_FALSE(too_big);
-  EXPECT_EQ(too_big.error().code, Errc::InvalidArgument);
-  auto far_future = store->add(batch(at(day(10000, 1, 1)), {sts_policy(1, 0)}));
-  ASSERT_FALSE(far_future);
-  EXPECT_EQ(far_future.error().code, Errc::InvalidArgument);
-  EXPECT_TRUE(aggregate_or_fail(*store, k_day).empty()) << "a rejected batch was counted";
-  // A batch without policies adds nothing and is no error.
-  EXPECT_TRUE(store->add(batch(at(k_day), {})));
 }
 
 TEST(SqliteReportStore, AFailingBatchCountsNothing) {
@@ -469,291 +91,6 @@ TEST(SqliteReportStore, AFailingBatchCountsNothing) {
 }
 
 // ---- queries ---------------------------------------------------------------------
-
-TEST(SqliteReportStore, DaysFiltersByDayAndDomainWithTotals) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->add(batch(at(k_day), {sts_policy(1, 2), tlsa_policy(10, 20)})));
-  ASSERT_TRUE(store->add(batch(at(k_day), {no_policy(5, "example.net")}, "example.net")));
-  ASSERT_TRUE(store->add(batch(at(k_prev_day), {sts_policy(100, 0)})));
-  ASSERT_TRUE(store->add(batch(at(k_next_day), {sts_policy(0, 7)}, "example.net")));
-
-  auto all = store->days({});
-  ASSERT_TRUE(all) << all.error().detail;
-  EXPECT_EQ(*all, (std::vector<ReportDaySummary>{
-                      {k_prev_day, "example.com", 100, 0},
-                      {k_day, "example.com", 11, 22},
-                      {k_day, "example.net", 5, 0},
-                      {k_next_day, "example.net", 0, 7},
-                  }));
-  auto by_day = store->days({k_day, std::nullopt});
-  ASSERT_TRUE(by_day) << by_day.error().detail;
-  EXPECT_EQ(*by_day, (std::vector<ReportDaySummary>{{k_day, "example.com", 11, 22},
-                                                    {k_day, "example.net", 5, 0}}));
-  auto by_domain = store->days({std::nullopt, "example.net"});
-  ASSERT_TRUE(by_domain) << by_domain.error().detail;
-  EXPECT_EQ(*by_domain, (std::vector<ReportDaySummary>{{k_day, "example.net", 5, 0},
-                                                       {k_next_day, "example.net", 0, 7}}));
-  auto both = store->days({k_prev_day, "example.com"});
-  ASSERT_TRUE(both) << both.error().detail;
-  EXPECT_EQ(*both, (std::vector<ReportDaySummary>{{k_prev_day, "example.com", 100, 0}}));
-  auto none = store->days({k_prev_day, "example.net"});
-  ASSERT_TRUE(none) << none.error().detail;
-  EXPECT_TRUE(none->empty());
-}
-
-TEST(SqliteReportStore, AggregateIsOrderedByTypePolicyDomainThenInsertion) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  const auto none = no_policy(1, "a.example");
-  const auto sts_z = sts_policy(2, 0, {}, "z.example");
-  const auto sts_a_second = sts_policy(3, 0, {}, "a.example", {"second"});
-  const auto tlsa_m = tlsa_policy(4, 0, "m.example");
-  const auto sts_a_first = sts_policy(5, 0, {}, "a.example", {"first"});
-  const auto tlsa_b = tlsa_policy(6, 0, "b.example");
-  ASSERT_TRUE(store->add(batch(at(k_day), {none, sts_z})));
-  ASSERT_TRUE(store->add(batch(at(k_day), {sts_a_second, tlsa_m})));
-  ASSERT_TRUE(store->add(batch(at(k_day), {sts_a_first, tlsa_b})));
-  // Counting an existing policy again does not move it.
-  ASSERT_TRUE(store->add(batch(at(k_day), {sts_policy(0, 0, {}, "a.example", {"second"})})));
-  // The type order is PolicyType's: tlsa, sts, no-policy-found.
-  EXPECT_EQ(aggregate_or_fail(*store, k_day),
-            (std::vector<AggregatedPolicy>{aggregated(tlsa_b), aggregated(tlsa_m),
-                                           aggregated(sts_a_second), aggregated(sts_a_first),
-                                           aggregated(sts_z), aggregated(none)}));
-}
-
-TEST(SqliteReportStore, AggregateKeepsDaysAndDomainsApart) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->add(batch(at(k_day), {sts_policy(1, 0)})));
-  ASSERT_TRUE(store->add(batch(at(k_day), {sts_policy(2, 0)}, "example.net")));
-  ASSERT_TRUE(store->add(batch(at(k_next_day), {sts_policy(4, 0)})));
-  EXPECT_EQ(aggregate_or_fail(*store, k_day), (std::vector{aggregated(sts_policy(1, 0))}));
-  EXPECT_EQ(aggregate_or_fail(*store, k_day, "example.net"),
-            (std::vector{aggregated(sts_policy(2, 0))}));
-  EXPECT_TRUE(aggregate_or_fail(*store, k_prev_day).empty());
-  EXPECT_TRUE(aggregate_or_fail(*store, k_day, "example.org").empty());
-}
-
-// ---- reports ---------------------------------------------------------------------
-
-// RPT-17: one report per (day, domain), so each day's results are sent once.
-TEST(SqliteReportStore, CreateReportIsIdempotent) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  const auto first = report("<a@reporter.example>", k_day);
-  auto created = store->create_report(first);
-  ASSERT_TRUE(created) << created.error().detail;
-  EXPECT_EQ(*created, first);
-
-  ReportRow second = report("<b@reporter.example>", k_day);
-  second.state = ReportState::Skipped;
-  second.attempts = 3;
-  auto again = store->create_report(second);
-  ASSERT_TRUE(again) << again.error().detail;
-  EXPECT_EQ(*again, first) << "a second create must return the first row unchanged";
-
-  auto all = store->reports({});
-  ASSERT_TRUE(all) << all.error().detail;
-  EXPECT_EQ(*all, std::vector{first});
-}
-
-TEST(SqliteReportStore, CreateReportRejectsInvalidRows) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->create_report(report("<a@reporter.example>", k_day)));
-  auto reused = store->create_report(report("<a@reporter.example>", k_next_day));
-  ASSERT_FALSE(reused) << "one report id for two days";
-  EXPECT_EQ(reused.error().code, Errc::InvalidArgument);
-  auto no_id = store->create_report(report("", k_next_day));
-  ASSERT_FALSE(no_id);
-  EXPECT_EQ(no_id.error().code, Errc::InvalidArgument);
-  auto no_domain = store->create_report(report("<b@reporter.example>", k_next_day, ""));
-  ASSERT_FALSE(no_domain);
-  EXPECT_EQ(no_domain.error().code, Errc::InvalidArgument);
-  auto all = store->reports({});
-  ASSERT_TRUE(all) << all.error().detail;
-  EXPECT_EQ(all->size(), 1U);
-}
-
-TEST(SqliteReportStore, UpdateReportRoundTrip) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  ReportRow row = report("<a@reporter.example>", k_day);
-  ASSERT_TRUE(store->create_report(row));
-
-  // A failed attempt, then success.
-  row.attempts = 1;
-  row.last_error = "https://reports.example.com/: status 503";
-  row.next_attempt_at += std::chrono::minutes{10};
-  ASSERT_TRUE(store->update_report(row));
-  auto got = store->reports({k_day, "example.com"});
-  ASSERT_TRUE(got) << got.error().detail;
-  EXPECT_EQ(*got, std::vector{row});
-
-  row.state = ReportState::Sent;
-  row.attempts = 2;
-  row.last_error = "";
-  row.sent_at = row.next_attempt_at + std::chrono::seconds{3};
-  row.sent_to = "mailto:tlsrpt@example.com";
-  ASSERT_TRUE(store->update_report(row));
-  got = store->reports({k_day, "example.com"});
-  ASSERT_TRUE(got) << got.error().detail;
-  EXPECT_EQ(*got, std::vector{row});
-
-  // sent_at can be cleared again (NULL, not 0).
-  row.state = ReportState::Failed;
-  row.sent_at.reset();
-  row.sent_to = "";
-  ASSERT_TRUE(store->update_report(row));
-  got = store->reports({k_day, "example.com"});
-  ASSERT_TRUE(got) << got.error().detail;
-  EXPECT_EQ(*got, std::vector{row});
-}
-
-TEST(SqliteReportStore, UpdateReportKeepsTheIdentityFields) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  const ReportRow stored = report("<a@reporter.example>", k_day);
-  ASSERT_TRUE(store->create_report(stored));
-  ReportRow changed = stored;
-  changed.day = k_next_day;
-  changed.domain = "example.net";
-  changed.created_at += std::chrono::hours{1};
-  changed.give_up_at += std::chrono::hours{1};
-  changed.attempts = 4;
-  ASSERT_TRUE(store->update_report(changed));
-  auto got = store->reports({});
-  ASSERT_TRUE(got) << got.error().detail;
-  ReportRow want = stored;
-  want.attempts = 4;
-  EXPECT_EQ(*got, std::vector{want});
-}
-
-TEST(SqliteReportStore, UpdateOfUnknownReportIsInvalidArgument) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  auto r = store->update_report(report("<nobody@reporter.example>", k_day));
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, Errc::InvalidArgument);
-  EXPECT_NE(r.error().detail.find("<nobody@reporter.example>"), std::string::npos)
-      << r.error().detail;
-}
-
-TEST(SqliteReportStore, ReportsFilterAndOrder) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  const auto net_day = report("<1@r.example>", k_day, "example.net");
-  const auto com_next = report("<2@r.example>", k_next_day, "example.com");
-  const auto com_day = report("<3@r.example>", k_day, "example.com");
-  for (const auto& r : {net_day, com_next, com_day}) ASSERT_TRUE(store->create_report(r));
-  auto all = store->reports({});
-  ASSERT_TRUE(all) << all.error().detail;
-  EXPECT_EQ(*all, (std::vector{com_day, net_day, com_next}));
-  auto by_day = store->reports({k_day, std::nullopt});
-  ASSERT_TRUE(by_day) << by_day.error().detail;
-  EXPECT_EQ(*by_day, (std::vector{com_day, net_day}));
-  auto by_domain = store->reports({std::nullopt, "example.com"});
-  ASSERT_TRUE(by_domain) << by_domain.error().detail;
-  EXPECT_EQ(*by_domain, (std::vector{com_day, com_next}));
-}
-
-TEST(SqliteReportStore, DueReportsAreOnlyPendingAndDueInOrder) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  const auto late = report("<1@r.example>", k_prev_day, "a.example", 3000);
-  const auto early = report("<2@r.example>", k_day, "b.example", 1000);
-  const auto now_due = report("<3@r.example>", k_day, "c.example", 2000);
-  const auto future = report("<4@r.example>", k_day, "d.example", 2001);
-  auto sent = report("<5@r.example>", k_day, "e.example", 500);
-  auto failed = report("<6@r.example>", k_day, "f.example", 500);
-  auto skipped = report("<7@r.example>", k_day, "g.example", 500);
-  for (const auto& r : {late, early, now_due, future, sent, failed, skipped}) {
-    ASSERT_TRUE(store->create_report(r));
-  }
-  sent.state = ReportState::Sent;
-  sent.sent_at = at(k_day);
-  sent.sent_to = "mailto:tlsrpt@e.example";
-  failed.state = ReportState::Failed;
-  skipped.state = ReportState::Skipped;
-  for (const auto& r : {sent, failed, skipped}) ASSERT_TRUE(store->update_report(r));
-
-  const util::TimePoint now{std::chrono::seconds{2000}};
-  auto due = store->due_reports(now);
-  ASSERT_TRUE(due) << due.error().detail;
-  EXPECT_EQ(*due, (std::vector{early, now_due})) << "next_attempt_at <= now, ordered";
-  due = store->due_reports(now + std::chrono::hours{1});
-  ASSERT_TRUE(due) << due.error().detail;
-  EXPECT_EQ(*due, (std::vector{early, now_due, future, late}));
-  due = store->due_reports(util::TimePoint{std::chrono::seconds{999}});
-  ASSERT_TRUE(due) << due.error().detail;
-  EXPECT_TRUE(due->empty());
-}
-
-// RPT-17 / RPT-4: once an endpoint accepted a report it is never due again,
-// and new results for its day do not make it due either.
-TEST(SqliteReportStore, ASentReportIsNeverDueAgain) {
-  auto store = open_memory();
-  ASSERT_NE(store, nullptr);
-  ASSERT_TRUE(store->add(batch(at(k_day), {sts_policy(1, 0)})));
-  auto row = report("<a@reporter.example>", k_day);
-  ASSERT_TRUE(store->create_report(row));
-  row.state = ReportState::Sent;
-  row.attempts = 1;
-  row.sent_at = row.next_attempt_at;
-  row.sent_to = "https://reports.example.com/tlsrpt";
-  ASSERT_TRUE(store->update_report(row));
-  // A late result for that day still counts, and is shown ...
-  ASSERT_TRUE(store->add(batch(at(k_day, 86'000), {sts_policy(1, 0)})));
-  EXPECT_EQ(aggregate_or_fail(*store, k_day), (std::vector{aggregated(sts_policy(2, 0))}));
-  // ... but the day's report is not made or sent again.
-  auto again = store->create_report(report("<b@reporter.example>", k_day));
-  ASSERT_TRUE(again) << again.error().detail;
-  EXPECT_EQ(*again, row);
-  auto due = store->due_reports(row.next_attempt_at + std::chrono::days{30});
-  ASSERT_TRUE(due) << due.error().detail;
-  EXPECT_TRUE(due->empty());
-}
-
-// ---- purging ---------------------------------------------------------------------
-
-TEST(SqliteReportStore, PurgeBeforeDeletesOlderDaysWithTheirDetailsAndReports) {
-  TempDir dir;
-  const auto path = dir / "store.sqlite";
-  auto store = open_or_fail(path);
-  ASSERT_NE(store, nullptr);
-  const auto d = detail(ResultType::CertificateHostMismatch);
-  ASSERT_TRUE(store->add(batch(at(k_prev_day), {sts_policy(1, 1, {d}), tlsa_policy(1, 0)})));
-  ASSERT_TRUE(store->add(batch(at(k_prev_day), {sts_policy(1, 1, {d})}, "example.net")));
-  ASSERT_TRUE(store->add(batch(at(k_day), {sts_policy(2, 1, {d})})));
-  ASSERT_TRUE(store->create_report(report("<old@r.example>", k_prev_day)));
-  ASSERT_TRUE(store->create_report(report("<old-skip@r.example>", k_prev_day, "example.org")));
-  const auto kept = report("<new@r.example>", k_day);
-  ASSERT_TRUE(store->create_report(kept));
-
-  auto purged = store->purge_before(k_day);
-  ASSERT_TRUE(purged) << purged.error().detail;
-  EXPECT_EQ(*purged, 2U) << "two (day, domain) aggregates were before "
-                         << tlsrpt::format_day(k_day);
-
-  auto days = store->days({});
-  ASSERT_TRUE(days) << days.error().detail;
-  EXPECT_EQ(*days, (std::vector<ReportDaySummary>{{k_day, "example.com", 2, 1}}));
-  EXPECT_EQ(aggregate_or_fail(*store, k_day),
-            (std::vector{aggregated(sts_policy(2, 1), {{d, 1}})}));
-  auto reports = store->reports({});
-  ASSERT_TRUE(reports) << reports.error().detail;
-  EXPECT_EQ(*reports, std::vector{kept});
-  RawDb raw{path};
-  EXPECT_EQ(raw.query("SELECT count(*) FROM rpt_failure"), "1") << "failures were not cascaded";
-
-  auto nothing = store->purge_before(k_day);
-  ASSERT_TRUE(nothing) << nothing.error().detail;
-  EXPECT_EQ(*nothing, 0U);
-}
-
-// ---- persistence and sharing the file --------------------------------------------
 
 // "A restart loses no counted result."
 TEST(SqliteReportStore, SurvivesCloseAndReopen) {
@@ -949,6 +286,268 @@ TEST(SqliteReportStore, UnknownStateInDatabaseIsSchemaErrorNotACrash) {
   ASSERT_TRUE(store->purge_before(k_next_day));
   EXPECT_TRUE(store->reports({}));
   EXPECT_TRUE(store->aggregate(k_day, "example.com"));
+}
+
+// ---- claims ------------------------------------------------------------------------
+
+// Two store objects on one file are two senders (the daemon and `tlspolicy report send`).
+TEST(SqliteReportStore, ClaimsHoldAcrossConnectionsUntilTheLeaseRunsOut) {
+  TempDir dir;
+  const auto path = dir / "store.sqlite";
+  auto daemon = open_or_fail(path);
+  auto cli = open_or_fail(path);
+  ASSERT_NE(daemon, nullptr);
+  ASSERT_NE(cli, nullptr);
+  const auto row = report("<a@reporter.example>", k_day);
+  ASSERT_TRUE(daemon->create_report(row));
+  ASSERT_TRUE(claimed(*daemon, row.report_id, "daemon", std::chrono::minutes{10}));
+  EXPECT_FALSE(claimed(*cli, row.report_id, "cli"));
+  {
+    RawDb raw{path};
+    // The lease is in the store's clock, Unix seconds from now.
+    const auto left = std::stoll(raw.query("SELECT claim_until - unixepoch() FROM rpt_report"));
+    EXPECT_GE(left, 599);
+    EXPECT_LE(left, 600);
+    EXPECT_EQ(raw.query("SELECT claimed_by FROM rpt_report"), "daemon");
+    // Ten minutes later, as far as the claim is concerned.
+    raw.exec("UPDATE rpt_report SET claim_until = unixepoch() - 1");
+  }
+  EXPECT_TRUE(claimed(*cli, row.report_id, "cli")) << "the daemon's lease ran out";
+  EXPECT_FALSE(claimed(*daemon, row.report_id, "daemon")) << "cli holds it now";
+  ReportRow sent = row;
+  sent.state = ReportState::Sent;
+  sent.sent_at = row.next_attempt_at;
+  sent.sent_to = "mailto:tlsrpt@example.com";
+  ASSERT_TRUE(cli->update_report(sent));
+  RawDb raw{path};
+  EXPECT_EQ(raw.query("SELECT count(*) FROM rpt_report WHERE claimed_by IS NULL AND "
+                      "claim_until IS NULL"),
+            "1")
+      << "update_report left the claim";
+}
+
+TEST(SqliteReportStore, ClaimWaitsForTheWriteLockAndFailsWithCacheIo) {
+  TempDir dir;
+  const auto path = dir / "store.sqlite";
+  auto store = open_or_fail(path, /*busy_timeout_ms=*/100);
+  ASSERT_NE(store, nullptr);
+  const auto row = report("<a@reporter.example>", k_day);
+  ASSERT_TRUE(store->create_report(row));
+  RawDb other{path};
+  other.exec("BEGIN IMMEDIATE");
+  auto got = store->claim_report(row.report_id, "node-a", std::chrono::minutes{10});
+  ASSERT_FALSE(got) << "claimed while another connection held the write lock";
+  test::expect_locked(got.error(), path, "claim_report");
+  other.exec("ROLLBACK");
+  EXPECT_TRUE(claimed(*store, row.report_id, "node-a"));
+}
+
+// ---- pushing to the shared store ------------------------------------------------
+
+/// Every push a PushFn received.
+struct Received {
+  std::int64_t seq = 0;
+  std::vector<DayAggregate> days;
+};
+
+/// A PushFn that records what it is given into `into` and succeeds, or fails with CacheIo
+/// when `fail` is set.
+PushFn recorder(std::vector<Received>& into, const bool& fail_it) {
+  return
+      [&into, &fail_it](std::int64_t seq, const std::vector<DayAggregate>& days) -> Result<void> {
+        into.push_back({seq, days});
+        if (fail_it) return fail(Errc::CacheIo, Retry::Transient, "store: PostgreSQL is down");
+        return {};
+      };
+}
+
+std::size_t pushed_or_fail(ReportStore& store, const PushFn& push) {
+  auto n = push_local_results(store, push);
+  if (!n) {
+    ADD_FAILURE() << "push_local_results: " << n.error().detail;
+    return 0;
+  }
+  return *n;
+}
+
+TEST(SqliteReportStorePush, MovesEverythingExactlyOnce) {
+  TempDir dir;
+  const auto path = dir / "store.sqlite";
+  auto store = open_or_fail(path);
+  ASSERT_NE(store, nullptr);
+  const auto d = detail(ResultType::CertificateExpired);
+  ASSERT_TRUE(store->add(batch(at(k_day), {sts_policy(3, 2, {d, d}), no_policy(4)})));
+  ASSERT_TRUE(store->add(batch(at(k_day), {tlsa_policy(1, 0)}, "example.net")));
+  ASSERT_TRUE(store->add(batch(at(k_prev_day), {sts_policy(5, 0)})));
+  const auto row = report("<a@reporter.example>", k_prev_day);
+  ASSERT_TRUE(store->create_report(row));
+
+  std::vector<Received> got;
+  const bool down = false;
+  EXPECT_EQ(pushed_or_fail(*store, recorder(got, down)), 3U);
+  ASSERT_EQ(got.size(), 1U);
+  // Ordered by day, then domain; each as aggregate() gives it.
+  const std::vector<DayAggregate> want{
+      {k_prev_day, "example.com", {aggregated(sts_policy(5, 0))}},
+      {k_day, "example.com", {aggregated(sts_policy(3, 2), {{d, 2}}), aggregated(no_policy(4))}},
+      {k_day, "example.net", {aggregated(tlsa_policy(1, 0))}},
+  };
+  EXPECT_EQ(got[0].days, want);
+  EXPECT_GT(got[0].seq, 0);
+
+  // Moved: nothing is left to count or push, and the details went too.
+  auto days = store->days({});
+  ASSERT_TRUE(days) << days.error().detail;
+  EXPECT_TRUE(days->empty());
+  EXPECT_EQ(pushed_or_fail(*store, recorder(got, down)), 0U);
+  EXPECT_EQ(got.size(), 1U) << "push called with nothing to push";
+  {
+    RawDb raw{path};
+    EXPECT_EQ(raw.query("SELECT count(*) FROM rpt_failure"), "0");
+    EXPECT_EQ(raw.query("SELECT value FROM meta WHERE key = 'rpt_push_seq'"),
+              std::to_string(got[0].seq));
+  }
+  // Reports stay where they are.
+  auto reports = store->reports({});
+  ASSERT_TRUE(reports) << reports.error().detail;
+  EXPECT_EQ(*reports, std::vector{row});
+}
+
+TEST(SqliteReportStorePush, AFailingPushKeepsEverythingAndOffersTheSameSeqAgain) {
+  auto store = open_memory();
+  ASSERT_NE(store, nullptr);
+  const auto d = detail(ResultType::StarttlsNotSupported);
+  ASSERT_TRUE(store->add(batch(at(k_day), {sts_policy(1, 1, {d})})));
+  std::vector<Received> got;
+  bool down = true;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto r = push_local_results(*store, recorder(got, down));
+    ASSERT_FALSE(r) << "a failed push reported success";
+    EXPECT_EQ(r.error().code, Errc::CacheIo);
+    EXPECT_EQ(r.error().detail, "store: PostgreSQL is down") << "not push's own error";
+  }
+  ASSERT_EQ(got.size(), 2U);
+  EXPECT_EQ(got[1].seq, got[0].seq) << "a retry must offer the same seq";
+  EXPECT_EQ(got[1].days, got[0].days);
+  EXPECT_EQ(aggregate_or_fail(*store, k_day), (std::vector{aggregated(sts_policy(1, 1), {{d, 1}})}))
+      << "a failed push lost results";
+
+  // Counted meanwhile: the retry carries it too, still under the same seq.
+  ASSERT_TRUE(store->add(batch(at(k_day), {sts_policy(1, 0)})));
+  down = false;
+  EXPECT_EQ(pushed_or_fail(*store, recorder(got, down)), 1U);
+  ASSERT_EQ(got.size(), 3U);
+  EXPECT_EQ(got[2].seq, got[0].seq);
+  EXPECT_EQ(got[2].days, (std::vector<DayAggregate>{
+                             {k_day, "example.com", {aggregated(sts_policy(2, 1), {{d, 1}})}}}));
+  EXPECT_TRUE(aggregate_or_fail(*store, k_day).empty());
+}
+
+TEST(SqliteReportStorePush, ResultsCountedAfterAPushGoWithTheNextSeq) {
+  TempDir dir;
+  const auto path = dir / "store.sqlite";
+  std::vector<Received> got;
+  const bool down = false;
+  {
+    auto store = open_or_fail(path);
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->add(batch(at(k_day), {sts_policy(1, 0)})));
+    EXPECT_EQ(pushed_or_fail(*store, recorder(got, down)), 1U);
+    ASSERT_TRUE(store->add(batch(at(k_day), {sts_policy(2, 0)})));
+    EXPECT_EQ(pushed_or_fail(*store, recorder(got, down)), 1U);
+  }
+  // The counter survives a restart.
+  auto store = open_or_fail(path);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->add(batch(at(k_next_day), {no_policy(7)})));
+  EXPECT_EQ(pushed_or_fail(*store, recorder(got, down)), 1U);
+  ASSERT_EQ(got.size(), 3U);
+  EXPECT_EQ(got[1].seq, got[0].seq + 1);
+  EXPECT_EQ(got[2].seq, got[0].seq + 2);
+  EXPECT_EQ(got[0].days,
+            (std::vector<DayAggregate>{{k_day, "example.com", {aggregated(sts_policy(1, 0))}}}));
+  EXPECT_EQ(got[1].days,
+            (std::vector<DayAggregate>{{k_day, "example.com", {aggregated(sts_policy(2, 0))}}}));
+  EXPECT_EQ(got[2].days,
+            (std::vector<DayAggregate>{{k_next_day, "example.com", {aggregated(no_policy(7))}}}));
+}
+
+// The counter starts at the Unix time in milliseconds of the first push, so a store made
+// anew for the same node (a rebuilt host, a deleted file) does not offer the seq numbers
+// its predecessor pushed, which the receiver would take for retries.
+TEST(SqliteReportStorePush, TheCounterStartsAtTheTimeOfTheFirstPush) {
+  auto store = open_memory();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->add(batch(at(k_day), {sts_policy(1, 0)})));
+  const auto unix_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  std::vector<Received> got;
+  const bool down = false;
+  const auto before = unix_ms();
+  EXPECT_EQ(pushed_or_fail(*store, recorder(got, down)), 1U);
+  const auto after = unix_ms();
+  ASSERT_EQ(got.size(), 1U);
+  EXPECT_GE(got[0].seq, before + 1);
+  EXPECT_LE(got[0].seq, after + 1);
+}
+
+TEST(SqliteReportStorePush, OtherStoresAreInvalidArgument) {
+  class NotSqlite final : public ReportStore {
+   public:
+    Result<void> add(const tlsrpt::ResultBatch&) override { return {}; }
+    Result<std::vector<ReportDaySummary>> days(const ReportFilter&) const override {
+      return std::vector<ReportDaySummary>{};
+    }
+    Result<std::vector<AggregatedPolicy>> aggregate(Day, const std::string&) const override {
+      return std::vector<AggregatedPolicy>{};
+    }
+    Result<ReportRow> create_report(const ReportRow& r) override { return r; }
+    Result<std::vector<ReportRow>> reports(const ReportFilter&) const override {
+      return std::vector<ReportRow>{};
+    }
+    Result<std::vector<ReportRow>> due_reports(util::TimePoint) const override {
+      return std::vector<ReportRow>{};
+    }
+    Result<void> update_report(const ReportRow&) override { return {}; }
+    Result<bool> claim_report(const std::string&, std::string_view, std::chrono::seconds) override {
+      return true;
+    }
+    Result<std::size_t> purge_before(Day) override { return std::size_t{0}; }
+  };
+  NotSqlite other;
+  std::vector<Received> got;
+  const bool down = false;
+  auto r = push_local_results(other, recorder(got, down));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::InvalidArgument);
+  EXPECT_TRUE(got.empty());
+}
+
+// The push holds the write lock: a result counted by another process meanwhile waits,
+// and is neither pushed nor deleted with the pushed rows.
+TEST(SqliteReportStorePush, AnotherWriterWaitsForThePush) {
+  TempDir dir;
+  const auto path = dir / "store.sqlite";
+  auto store = open_or_fail(path);
+  auto other_process = open_or_fail(path, /*busy_timeout_ms=*/100);
+  ASSERT_NE(store, nullptr);
+  ASSERT_NE(other_process, nullptr);
+  ASSERT_TRUE(store->add(batch(at(k_day), {sts_policy(1, 0)})));
+  std::vector<Received> got;
+  Result<void> during_push;
+  const PushFn push = [&](std::int64_t seq, const std::vector<DayAggregate>& days) {
+    got.push_back({seq, days});
+    during_push = other_process->add(batch(at(k_day), {sts_policy(10, 0)}));
+    return Result<void>{};
+  };
+  EXPECT_EQ(pushed_or_fail(*store, push), 1U);
+  ASSERT_FALSE(during_push) << "another process wrote while the push held the store";
+  test::expect_locked(during_push.error(), path, "add during a push");
+  ASSERT_TRUE(other_process->add(batch(at(k_day), {sts_policy(10, 0)})));
+  EXPECT_EQ(aggregate_or_fail(*store, k_day), (std::vector{aggregated(sts_policy(10, 0))}));
 }
 
 }  // namespace

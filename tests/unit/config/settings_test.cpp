@@ -97,6 +97,9 @@ TEST(ConfigDefaults, EmbeddedDefaults) {
   EXPECT_EQ(s.mta_sts.retry_interval, 5min);
   EXPECT_TRUE(s.mta_sts.connect_to.empty());
   EXPECT_EQ(s.store.busy_timeout, 5s);
+  EXPECT_EQ(s.store.url, "");  // SQLite only
+  EXPECT_EQ(s.store.timeout, 2s);
+  EXPECT_FALSE(s.fleet.node.empty());  // the host name
   EXPECT_TRUE(s.policies.empty());
   EXPECT_FALSE(r->file.has_value());
 
@@ -183,6 +186,9 @@ TEST(ConfigDefaults, SettingDocsAreComplete) {
                                "mta_sts.connect_to",
                                "store.path",
                                "store.busy_timeout",
+                               "store.url",
+                               "store.timeout",
+                               "fleet.node",
                                "server.socketmap",
                                "server.json",
                                "server.admin",
@@ -222,6 +228,10 @@ connect_to = ["mta-sts.example.com:443:127.0.0.1:8443", "::[::1]:"]
 [store]
 path = "/tmp/p.sqlite"
 busy_timeout = "100ms"
+url = "postgresql://tlspolicy@db.example:5432/tlspolicy"
+timeout = "500ms"
+[fleet]
+node = "mx-out-1"
 [limits]
 decision_deadline = "5s"
 max_mx_hosts = 4
@@ -296,6 +306,9 @@ TEST(ConfigFile, OverridesEveryDefault) {
   EXPECT_EQ(s.mta_sts.connect_to.size(), 2U);
   EXPECT_EQ(s.store.path, "/tmp/p.sqlite");
   EXPECT_EQ(s.store.busy_timeout, 100ms);
+  EXPECT_EQ(s.store.url, "postgresql://tlspolicy@db.example:5432/tlspolicy");
+  EXPECT_EQ(s.store.timeout, 500ms);
+  EXPECT_EQ(s.fleet.node, "mx-out-1");
   EXPECT_EQ(s.limits.decision_deadline, 5s);
   EXPECT_EQ(s.limits.max_mx_hosts, 4U);
   EXPECT_EQ(s.limits.max_in_flight, 500U);
@@ -521,6 +534,10 @@ TEST(ConfigErrors, EveryTypeError) {
       {"mta_sts.connect_to = [\"a:443:b:99999\"]", "mta_sts.connect_to"},
       {"store.path = \"db.sqlite\"", "store.path"},
       {"store.busy_timeout = {}", "store.busy_timeout"},
+      {"store.url = \"mysql://x\"", "store.url"},
+      {"store.url = 5", "store.url"},
+      {"store.timeout = \"10ms\"", "store.timeout"},
+      {"fleet.node = \"a b\"", "fleet.node"},
       {"server.socketmap = \"/run/x.sock\"", "server.socketmap"},
       {"server.socketmap = \"unix:relative.sock\"", "server.socketmap"},
       {"server.json = \"localhost:8461\"", "server.json"},

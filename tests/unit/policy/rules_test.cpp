@@ -227,7 +227,7 @@ cache::CachedPolicy policy(sts::StsMode mode, std::vector<std::string> mx) {
   p.mode = mode;
   p.mx = std::move(mx);
   p.max_age = 86400s;
-  return cache::CachedPolicy{k_domain, "id1", "version: STSv1\n", p, k_now, k_now + p.max_age};
+  return cache::CachedPolicy{k_domain, "id1", "version: STSv1\n", p, k_now, k_now + p.max_age, ""};
 }
 
 sts::StsOutcome sts_outcome(Sts s) {

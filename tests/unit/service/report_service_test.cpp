@@ -243,6 +243,104 @@ TEST_F(Reports, TickSendsOnlyWhenSendingIsOnAndOnlyWhatIsDue) {
   EXPECT_EQ(store->reports({})->front().state, cache::ReportState::Sent);  // 201 counts too
 }
 
+// RPT-4 with two senders (the daemon and `tlspolicy report send`, or two fleet nodes):
+// each delivery is claimed in the store first, and a report another sender holds is
+// left to it.
+TEST_F(Reports, ClaimsAreMadeInTheNameOfNodeAndProcess) {
+  EXPECT_EQ(service().claimant(), "local/" + std::to_string(::getpid()));
+  options.node = "mx1.example.net";
+  EXPECT_EQ(service().claimant(), "mx1.example.net/" + std::to_string(::getpid()));
+}
+
+TEST_F(Reports, TickLeavesAReportAnotherSenderHoldsAndSendsItOnceReleased) {
+  rua("example.com", "v=TLSRPTv1; rua=https://reports.example.com/x");
+  poster.status["https://reports.example.com/x"] = 200;
+  options.send = true;
+  auto s = service();
+  record(s, "example.com", 1, 0);
+  clock.advance(13h);
+  const auto made = s.make_reports();
+  ASSERT_TRUE(made) << made.error().detail;
+  ASSERT_EQ(made->size(), 1u);
+  const auto row = made->front();
+  auto held = store->claim_report(row.report_id, "other-node/1", 10min);
+  ASSERT_TRUE(held && *held);
+  clock.advance(std::chrono::seconds{row.next_attempt_at - clock.now()} + 1s);
+  s.tick();
+  EXPECT_TRUE(poster.posts.empty()) << "delivered a report another sender holds";
+  EXPECT_EQ(store->reports({})->front().state, cache::ReportState::Pending);
+  // The other sender stores its outcome (still pending): the claim ends.
+  ASSERT_TRUE(store->update_report(row));
+  s.tick();
+  ASSERT_EQ(poster.posts.size(), 1u);
+  EXPECT_EQ(store->reports({})->front().state, cache::ReportState::Sent);
+}
+
+TEST_F(Reports, DeliverRefusesAReportAnotherSenderHoldsAndSaysSo) {
+  auto s = service();
+  record(s, "example.com", 1, 0);
+  rua("example.com", "v=TLSRPTv1; rua=https://reports.example.com/x");
+  poster.status["https://reports.example.com/x"] = 200;
+  clock.advance(13h);
+  const auto row = s.make_reports()->front();
+  auto held = store->claim_report(row.report_id, "other-node/1", 10min);
+  ASSERT_TRUE(held && *held);
+  auto out = s.deliver(row);
+  ASSERT_FALSE(out) << "delivered a report another sender holds";
+  EXPECT_EQ(out.error().retry, Retry::Transient);
+  EXPECT_NE(out.error().detail.find("pending and claimed by another sender"), std::string::npos)
+      << out.error().detail;
+  EXPECT_TRUE(poster.posts.empty());
+}
+
+TEST_F(Reports, DeliverRetriesAFailedReportOnTheOperatorsWord) {
+  auto s = service();
+  record(s, "example.com", 1, 0);
+  rua("example.com", "v=TLSRPTv1; rua=https://reports.example.com/x");
+  poster.status["https://reports.example.com/x"] = 200;
+  clock.advance(13h);
+  auto row = s.make_reports()->front();
+  row.state = cache::ReportState::Failed;  // the daemon gave up on it (RPT-17)
+  ASSERT_TRUE(store->update_report(row));
+  auto out = s.deliver(row);  // `tlspolicy report send`: try again now
+  ASSERT_TRUE(out) << out.error().detail;
+  EXPECT_EQ(out->row.state, cache::ReportState::Sent);
+  EXPECT_EQ(poster.posts.size(), 1U);
+}
+
+TEST_F(Reports, DeliverRefusesASkippedReportAndSaysSo) {
+  auto s = service();
+  record(s, "example.com", 1, 0);
+  rua("example.com", "v=TLSRPTv1; rua=https://reports.example.com/x");
+  poster.status["https://reports.example.com/x"] = 200;
+  clock.advance(13h);
+  auto row = s.make_reports()->front();
+  row.state = cache::ReportState::Skipped;
+  ASSERT_TRUE(store->update_report(row));
+  auto out = s.deliver(row);
+  ASSERT_FALSE(out) << "delivered a skipped report";
+  EXPECT_EQ(out.error().retry, Retry::Permanent);
+  EXPECT_NE(out.error().detail.find("is skipped, not pending"), std::string::npos)
+      << out.error().detail;
+  EXPECT_TRUE(poster.posts.empty());
+}
+
+// An attempt that fails stores its outcome, which ends the claim: the next sender
+// (or this one, later) may try again.
+TEST_F(Reports, AFailedAttemptReleasesTheClaim) {
+  auto s = service();
+  record(s, "example.com", 0, 1);
+  rua("example.com", "v=TLSRPTv1; rua=https://reports.example.com/x");
+  poster.status["https://reports.example.com/x"] = 503;
+  clock.advance(13h);
+  auto out = s.deliver(s.make_reports()->front());
+  ASSERT_TRUE(out) << out.error().detail;
+  EXPECT_EQ(out->row.state, cache::ReportState::Pending);
+  auto other = store->claim_report(out->row.report_id, "other-node/1", 10min);
+  ASSERT_TRUE(other) << other.error().detail;
+  EXPECT_TRUE(*other) << "the claim outlived the attempt";
+}
+
 TEST(PolicyKeyFor, Rpt3StsTlsaOrNoPolicy) {
   policy::Decision d;
   d.domain = "example.com";

@@ -353,6 +353,98 @@ TEST_F(Discovery, Sts18RefreshThatFailsKeepsTheStoredPolicy) {
   EXPECT_EQ(none.error().code, Errc::StsNoRecord);
 }
 
+// ---- a fleet: one node fetches a new id, the others wait for its policy (issue 13) ----
+
+/// Discovery with a real loop to wait on, the claim held by "node-b" for `lease`.
+class FleetDiscovery : public Discovery {
+ protected:
+  event::Loop loop;
+  StsDiscovery fleet_sts{dns, https, store, offload, clock, util::null_logger(), [this] {
+                           StsOptions o{300s};
+                           o.loop = &loop;
+                           return o;
+                         }()};
+
+  void held_by_b(std::chrono::milliseconds lease) {
+    store.claim = cache::FetchClaim{false, "node-b", lease};
+  }
+  StsOutcome discover_on_loop() {
+    std::optional<StsOutcome> out;
+    loop.post([&] { event::spawn(fleet_sts.discover(domain), [&](StsOutcome o) { out = o; }); });
+    loop.run_until([&] { return out.has_value(); });
+    return std::move(*out);
+  }
+  cache::CachedPolicy fetched_by_b(const std::string& id) {
+    sts::StsPolicy p;
+    p.mode = StsMode::Enforce;
+    p.mx = {"mx1.example.test"};
+    p.max_age = 86400s;
+    return cache::CachedPolicy{"example.test",          id,      k_enforce, p, clock.now(),
+                               clock.now() + p.max_age, "node-b"};
+  }
+};
+
+TEST_F(FleetDiscovery, ANewIdFetchedByAnotherNodeIsNotFetchedAgain) {
+  publish("two");
+  https.set(k_url, http(200, k_testing));  // would be a different policy: must not be fetched
+  held_by_b(5000ms);
+  // node-b stores its policy 300 ms into the wait.
+  loop.post([&] { loop.after(300ms, [&] { ASSERT_TRUE(store.put(fetched_by_b("two"))); }); });
+  const auto got = discover_on_loop();
+  ASSERT_TRUE(got.policy);
+  EXPECT_EQ(got.policy->fetched_by, "node-b");
+  EXPECT_EQ(got.policy->policy.mode, StsMode::Enforce);
+  EXPECT_EQ(https.calls(k_url), 0);
+  EXPECT_TRUE(got.failures.empty());
+}
+
+TEST_F(FleetDiscovery, AStalePolicyOfTheHolderIsNotTakenForTheNewId) {
+  publish("two");
+  https.set(k_url, http(200, k_testing));
+  ASSERT_TRUE(store.put(fetched_by_b("one")));  // the old id only
+  held_by_b(400ms);
+  const auto got = discover_on_loop();  // the lease runs out: fetched here after all
+  ASSERT_TRUE(got.policy);
+  EXPECT_EQ(got.policy->id, "two");
+  EXPECT_EQ(got.policy->policy.mode, StsMode::Testing);
+  EXPECT_EQ(https.calls(k_url), 1);
+}
+
+TEST_F(FleetDiscovery, TheHoldersFailureEndsTheWaitWithoutAFetch) {
+  publish("two");
+  https.set(k_url, http(200, k_enforce));
+  held_by_b(5000ms);
+  loop.post([&] {
+    loop.after(300ms, [&] {
+      ASSERT_TRUE(store.record_fetch_failure(
+          cache::FetchFailure{"example.test", "two", clock.now(), "fetch-timeout: slow"}));
+    });
+  });
+  const auto got = discover_on_loop();
+  EXPECT_FALSE(got.policy);  // STS-17: nothing cached, the fetch failed: no policy
+  ASSERT_EQ(got.failures.size(), 1U);
+  EXPECT_NE(got.failures[0].detail.find("node-b"), std::string::npos);
+  EXPECT_EQ(https.calls(k_url), 0);
+}
+
+TEST_F(FleetDiscovery, RefreshLeavesAClaimedPolicyToItsHolder) {
+  publish("one");
+  held_by_b(5000ms);
+  https.set(k_url, http(200, k_enforce));
+  const auto r = event::sync_wait(fleet_sts.refresh(domain, std::nullopt));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::Claimed);
+  EXPECT_EQ(https.calls(k_url), 0);
+}
+
+TEST_F(Discovery, ASingleNodeStoreAlwaysGrantsTheClaim) {
+  publish("one");
+  https.set(k_url, http(200, k_enforce));
+  ASSERT_TRUE(discover(domain).policy);
+  EXPECT_EQ(https.calls(k_url), 1);
+  EXPECT_EQ(store.claims_asked, 1);
+}
+
 struct ResponseCase {
   const char* name;
   long status;
