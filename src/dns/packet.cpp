@@ -232,6 +232,16 @@ Result<DnsAnswer> answer_from_packet(const ldns_pkt* reply, const DomainName& na
     if (out.outcome != Outcome::Data) out.outcome = Outcome::NoData;
   }
 
+  // A chain that ends without the records and without a negative answer (SOA) for its last
+  // name is a resolver that stopped half-way (seen under load), not a proof that nothing is
+  // there: taking it for NODATA would read "no MTA-STS record" or "no TLSA" into a gap.
+  if (out.outcome == Outcome::NoData && !out.canonical_name.empty() && !negative_ttl(reply)) {
+    return fail(Errc::DnsServfail, Retry::Transient,
+                "the answer from " + where + " for " + name.str() + " " +
+                    std::string{to_string(type)} + " follows CNAMEs to " + out.canonical_name +
+                    " and stops there without records or a negative answer (incomplete)");
+  }
+
   if (out.outcome == Outcome::Data) {
     out.ttl = ttl.value();
   } else if (const auto negative = negative_ttl(reply)) {

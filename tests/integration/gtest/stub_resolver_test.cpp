@@ -350,6 +350,21 @@ TEST_F(TrustAdResolver, FollowsCnameChain) {
   EXPECT_EQ(got->addresses, want);
 }
 
+TEST_F(TrustAdResolver, ACnameChainThatStopsHalfWayIsAFailureNotNoData) {
+  const auto got = lookup("half.cname.test", RrType::Txt);
+  ASSERT_FALSE(got) << "got an answer, want DnsServfail";
+  EXPECT_EQ(got.error().code, Errc::DnsServfail) << got.error().detail;
+  EXPECT_NE(got.error().detail.find("t2.cname.test"), std::string::npos) << got.error().detail;
+}
+
+TEST_F(TrustAdResolver, ACnameChainEndingInProvenNoDataIsNoData) {
+  const auto got = lookup("empty.cname.test", RrType::Txt);
+  ASSERT_TRUE(got) << got.error().detail;
+  EXPECT_EQ(got->outcome, Outcome::NoData);
+  EXPECT_EQ(got->canonical_name, "end.cname.test");
+  EXPECT_EQ(got->ttl, 30s);
+}
+
 TEST_F(TrustAdResolver, CnameLoopIsMalformed) {
   const auto got = lookup("loop.cname.test", RrType::A);
   ASSERT_FALSE(got) << "got an answer, want DnsMalformed";
