@@ -16,7 +16,11 @@
 //   up to --drain seconds for the replies still due. With --request every
 //   request is TEXT; with --keys FILE each line of FILE is sent once (cold
 //   lookups: the run ends when every line was answered, or at the time
-//   limit). Replies to requests sent during --warmup are not measured.
+//   limit). A line is REQUEST, or REQUEST<TAB>EXPECT<TAB>CLASS: the reply must
+//   start with one of EXPECT's '|'-separated prefixes (instead of --expect),
+//   and the line's latency and outcome are also counted under CLASS (healthy
+//   and hostile domains in one run). Replies to requests sent during --warmup
+//   are not measured.
 //   Connections are spread over T threads, each with its own epoll loop
 //   (default 1: the machine has 2 cores, one is the server's).
 //   Probe: connects (retrying every millisecond while the socket does not
@@ -29,8 +33,8 @@
 //   One JSON object on stdout: counts, qps, latency percentiles (µs, from
 //   the request's write to the reply's read), replies by status word (OK,
 //   NOTFOUND, TEMP, PERM, other), replies not starting with --expect, this
-//   process's CPU time. Exit 0 when every measured request was answered and
-//   none was unexpected, 1 otherwise, 64 on a usage error.
+//   process's CPU time; with classes, the same per class under "classes". Exit 0 when every
+//   measured request was answered and none was unexpected, 1 otherwise, 64 on a usage error.
 // LIMITS
 //   Bounded in count and time; it talks only to the endpoint it is given.
 #include <algorithm>
@@ -331,9 +335,17 @@ int run_probe(const Options& o, const Endpoint& e) {
 
 // ---- load -----------------------------------------------------------------------------------
 
+/// A request and what its reply must start with (one of `expect`; empty: --expect).
+struct Key {
+  std::string request;  ///< framed (netstring)
+  std::vector<std::string> expect;
+  std::size_t cls = 0;  ///< index into Shared::classes
+};
+
 struct Shared {
   const Options& options;
-  std::vector<std::string> requests;  // keys mode: one per line; else one constant request
+  std::vector<Key> requests;         // keys mode: one per line; else one constant request
+  std::vector<std::string> classes;  // keys mode with classes; [0] is "" (no class)
   bool keys_mode = false;
   TimePoint start;
   TimePoint measure_from;
@@ -343,7 +355,14 @@ struct Shared {
   std::atomic<bool> stop{false};
 };
 
+struct ClassResult {
+  std::vector<std::uint64_t> latencies_ns;
+  std::uint64_t unexpected = 0;
+  std::string first_unexpected;
+};
+
 struct ThreadResult {
+  std::vector<ClassResult> classes;         // by Shared::classes index
   std::vector<std::uint64_t> latencies_ns;  // measured requests
   std::array<std::uint64_t, k_statuses> statuses{};
   std::uint64_t unexpected = 0;
@@ -361,13 +380,15 @@ struct Conn {
   bool measured = false;
   TimePoint sent_at{};
   std::string in;
+  const Key* key = nullptr;  ///< the request in flight
 };
 
 class Worker {
  public:
   Worker(Shared& shared, std::vector<int> fds) : m_shared(shared) {
     m_conns.reserve(fds.size());
-    for (const int fd : fds) m_conns.push_back(Conn{fd, false, false, {}, {}});
+    for (const int fd : fds) m_conns.push_back(Conn{fd, false, false, {}, {}, nullptr});
+    m_result.classes.resize(shared.classes.size());
   }
 
   ThreadResult run() {
@@ -439,18 +460,29 @@ class Worker {
     c.busy = false;
     --m_outstanding;
     if (!c.measured) return;
-    m_result.latencies_ns.push_back(static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(now - c.sent_at).count()));
+    const auto ns = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now - c.sent_at).count());
+    m_result.latencies_ns.push_back(ns);
     ++m_result.statuses[classify(reply)];
-    if (!m_shared.options.expect.empty() && reply.rfind(m_shared.options.expect, 0) != 0) {
-      if (m_result.unexpected++ == 0) m_result.first_unexpected = reply.substr(0, 200);
+    const auto& expect = c.key->expect;
+    const bool as_expected =
+        expect.empty()
+            ? m_shared.options.expect.empty() || reply.rfind(m_shared.options.expect, 0) == 0
+            : std::any_of(expect.begin(), expect.end(),
+                          [&](const std::string& e) { return reply.rfind(e, 0) == 0; });
+    auto& cls = m_result.classes[c.key->cls];
+    cls.latencies_ns.push_back(ns);
+    if (!as_expected) {
+      const std::string shown = reply.substr(0, 200);
+      if (m_result.unexpected++ == 0) m_result.first_unexpected = shown;
+      if (cls.unexpected++ == 0) cls.first_unexpected = shown;
     }
     m_result.last_reply = now;
   }
 
   void send_next(Conn& c, TimePoint now) {
     if (c.fd < 0 || m_shared.stop.load(std::memory_order_relaxed)) return;
-    const std::string* req = nullptr;
+    const Key* key = nullptr;
     const bool measured = now >= m_shared.measure_from;
     if (m_shared.keys_mode) {
       const auto i = m_shared.next_key.fetch_add(1, std::memory_order_relaxed);
@@ -458,10 +490,11 @@ class Worker {
         m_shared.stop.store(true, std::memory_order_relaxed);
         return;
       }
-      req = &m_shared.requests[i];
+      key = &m_shared.requests[i];
     } else {
-      req = &m_shared.requests.front();
+      key = &m_shared.requests.front();
     }
+    const std::string* req = &key->request;
     if (measured && m_shared.options.max_requests > 0) {
       const auto taken = m_shared.measured_budget.fetch_add(1, std::memory_order_relaxed);
       if (taken >= m_shared.options.max_requests) {
@@ -478,6 +511,7 @@ class Worker {
     c.busy = true;
     c.measured = measured;
     c.sent_at = now;
+    c.key = key;
     ++m_result.sent;
     ++m_outstanding;
     m_result.max_outstanding = std::max(m_result.max_outstanding, m_outstanding);
@@ -565,20 +599,44 @@ std::uint64_t percentile(const std::vector<std::uint64_t>& sorted, double p) {
 }
 
 int run_load(const Options& o, const Endpoint& e) {
-  Shared shared{o, {}, false, {}, {}, {}, {}, {}, {}};
+  Shared shared{o, {}, {""}, false, {}, {}, {}, {}, {}, {}};
   if (!o.keys_file.empty()) {
     std::ifstream f(o.keys_file);
     if (!f) usage("cannot read --keys file");
     std::string line;
     while (std::getline(f, line)) {
-      if (!line.empty()) shared.requests.push_back(netstring(line));
+      if (line.empty()) continue;
+      const auto tab = line.find('\t');
+      Key key{netstring(line.substr(0, tab)), {}, 0};
+      if (tab != std::string::npos) {
+        const auto tab2 = line.find('\t', tab + 1);
+        const std::string expect = line.substr(tab + 1, tab2 - tab - 1);
+        for (std::size_t at = 0; at <= expect.size();) {
+          const auto bar = std::min(expect.find('|', at), expect.size());
+          if (bar > at) key.expect.push_back(expect.substr(at, bar - at));
+          at = bar + 1;
+        }
+        if (tab2 != std::string::npos) {
+          const std::string cls = line.substr(tab2 + 1);
+          const auto it = std::find(shared.classes.begin(), shared.classes.end(), cls);
+          key.cls = static_cast<std::size_t>(it - shared.classes.begin());
+          if (it == shared.classes.end()) shared.classes.push_back(cls);
+        }
+      }
+      shared.requests.push_back(std::move(key));
     }
     if (shared.requests.empty()) usage("--keys file is empty");
     shared.keys_mode = true;
   } else {
-    shared.requests.push_back(netstring(o.request));
+    shared.requests.push_back(Key{netstring(o.request), {}, 0});
   }
 
+  // Thousands of connections at once: raise the soft descriptor limit to the hard one.
+  if (rlimit nofile{};
+      ::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   std::vector<int> fds;
   for (std::size_t i = 0; i < o.connections; ++i) {
     const int fd = connect_to(e, true);
@@ -626,8 +684,18 @@ int run_load(const Options& o, const Endpoint& e) {
   const double cpu = cpu_seconds() - cpu_before;
 
   ThreadResult all;
+  all.classes.resize(shared.classes.size());
   TimePoint last = shared.measure_from;
   for (auto& r : results) {
+    for (std::size_t k = 0; k < r.classes.size(); ++k) {
+      auto& into = all.classes[k];
+      const auto& from = r.classes[k];
+      into.latencies_ns.insert(into.latencies_ns.end(), from.latencies_ns.begin(),
+                               from.latencies_ns.end());
+      if (into.unexpected == 0 && from.unexpected > 0)
+        into.first_unexpected = from.first_unexpected;
+      into.unexpected += from.unexpected;
+    }
     all.latencies_ns.insert(all.latencies_ns.end(), r.latencies_ns.begin(), r.latencies_ns.end());
     for (std::size_t s = 0; s < k_statuses; ++s) all.statuses[s] += r.statuses[s];
     if (all.unexpected == 0 && r.unexpected > 0) all.first_unexpected = r.first_unexpected;
@@ -647,6 +715,20 @@ int run_load(const Options& o, const Endpoint& e) {
   const std::size_t keys_unsent =
       shared.keys_mode ? keys_total - std::min<std::size_t>(keys_total, shared.next_key.load()) : 0;
 
+  std::string classes;
+  for (std::size_t k = 1; k < all.classes.size(); ++k) {
+    auto& c = all.classes[k];
+    std::sort(c.latencies_ns.begin(), c.latencies_ns.end());
+    std::array<char, 256> nums{};
+    std::snprintf(nums.data(), nums.size(),
+                  "\"n\":%zu,\"p50_us\":%.1f,\"p99_us\":%.1f,\"max_us\":%.1f,\"unexpected\":%llu",
+                  c.latencies_ns.size(), us(percentile(c.latencies_ns, 50)),
+                  us(percentile(c.latencies_ns, 99)),
+                  us(c.latencies_ns.empty() ? 0 : c.latencies_ns.back()),
+                  static_cast<unsigned long long>(c.unexpected));
+    classes += std::string(k > 1 ? "," : "") + "\"" + json_escape(shared.classes[k]) + "\":{" +
+               nums.data() + ",\"first_unexpected\":\"" + json_escape(c.first_unexpected) + "\"}";
+  }
   std::string statuses;
   for (std::size_t s = 0; s < k_statuses; ++s) {
     statuses += std::string(s ? "," : "") + "\"" + k_status_names[s] +
@@ -657,14 +739,16 @@ int run_load(const Options& o, const Endpoint& e) {
       "\"seconds\":%.3f,\"qps\":%.0f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
       "\"max_us\":%.1f,\"replies\":{%s},\"unexpected\":%llu,\"first_unexpected\":\"%s\","
       "\"errors\":%llu,\"unanswered\":%llu,\"keys\":%zu,\"keys_unsent\":%zu,"
-      "\"max_outstanding\":%zu,\"stats_peak_in_flight\":%lld,\"cpu_seconds\":%.3f}\n",
+      "\"max_outstanding\":%zu,\"stats_peak_in_flight\":%lld,\"cpu_seconds\":%.3f,"
+      "\"classes\":{%s}}\n",
       json_escape(o.endpoint).c_str(), fds.size(), nthreads, measured, window, qps,
       us(percentile(all.latencies_ns, 50)), us(percentile(all.latencies_ns, 90)),
       us(percentile(all.latencies_ns, 99)),
       us(all.latencies_ns.empty() ? 0 : all.latencies_ns.back()), statuses.c_str(),
       static_cast<unsigned long long>(all.unexpected), json_escape(all.first_unexpected).c_str(),
       static_cast<unsigned long long>(all.errors), static_cast<unsigned long long>(all.unanswered),
-      keys_total, keys_unsent, all.max_outstanding, static_cast<long long>(stats_peak), cpu);
+      keys_total, keys_unsent, all.max_outstanding, static_cast<long long>(stats_peak), cpu,
+      classes.c_str());
   const bool complete = all.unanswered == 0 && all.errors == 0 && keys_unsent == 0;
   return complete && all.unexpected == 0 && measured > 0 ? 0 : 1;
 }

@@ -5,6 +5,7 @@
 #   tools/bench/run.sh - the performance benchmark of SPEC §5 (docs/performance.md)
 # SYNOPSIS
 #   tools/bench/run.sh [--quick] [--keep] [--build-dir DIR] [--no-build]
+#                      [--only cached|fleet|network]
 # DESCRIPTION
 #   Builds the release preset (tlspolicy) and the bench tools (tlspolicy-loadgen,
 #   tlspolicy-floor), starts the integration test world (tests/integration/lib.sh) plus a
@@ -13,8 +14,22 @@
 #   (loopback TCP, Debian package) with the same load generator:
 #     - cached socketmap answers at 32 and 256 persistent connections (qps, p50/p99/max);
 #     - 1 000 cold lookups of distinct domains, 64 in flight (total time, concurrency);
-#     - RSS with 100 000 policies in the daemon's own store, and start-up time with it.
-#   Prints one Markdown table and PASS/FAIL for each SPEC §5 bar, writes both to
+#     - RSS with 100 000 policies in the daemon's own store, and start-up time with it;
+#     - system calls and allocations per cached request, tlspolicy and the floor
+#       (tools/bench/cost.sh: perf, software events);
+#     - a fleet (tools/bench/fleet.sh): three tlspolicy nodes sharing one PostgreSQL
+#       (tests/integration/pg.sh), 1 000 cold domains spread over them and asked on all three
+#       at once (policy fetches counted at the HTTPS server: one per policy for the fleet),
+#       cached throughput of one node, one TLS-RPT report per domain and day when two nodes
+#       send at once; three postfix-mta-sts-resolver instances with their own SQLite caches
+#       beside them;
+#     - the far-away internet (tools/bench/network.sh): 0, 50 and 150 ms round trips to the
+#       authoritative DNS and HTTPS servers; one cold domain, 1 000 at once, and 1 000 with
+#       100 hostile domains mixed in, for tlspolicy in both resolver modes and for
+#       postfix-mta-sts-resolver; the memory of one pending decision.
+#   Everything runs inside a network namespace of its own (only its loopback; the delays are
+#   iptables rules there), which the script creates and deletes.
+#   Prints Markdown tables and PASS/FAIL for each SPEC §5 bar, writes both to
 #   build/bench/results.md (raw figures: build/bench/results.jsonl), stops everything.
 #   Exit 0 when every bar passed, 1 when one failed or a measurement was invalid, 64 on a
 #   usage error, 77 when a prerequisite is missing (tools/install-deps.sh installs them).
@@ -24,14 +39,21 @@
 #   --keep           keep the work directory (logs, configs, stores) and print its path
 #   --build-dir DIR  build there instead of the release preset's build/release
 #   --no-build       use the binaries already in the build directory
+#   --only PART      cached (throughput, cold, RSS, start-up), fleet or network; default all
+#                    three, in that order
 # ENVIRONMENT
 #   BENCH_JOBS       build parallelism (default 2)
 #   BENCH_WRAP       command prefix for tlspolicy serve, for profiling (e.g. "valgrind
 #                    --tool=massif --massif-out-file=/tmp/massif.out"); the figures are then
 #                    not comparable
+#   BENCH_RTTS       the round-trip times of the network part (default "0 50 150", ms)
+#   BENCH_ENGINES    the engines of the network part (default "trust-ad validate resolver")
+#   BENCH_HOLD=MS    for experiments: set the world up at that RTT, measure nothing, wait until
+#                    the file named in the log is removed (enter with ip netns exec)
 # LIMITS
 #   Root (private mount namespaces for /etc/resolv.conf, port 53 and 443 on a private
-#   loopback address). Every process listens on and talks to 127.0.0.0/8 only; every step
+#   loopback address). The fleet part needs PostgreSQL's server (Debian: postgresql), psql
+#   and faketime. Every process listens on and talks to 127.0.0.0/8 only; every step
 #   is bounded in time; every process started is stopped by its pid on exit, failure or
 #   signal.
 set -euo pipefail
@@ -40,15 +62,21 @@ REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BENCH_SRC="$REPO_DIR/tools/bench"
 LIB="$REPO_DIR/tests/integration/lib.sh"
 
-QUICK=0 KEEP=0 BUILD=1 BUILD_DIR=""
+QUICK=0 KEEP=0 BUILD=1 BUILD_DIR="" ONLY=""
+ARGS=("$@")
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
+    --only)
+      ONLY="${2:-}"
+      case "$ONLY" in cached | fleet | network) ;; *) echo "bench: --only cached|fleet|network" >&2; exit 64 ;; esac
+      shift
+      ;;
     --keep) KEEP=1 ;;
     --no-build) BUILD=0 ;;
     --build-dir) BUILD_DIR="${2:?--build-dir needs a directory}"; shift ;;
-    -h | --help) sed -n '3,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "usage: $0 [--quick] [--keep] [--build-dir DIR] [--no-build]" >&2; exit 64 ;;
+    -h | --help) sed -n '3,58p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "usage: $0 [--quick] [--keep] [--build-dir DIR] [--no-build] [--only cached|fleet|network]" >&2; exit 64 ;;
   esac
   shift
 done
@@ -73,11 +101,36 @@ bdie() {
 
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (mount namespaces, ports 53/443)" >&2; exit 77; }
 for p in unshare mount nginx unbound unbound-control nsd openssl sqlite3 drill curl python3 \
-  mta-sts-daemon cmake; do
+  mta-sts-daemon cmake ip iptables; do
   command -v "$p" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin"
   command -v "$p" >/dev/null 2>&1 ||
     { echo "bench: $p is missing (tools/install-deps.sh installs it)" >&2; exit 77; }
 done
+if [ -z "$ONLY" ] || [ "$ONLY" = fleet ]; then  # the fleet part: tools/bench/fleet.sh
+  for p in psql faketime runuser; do
+    command -v "$p" >/dev/null 2>&1 ||
+      { echo "bench: $p is missing (tools/install-deps.sh installs it)" >&2; exit 77; }
+  done
+  compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || [ -n "${PG_BIN:-}" ] ||
+    { echo "bench: PostgreSQL's server is missing (tools/install-deps.sh installs it)" >&2; exit 77; }
+fi
+
+# --- a network namespace of our own ---------------------------------------------------------------
+# Everything below runs in it: its loopback is the only interface, and the delays of the network
+# part are iptables rules there, never on the host's own interfaces. The namespace and anything
+# left in it are removed when the run ends.
+if [ -z "${TLSPOLICY_BENCH_NETNS:-}" ]; then
+  ns="tlspolicy-bench-$$"
+  ip netns add "$ns" || { echo "bench: cannot create a network namespace" >&2; exit 77; }
+  ip -n "$ns" link set lo up
+  rc=0
+  TLSPOLICY_BENCH_NETNS="$ns" ip netns exec "$ns" "$0" "${ARGS[@]}" || rc=$?
+  left="$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')"
+  # shellcheck disable=SC2086  # a list of pids
+  [ -z "${left// /}" ] || { echo "bench: stopping leftover processes $left" >&2; kill -KILL $left 2>/dev/null || true; }
+  ip netns del "$ns"
+  exit "$rc"
+fi
 
 # --- build ---------------------------------------------------------------------------------------
 if [ -z "$BUILD_DIR" ]; then BUILD_DIR="$REPO_DIR/build/release"; fi
@@ -86,12 +139,14 @@ if [ "$BUILD" = 1 ]; then
   blog "building the release preset in $BUILD_DIR"
   (cd "$REPO_DIR" && cmake --preset release -B "$BUILD_DIR" >/dev/null &&
     cmake --build "$BUILD_DIR" --parallel "${BENCH_JOBS:-2}" \
-      --target tlspolicy tlspolicy-loadgen tlspolicy-floor >/dev/null) || bdie "build failed"
+      --target tlspolicy tlspolicy-loadgen tlspolicy-floor tlspolicy-delayer >/dev/null) ||
+    bdie "build failed"
 fi
 TLSPOLICY="$BUILD_DIR/src/cli/tlspolicy"
 LOADGEN="$BUILD_DIR/tools/bench/tlspolicy-loadgen"
 FLOOR="$BUILD_DIR/tools/bench/tlspolicy-floor"
-for b in "$TLSPOLICY" "$LOADGEN" "$FLOOR"; do [ -x "$b" ] || bdie "$b is not built"; done
+DELAYER="$BUILD_DIR/tools/bench/tlspolicy-delayer"
+for b in "$TLSPOLICY" "$LOADGEN" "$FLOOR" "$DELAYER"; do [ -x "$b" ] || bdie "$b is not built"; done
 RESULTS_DIR="$REPO_DIR/build/bench"
 mkdir -p "$RESULTS_DIR"
 
@@ -102,6 +157,7 @@ mkdir -p "$B"/{pids,logs,pki,unbound,nginx/tmp,tlspolicy,resolver,world}
 RESULTS="$B/results.jsonl"
 : >"$RESULTS"
 WORLD_UP=0
+FLEET_PG_DIR=""  # the fleet part's PostgreSQL (tests/integration/pg.sh), while it runs
 
 # start_bg NAME CMD...: CMD in the background, output to logs/NAME.log, pid to pids/NAME.
 start_bg() {
@@ -148,6 +204,9 @@ cleanup() {
   for f in "$B"/pids/*; do
     [ -e "$f" ] && stop_bg "$(basename "$f")"
   done
+  if [ -n "$FLEET_PG_DIR" ]; then
+    "$REPO_DIR/tests/integration/pg.sh" stop "$FLEET_PG_DIR" >/dev/null 2>&1 || true
+  fi
   if [ "$WORLD_UP" = 1 ]; then "$LIB" world_stop "$B/world" >/dev/null 2>&1 || true; fi
   # Safety net: anything still running whose command line names this run's directory (a
   # daemon that forked) is ours; stop it by pid.
@@ -259,16 +318,20 @@ bench_leaf() {  # bench_leaf NAME HOST...: NAME.pem (leaf + CA) and NAME.key in 
     -out "$B/pki/$name.crt" 2>/dev/null
   cat "$B/pki/$name.crt" "$CA_FILE" >"$B/pki/$name.pem"
 }
-# Groups: "hot", then the cold domains 100 at a time.
+# Groups: "hot", then the cold domains 100 at a time, then the policy hosts behind CNAME chains
+# of the network part (tools/bench/network.sh: kNN.cname).
+NET_HOSTILE_EACH=25
 mapfile -t ALL_NAMES < <(echo hot; for ((i = 0; i < COLD_DOMAINS; i++)); do printf 'd%04d\n' "$i"; done)
+GROUPS_OF_NAMES=("hot")
+for ((i = 1; i < ${#ALL_NAMES[@]}; i += 100)); do GROUPS_OF_NAMES+=("${ALL_NAMES[*]:i:100}"); done
+GROUPS_OF_NAMES+=("$(for ((i = 0; i < NET_HOSTILE_EACH; i++)); do printf 'k%02d.cname ' "$i"; done)")
 SERVERS_CONF="$B/nginx/servers.conf"
 : >"$SERVERS_CONF"
-group_start=0
-while [ "$group_start" -lt "${#ALL_NAMES[@]}" ]; do
-  if [ "$group_start" = 0 ]; then group=(hot); else group=("${ALL_NAMES[@]:group_start:100}"); fi
+for g in "${!GROUPS_OF_NAMES[@]}"; do
+  read -r -a group <<<"${GROUPS_OF_NAMES[g]}"
   hosts=()
   for n in "${group[@]}"; do hosts+=("mta-sts.$n.bench.$ZONE"); done
-  gname="g$group_start"
+  gname="g$g"
   bench_leaf "$gname" "${hosts[@]}" || bdie "could not make the certificate $gname"
   {
     echo "server {"
@@ -283,8 +346,11 @@ while [ "$group_start" -lt "${#ALL_NAMES[@]}" ]; do
     echo "    location / { return 404; }"
     echo "}"
   } >>"$SERVERS_CONF"
-  group_start=$((group_start + ${#group[@]}))
 done
+
+# The slow-drip policy hosts of the network part (rNN.drip: tools/bench/network.sh).
+bench_leaf drip $(for ((i = 0; i < NET_HOSTILE_EACH; i++)); do printf 'mta-sts.r%02d.drip.bench.%s ' "$i" "$ZONE"; done) ||
+  bdie "could not make the certificate drip"
 
 # --- bench nginx (policy hosts) and bench Unbound (a copy of the world's, on $ADDR:53) --------
 cat >"$B/nginx/nginx.conf" <<EOF
@@ -327,6 +393,13 @@ if ! grep -q "interface: $ADDR" "$B/unbound/unbound.conf" ||
   ! grep -q "port: 53$" "$B/unbound/unbound.conf"; then
   bdie "could not derive the bench unbound.conf from $WORLD_DIR/unbound/unbound.conf"
 fi
+# Sized like a mail server's resolver: thousands of lookups at once (1 100 cold domains,
+# several queries each), none dropped for want of room. All of them come from one address
+# (the MTA's): Unbound's wait-limit (1000 queries waiting per client address, in Unbound 1.22
+# and in Debian 12's 1.17.1 with the 2024 security fixes) would drop the rest
+# (docs/operations.md).
+sed -i -e 's|^server:$|server:\n    num-queries-per-thread: 8192\n    outgoing-range: 16384\n    so-rcvbuf: 8m\n    wait-limit: 0|' \
+  "$B/unbound/unbound.conf"
 start_bg unbound unbound -d -c "$B/unbound/unbound.conf"
 bench_unbound_ctl() { unbound-control -c "$B/unbound/unbound.conf" "$@"; }
 
@@ -348,10 +421,17 @@ done
 
 # --- the daemons' configurations and stores ----------------------------------------------------
 NOW="$(date +%s)"
-cat >"$B/tlspolicy/tlspolicy.toml" <<EOF
+# tlspolicy_config DIR [STORE_URL NODE [TLSRPT_LINE...]]: tlspolicy's bench configuration, with
+# its state, store and sockets in DIR; with STORE_URL and NODE, a fleet node (store.url,
+# fleet.node: the fleet part, tools/bench/fleet.sh), TLSRPT_LINEs added to [tlsrpt]. The TLS-RPT
+# datagram socket is in DIR too, not in /run.
+tlspolicy_config() {
+  local dir="$1" url="${2:-}" node="${3:-}"
+  shift $(($# < 3 ? $# : 3))
+  cat <<EOF
 # tools/bench/run.sh: tlspolicy on the bench world. Everything else keeps its default
 # (resolver timeouts, worker pool, tlsrpt.enabled = true, log.level = info).
-state_dir = "$B/tlspolicy/state"
+state_dir = "$dir/state"
 
 [resolver]
 mode = "trust-ad"
@@ -362,13 +442,23 @@ ca_file = "$CA_FILE"
 allow_private_addresses = true
 
 [store]
-path = "$B/tlspolicy/policies.sqlite"
+path = "$dir/policies.sqlite"
+EOF
+  [ -z "$url" ] || printf 'url = "%s"\n' "$url"
+  cat <<EOF
 
 [server]
-socketmap = "unix:$B/tlspolicy/socketmap.sock"
-json = "unix:$B/tlspolicy/tlspolicy.sock"
-admin = "unix:$B/tlspolicy/admin.sock"
+socketmap = "unix:$dir/socketmap.sock"
+json = "unix:$dir/tlspolicy.sock"
+admin = "unix:$dir/admin.sock"
+
+[tlsrpt]
+socket = "unix:$dir/tlsrpt.sock"
 EOF
+  [ $# = 0 ] || printf '%s\n' "$@"
+  [ -z "$node" ] || printf '\n[fleet]\nnode = "%s"\n' "$node"
+}
+tlspolicy_config "$B/tlspolicy" >"$B/tlspolicy/tlspolicy.toml"
 "$TLSPOLICY" check-config --config "$B/tlspolicy/tlspolicy.toml" >"$B/logs/check-config.log" 2>&1 ||
   bdie "tlspolicy check-config failed (see $B/logs/check-config.log)"
 
@@ -560,47 +650,73 @@ finish_server() {  # finish_server NAME SERVER SOCKET: RSS now and at its peak, 
   stop_bg "$1"
 }
 
-# Every server runs from here to the end; the throughput runs alternate between them, round
-# after round, so that a change in the machine's background load hits all of them alike.
-TP_SOCK="unix:$B/tlspolicy/socketmap.sock"
-RS_SOCK="127.0.0.1:$RESOLVER_PORT"
-FLOOR_REPLY="OK secure match=mx1.$HOT servername=hostname"
-blog "starting the servers (start-up time and RSS with the stores)"
-start_server floor-unix floor unix "unix:$B/floor.sock" \
-  "$FLOOR" --listen "unix:$B/floor.sock" --reply "$FLOOR_REPLY"
-start_server floor-tcp floor tcp "127.0.0.1:$FLOOR_TCP_PORT" \
-  "$FLOOR" --listen "127.0.0.1:$FLOOR_TCP_PORT" --reply "$FLOOR_REPLY"
-# shellcheck disable=SC2086  # BENCH_WRAP is a command prefix: split into words
-start_server tlspolicy tlspolicy unix "$TP_SOCK" \
-  "${IN_NS[@]}" ${BENCH_WRAP:-} "$TLSPOLICY" serve --config "$B/tlspolicy/tlspolicy.toml"
-start_server resolver postfix-mta-sts-resolver tcp "$RS_SOCK" \
-  "${IN_NS[@]}" env SSL_CERT_FILE="$CA_FILE" mta-sts-daemon --config "$B/resolver/mta-sts-daemon.yml"
-RM_SOCK="127.0.0.1:$RESOLVER_MEM_PORT"
-start_server resolver-mem "postfix-mta-sts-resolver, internal cache" tcp "$RM_SOCK" \
-  "${IN_NS[@]}" env SSL_CERT_FILE="$CA_FILE" mta-sts-daemon \
-  --config "$B/resolver/mta-sts-daemon-internal.yml"
+# cached_main: throughput, cold lookups, RSS and start-up (the servers run from here to its end).
+cached_main() {
+  # Every server runs from here to the end; the throughput runs alternate between them, round
+  # after round, so that a change in the machine's background load hits all of them alike.
+  TP_SOCK="unix:$B/tlspolicy/socketmap.sock"
+  RS_SOCK="127.0.0.1:$RESOLVER_PORT"
+  FLOOR_REPLY="OK secure match=mx1.$HOT servername=hostname"
+  blog "starting the servers (start-up time and RSS with the stores)"
+  start_server floor-unix floor unix "unix:$B/floor.sock" \
+    "$FLOOR" --listen "unix:$B/floor.sock" --reply "$FLOOR_REPLY"
+  start_server floor-tcp floor tcp "127.0.0.1:$FLOOR_TCP_PORT" \
+    "$FLOOR" --listen "127.0.0.1:$FLOOR_TCP_PORT" --reply "$FLOOR_REPLY"
+  # shellcheck disable=SC2086  # BENCH_WRAP is a command prefix: split into words
+  start_server tlspolicy tlspolicy unix "$TP_SOCK" \
+    "${IN_NS[@]}" ${BENCH_WRAP:-} "$TLSPOLICY" serve --config "$B/tlspolicy/tlspolicy.toml"
+  start_server resolver postfix-mta-sts-resolver tcp "$RS_SOCK" \
+    "${IN_NS[@]}" env SSL_CERT_FILE="$CA_FILE" mta-sts-daemon --config "$B/resolver/mta-sts-daemon.yml"
+  RM_SOCK="127.0.0.1:$RESOLVER_MEM_PORT"
+  start_server resolver-mem "postfix-mta-sts-resolver, internal cache" tcp "$RM_SOCK" \
+    "${IN_NS[@]}" env SSL_CERT_FILE="$CA_FILE" mta-sts-daemon \
+    --config "$B/resolver/mta-sts-daemon-internal.yml"
 
-for conns in 32 256; do
-  for ((round = 1; round <= ROUNDS; round++)); do
-    blog "cached answers, $conns connections, round $round of $ROUNDS"
-    throughput floor-unix floor unix "unix:$B/floor.sock" "$conns" "$round"
-    throughput tlspolicy tlspolicy unix "$TP_SOCK" "$conns" "$round"
-    throughput floor-tcp floor tcp "127.0.0.1:$FLOOR_TCP_PORT" "$conns" "$round"
-    throughput resolver postfix-mta-sts-resolver tcp "$RS_SOCK" "$conns" "$round"
-    throughput resolver-mem "postfix-mta-sts-resolver, internal cache" tcp "$RM_SOCK" "$conns" \
-      "$round"
+  for conns in 32 256; do
+    for ((round = 1; round <= ROUNDS; round++)); do
+      blog "cached answers, $conns connections, round $round of $ROUNDS"
+      throughput floor-unix floor unix "unix:$B/floor.sock" "$conns" "$round"
+      throughput tlspolicy tlspolicy unix "$TP_SOCK" "$conns" "$round"
+      throughput floor-tcp floor tcp "127.0.0.1:$FLOOR_TCP_PORT" "$conns" "$round"
+      throughput resolver postfix-mta-sts-resolver tcp "$RS_SOCK" "$conns" "$round"
+      throughput resolver-mem "postfix-mta-sts-resolver, internal cache" tcp "$RM_SOCK" "$conns" \
+        "$round"
+    done
   done
-done
 
-blog "cold lookups"
-cold tlspolicy tlspolicy unix "$TP_SOCK" "unix:$B/tlspolicy/admin.sock"
-cold resolver postfix-mta-sts-resolver tcp "$RS_SOCK"
+  blog "what one cached request costs (system calls, allocations)"
+  local out
+  out="$("$BENCH_SRC/cost.sh" "$LOADGEN" "$(pid_of floor-unix)" "unix:$B/floor.sock" "$REQUEST" \
+    100000 32)" || bdie "tools/bench/cost.sh failed for the floor"
+  record floor unix cost "$out"
+  out="$("$BENCH_SRC/cost.sh" "$LOADGEN" "$(pid_of tlspolicy)" "$TP_SOCK" "$REQUEST" 100000 32)" ||
+    bdie "tools/bench/cost.sh failed for tlspolicy"
+  record tlspolicy unix cost "$out"
 
-finish_server floor-unix floor unix
-finish_server floor-tcp floor tcp
-finish_server tlspolicy tlspolicy unix
-finish_server resolver postfix-mta-sts-resolver tcp
-finish_server resolver-mem "postfix-mta-sts-resolver, internal cache" tcp
+  blog "cold lookups"
+  cold tlspolicy tlspolicy unix "$TP_SOCK" "unix:$B/tlspolicy/admin.sock"
+  cold resolver postfix-mta-sts-resolver tcp "$RS_SOCK"
+
+  finish_server floor-unix floor unix
+  finish_server floor-tcp floor tcp
+  finish_server tlspolicy tlspolicy unix
+  finish_server resolver postfix-mta-sts-resolver tcp
+  finish_server resolver-mem "postfix-mta-sts-resolver, internal cache" tcp
+}
+
+if [ -z "$ONLY" ] || [ "$ONLY" = cached ]; then cached_main; fi
+
+if [ -z "$ONLY" ] || [ "$ONLY" = fleet ]; then
+  # shellcheck source=tools/bench/fleet.sh
+  . "$BENCH_SRC/fleet.sh"
+  fleet_main
+fi
+
+if [ -z "$ONLY" ] || [ "$ONLY" = network ]; then
+  # shellcheck source=tools/bench/network.sh
+  . "$BENCH_SRC/network.sh"
+  net_main
+fi
 
 # --- the table ----------------------------------------------------------------------------------
 cp "$RESULTS" "$RESULTS_DIR/results.jsonl"
