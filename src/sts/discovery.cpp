@@ -75,7 +75,12 @@ StsDiscovery::StsDiscovery(dns::Resolver& resolver, fetch::HttpsFetcher& fetcher
 
 namespace {
 
-event::Task<Result<dns::DnsAnswer>> no_lookup(Error e) { co_return Unexpected{std::move(e)}; }
+/// Resumes the awaiting coroutine on `loop` after `delay`.
+auto sleep_for(event::Loop& loop, std::chrono::milliseconds delay) {
+  return event::completion<bool>([&loop, delay](auto done) {
+    loop.after(delay, [&loop, done] { loop.defer([done] { done(true); }); });
+  });
+}
 
 }  // namespace
 
@@ -83,8 +88,17 @@ event::Task<Result<dns::DnsAnswer>> StsDiscovery::txt_lookup(const dns::DomainNa
   // RFC 8461 §3.1 (STS-1, STS-5): TXT at _mta-sts.<domain>; the resolver
   // follows CNAMEs.
   auto txt_name = domain.prefixed("_mta-sts");
-  if (!txt_name) return no_lookup(txt_name.error());
-  return dns::lookup(m_resolver, std::move(*txt_name), dns::RrType::Txt);
+  if (!txt_name) co_return Unexpected{txt_name.error()};
+  auto answer = co_await dns::lookup(m_resolver, *txt_name, dns::RrType::Txt);
+  // SPEC §3 reads a failed lookup with nothing cached as "no policy": a resolver's passing
+  // SERVFAIL (seen from libunbound under load, behind long CNAME chains) gets one more try
+  // first, within the decision's deadline. (Not a timeout: that would only wait twice; not a
+  // network error: that is also how a lookup cancelled at shutdown ends.)
+  if (!answer && answer.error().code == Errc::DnsServfail && m_options.loop != nullptr) {
+    co_await sleep_for(*m_options.loop, k_txt_retry_after);
+    answer = co_await dns::lookup(m_resolver, *txt_name, dns::RrType::Txt);
+  }
+  co_return answer;
 }
 
 event::Task<StsOutcome> StsDiscovery::discover(dns::DomainName domain) {
@@ -268,17 +282,6 @@ event::Task<StsOutcome> StsDiscovery::discover(dns::DomainName domain) {
   out.from_cache = false;
   co_return out;
 }
-
-namespace {
-
-/// Resumes the awaiting coroutine on `loop` after `delay`.
-auto sleep_for(event::Loop& loop, std::chrono::milliseconds delay) {
-  return event::completion<bool>([&loop, delay](auto done) {
-    loop.after(delay, [&loop, done] { loop.defer([done] { done(true); }); });
-  });
-}
-
-}  // namespace
 
 event::Task<StsDiscovery::FleetWait> StsDiscovery::wait_for_fleet(const dns::DomainName& domain,
                                                                   const std::string& id,

@@ -33,6 +33,10 @@
 
 namespace tlspolicy::sts {
 
+/// A SERVFAIL of the `_mta-sts` TXT lookup is tried once more after this long (when
+/// StsOptions::loop is set) before it counts as a failure.
+inline constexpr std::chrono::milliseconds k_txt_retry_after{250};
+
 struct StsOptions {
   /// STS-16: minimum time between failed fetches for one policy id.
   std::chrono::seconds retry_interval{300};

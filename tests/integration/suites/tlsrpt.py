@@ -269,8 +269,12 @@ def engine_failures(p, d):
         decision = r.get("decision", {})
         if not decision.get("tlsrpt") or not decision["tlsrpt"].get("rua"):
             p.append(f"decide {dom}: tlsrpt {decision.get('tlsrpt')!r}, want its rua (RPT-1)")
-    t = admin_stats(d).get("tlsrpt", {})
-    if t.get("engine", 0) < 2:
+    # The engine's batches are counted on the store pool after the answers went out (under
+    # TSan that takes a moment): wait for both, never for more than 10 s.
+    counted = wait_for(lambda: (lambda t: t if t.get("engine", 0) >= 2 else None)(
+        admin_stats(d).get("tlsrpt", {})), 10.0)
+    if not counted:
+        t = admin_stats(d).get("tlsrpt", {})
         p.append(f"stats tlsrpt.engine {t.get('engine')}, want 2 engine batches")
 
 

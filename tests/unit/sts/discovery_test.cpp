@@ -427,6 +427,25 @@ TEST_F(FleetDiscovery, TheHoldersFailureEndsTheWaitWithoutAFetch) {
   EXPECT_EQ(https.calls(k_url), 0);
 }
 
+TEST_F(FleetDiscovery, AFailedTxtLookupIsTriedOnceMoreBeforeItMeansNoPolicy) {
+  // The fixture's loop makes the retry possible; the resolver fails, then answers.
+  dns.set(k_txt, dns::RrType::Txt, testing::dns_error(Errc::DnsServfail));
+  https.set(k_url, http(200, k_enforce));
+  loop.post([&] { loop.after(100ms, [&] { publish("one"); }); });
+  const auto got = discover_on_loop();
+  ASSERT_TRUE(got.policy);
+  EXPECT_EQ(got.policy->id, "one");
+  EXPECT_EQ(dns.calls(k_txt, dns::RrType::Txt), 2);
+}
+
+TEST_F(FleetDiscovery, ATxtLookupFailingTwiceMeansNoPolicy) {
+  dns.set(k_txt, dns::RrType::Txt, testing::dns_error(Errc::DnsServfail));
+  const auto got = discover_on_loop();
+  EXPECT_FALSE(got.policy);  // SPEC §3: nothing cached, the TXT lookup failed
+  EXPECT_EQ(dns.calls(k_txt, dns::RrType::Txt), 2);
+  EXPECT_EQ(got.failures.size(), 1U);
+}
+
 TEST_F(FleetDiscovery, RefreshLeavesAClaimedPolicyToItsHolder) {
   publish("one");
   held_by_b(5000ms);
