@@ -212,13 +212,13 @@ void Handlers::socketmap(std::string_view request, const server::Responder& resp
   const auto kind = proto::map_kind(parsed->map_name);
   const auto state = m_ctx.state();
   // The common case, a decision in memory for a name already in canonical form, is answered
-  // here without a callback and without allocating (docs/performance.md).
-  if (dns::DomainName::is_canonical(parsed->key)) {
-    if (const auto hit = state->service->decide_from_memory(parsed->key)) {
-      if (const auto reply = proto::socketmap_response_view(*hit, kind)) {
-        respond.send_view(*reply);
-        return;
-      }
+  // here without a callback and without allocating (docs/performance.md). The key is
+  // untrusted and not parsed yet: decide_from_memory() finds a decision for exactly that
+  // text only, and any other key goes on below.
+  if (const auto hit = state->service->decide_from_memory(parsed->key)) {
+    if (const auto reply = proto::socketmap_response_view(*hit, kind)) {
+      respond.send_view(*reply);
+      return;
     }
   }
   // SPEC §4: ".parent" probes, "[host]:port" and other non-domains → fast NOTFOUND.

@@ -3,6 +3,9 @@
 // The framings of the daemon's listeners (protocols.hpp).
 #include "protocols.hpp"
 
+#include <array>
+#include <charconv>
+
 #include "tlspolicy/proto/json_protocol.hpp"
 #include "tlspolicy/proto/netstring.hpp"
 #include "tlspolicy/proto/socketmap.hpp"
@@ -38,6 +41,7 @@ std::optional<Netstring> plain_netstring(std::string_view in, std::size_t max) {
 
 server::Frame SocketmapProtocol::decode(std::string& in, bool /*eof*/,
                                         std::size_t /*max_request_bytes*/) {
+  if (in.empty()) return server::Frame::need_more();  // after every request read whole
   // SPEC §4: socketmap requests are at most 10000 bytes, whatever the
   // server's (JSON-sized) limit.
   if (const auto request = plain_netstring(in, proto::k_max_socketmap_request_bytes)) {
@@ -58,7 +62,9 @@ server::Frame SocketmapProtocol::decode(std::string& in, bool /*eof*/,
 }
 void SocketmapProtocol::encode(std::string_view reply, std::string& out) {
   // proto::encode_netstring(), appended in place: no temporary per reply.
-  out += std::to_string(reply.size());
+  std::array<char, 20> digits{};
+  const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), reply.size()).ptr;
+  out.append(digits.data(), end);
   out += ':';
   out += reply;
   out += ',';

@@ -53,8 +53,8 @@ class Context {
   TlsRptCounters counters;
 
   /// The current generation. Any thread.
-  [[nodiscard]] std::shared_ptr<State> state() const { return std::atomic_load(&m_state); }
-  void set_state(std::shared_ptr<State> s) { std::atomic_store(&m_state, std::move(s)); }
+  [[nodiscard]] std::shared_ptr<State> state() const { return m_state.load(); }
+  void set_state(std::shared_ptr<State> s) { m_state.store(std::move(s)); }
 
   /// Generations built and not yet destroyed (the current one included). Any thread.
   std::atomic<int> generations{0};
@@ -64,7 +64,9 @@ class Context {
   bool stopping = false;
 
  private:
-  std::shared_ptr<State> m_state;
+  // C++20's atomic shared_ptr: a lock bit in the pointer itself, where std::atomic_load
+  // took a mutex from a global pool on every query.
+  std::atomic<std::shared_ptr<State>> m_state;
 };
 
 /// Builds a generation whose last reference, on whatever thread it drops, hands it to the

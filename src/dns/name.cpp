@@ -226,15 +226,6 @@ Result<DomainName> DomainName::parse(std::string_view text) {
   return DomainName{std::move(name)};
 }
 
-bool DomainName::is_canonical(std::string_view text) {
-  if (text.empty() || text.size() > k_max_name_octets || text.back() == '.') return false;
-  for (const char c : text) {
-    // parse() would fold upper case, convert U-labels and refuse the rest.
-    if (!(c >= 'a' && c <= 'z') && !is_digit(c) && c != '-' && c != '.') return false;
-  }
-  return ldh_problem(text).empty();
-}
-
 Result<DomainName> DomainName::prefixed(std::string_view label) const {
   if (label.empty()) return syntax_error("the label to prepend is empty");
   if (label.size() > k_max_label_octets) {

@@ -458,7 +458,11 @@ class Server::Impl {
       if (frame.status == Frame::Status::Request) {
         dispatch(id, c, frame.text());
         // The request was a view into c.in: only now are its bytes gone.
-        c.in.erase(0, frame.consumed);
+        if (frame.consumed == c.in.size()) {
+          c.in.clear();  // the usual case: one request per read
+        } else {
+          c.in.erase(0, frame.consumed);
+        }
         continue;
       }
       if (frame.status == Frame::Status::NeedMore &&
@@ -487,9 +491,6 @@ class Server::Impl {
     c.state = State::Awaiting;
     ++c.sequence;
     relaxed_inc(m_stats.requests);
-    untrack(m_idle, c.idle_pos);
-    c.request_deadline = m_now + m_options.request_timeout;
-    track(m_pending, c.request_pos, id);
     Responder respond(m_queue, id, c.sequence);
     try {
       m_listeners[c.listener].handler(request, respond);
@@ -500,6 +501,13 @@ class Server::Impl {
     }
     // Synchronous replies (the common case) are applied before the next request is decoded.
     process_local_completions();
+    // A reply still to come: the connection is no longer idle, and the request's deadline
+    // runs. (Any reply from another thread is applied after this returns.)
+    if (c.state == State::Awaiting) {
+      untrack(m_idle, c.idle_pos);
+      c.request_deadline = m_now + m_options.request_timeout;
+      track(m_pending, c.request_pos, id);
+    }
   }
 
   // ---- replies ---------------------------------------------------------------------------

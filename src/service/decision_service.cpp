@@ -223,8 +223,12 @@ DecisionPtr DecisionService::decide_from_memory(const policy::DecideRequest& req
 }
 
 DecisionPtr DecisionService::decide_from_memory(std::string_view domain) {
+  // A decision is made for a DomainName, whose text is canonical: a hit for exactly that
+  // text proves `domain` canonical without parsing it. Any other text (upper case, a
+  // trailing dot, U-labels, "d|requiretls") finds nothing here.
   auto hit = m_impl->lookup_cache(domain);
-  if (hit) m_impl->hits.fetch_add(1, std::memory_order_relaxed);
+  if (!hit || hit->domain != domain) return nullptr;
+  m_impl->hits.fetch_add(1, std::memory_order_relaxed);
   return hit;
 }
 

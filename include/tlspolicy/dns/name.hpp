@@ -27,11 +27,6 @@ class DomainName {
   /// that names the problem. Never throws.
   [[nodiscard]] static Result<DomainName> parse(std::string_view text);
 
-  /// True when parse(text) succeeds and gives `text` unchanged (lowercase LDH A-labels, no
-  /// trailing dot): then `text` is already the name, and a caller may use it without building
-  /// a DomainName. Allocates nothing for such a name. False does not mean invalid.
-  [[nodiscard]] static bool is_canonical(std::string_view text);
-
   /// Builds an owner name for a DNS query by prepending one label, which may
   /// be a service label such as "_mta-sts", "_25" or "_tcp" (letters, digits,
   /// '-' and '_'). Fails with Errc::DomainSyntax when the label is malformed

@@ -81,8 +81,9 @@ class DecisionService {
   /// decide() for the common case, without a callback: the cached decision, counted as a
   /// hit, or nullptr (nothing counted; then call decide()). Any thread; allocates nothing.
   [[nodiscard]] DecisionPtr decide_from_memory(const policy::DecideRequest& request);
-  /// The same for a plain (not REQUIRETLS) request for `domain`, a name already in the form
-  /// dns::DomainName::parse() gives (DomainName::is_canonical): no DomainName is built.
+  /// The same for a plain (not REQUIRETLS) request for `domain`, any text, unparsed: a hit
+  /// only when `domain` is exactly the text dns::DomainName::parse() gives (a decision's own
+  /// domain), so an untrusted key needs no parsing first. Nothing built, nothing allocated.
   [[nodiscard]] DecisionPtr decide_from_memory(std::string_view domain);
 
   /// The cached decision, if any and still fresh. Any thread.

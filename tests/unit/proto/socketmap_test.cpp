@@ -194,6 +194,22 @@ TEST(SocketmapReplyView, DeclinesWhatMustBeRendered) {
   EXPECT_FALSE(socketmap_response_view(huge, MapKind::Plain));
 }
 
+// The control check reads eight bytes at a time: every byte value at every position of a
+// reply long enough for two words and a tail, against the byte-wise rule (below 0x20, 0x7f).
+TEST(SocketmapReplyView, DeclinesEveryControlByteAtEveryPosition) {
+  const std::string clean = "OK dane-only match=x";  // 20 bytes: two words and a tail of 4
+  for (std::size_t pos = 0; pos < clean.size(); ++pos) {
+    for (int byte = 0; byte < 256; ++byte) {
+      auto d = dane_only();
+      d.postfix = clean;
+      d.postfix[pos] = static_cast<char>(byte);
+      const bool control = byte < 0x20 || byte == 0x7f;
+      EXPECT_EQ(socketmap_response_view(d, MapKind::Plain).has_value(), !control)
+          << "byte " << byte << " at " << pos;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Socketmap, SocketmapReply,
     testing::Values(

@@ -2,7 +2,8 @@
 //
 // The cached path allocates nothing (issue "An engine for the real internet", SPEC §5): a
 // decision in memory is found by a canonical name given as a view, and its socketmap reply is
-// a view into the decision. Allocations are counted with support/count_allocations.hpp.
+// a view into the decision. Allocations are counted with support/count_allocations.hpp. The
+// key comes unparsed from the client: only the exact canonical text may hit.
 #include <string_view>
 
 #include <gtest/gtest.h>
@@ -58,6 +59,23 @@ TEST_F(CachedPath, AHitByViewIsTheSameDecisionAsByName) {
   EXPECT_EQ(service.stats().hits, 1U);  // the miss counts nothing
 }
 
+// The key is not parsed before the lookup: a text that is not the canonical name finds
+// nothing, even where it names a cached decision (then the daemon parses it and decides).
+TEST_F(CachedPath, OnlyTheCanonicalTextHits) {
+  ASSERT_TRUE(decide_once("example.test"));
+  DecisionPtr requiretls;
+  service.decide(policy::DecideRequest{*dns::DomainName::parse("example.test"), true},
+                 [&requiretls](DecisionPtr d) { requiretls = std::move(d); });
+  loop.run_until([&] { return requiretls != nullptr; });
+  ASSERT_TRUE(service.cached(policy::DecideRequest{*dns::DomainName::parse("example.test"), true}));
+  for (const std::string_view key :
+       {"EXAMPLE.test", "example.test.", "example.test|requiretls", "example.tes", ""}) {
+    EXPECT_FALSE(service.decide_from_memory(key)) << key;
+  }
+  EXPECT_EQ(service.stats().hits, 0U);
+  EXPECT_TRUE(service.decide_from_memory(std::string_view{"example.test"}));
+}
+
 TEST_F(CachedPath, AllocatesNothing) {
   ASSERT_TRUE(decide_once("example.test"));
   const std::string_view key = "example.test";
@@ -66,7 +84,6 @@ TEST_F(CachedPath, AllocatesNothing) {
   testing::count_allocations(true);
   {
     for (int i = 0; i < 100; ++i) {
-      if (!dns::DomainName::is_canonical(key)) break;
       const auto hit = service.decide_from_memory(key);
       if (!hit) break;
       const auto reply = proto::socketmap_response_view(*hit, proto::MapKind::Plain);
