@@ -51,29 +51,39 @@ std::string index_path(const std::string& where, std::size_t i) {
   return where + "[" + std::to_string(i) + "]";
 }
 
-/// A string value within the limits: at most k_max_text_bytes, no C0 control.
-/// (nlohmann's lexer already refused invalid UTF-8 and lone surrogates.)
-Result<void> check_text(const std::string& s, const std::string& where) {
+bool is_c0(char c) noexcept { return static_cast<unsigned char>(c) < 0x20; }
+
+/// How a string value's C0 controls are treated: a name or policy text with one is refused;
+/// free text (a failure detail's words) keeps them out, as spaces.
+enum class Controls { Refuse, AsSpaces };
+
+/// A string value within the limits: at most k_max_text_bytes, and C0 controls as `controls`
+/// says. (nlohmann's lexer already refused invalid UTF-8 and lone surrogates.)
+Result<std::string> checked_text(std::string s, const std::string& where,
+                                 Controls controls = Controls::Refuse) {
   if (s.size() > k_max_text_bytes) {
     return reject("\"" + where + "\" is longer than " + std::to_string(k_max_text_bytes) +
                   " bytes");
   }
-  const bool has_control =
-      std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
-  if (has_control) return reject("\"" + where + "\" contains a control character");
-  return {};
+  if (controls == Controls::AsSpaces) {
+    std::replace_if(s.begin(), s.end(), is_c0, ' ');
+  } else if (std::any_of(s.begin(), s.end(), is_c0)) {
+    return reject("\"" + where + "\" contains a control character");
+  }
+  return s;
 }
 
 /// The string at obj[key]: nullopt when absent, an error when not a string.
 Result<std::optional<std::string>> optional_string(const json& obj, std::string_view key,
-                                                   const std::string& where) {
+                                                   const std::string& where,
+                                                   Controls controls = Controls::Refuse) {
   const auto it = obj.find(key);
   if (it == obj.end()) return std::optional<std::string>{};
   const std::string path = key_path(where, key);
   if (!it->is_string()) return reject("\"" + path + "\" must be a string");
-  const auto& s = it->get_ref<const std::string&>();
-  if (auto ok = check_text(s, path); !ok) return Unexpected{ok.error()};
-  return std::optional<std::string>{s};
+  auto s = checked_text(it->get<std::string>(), path, controls);
+  if (!s) return Unexpected{s.error()};
+  return std::optional<std::string>{std::move(*s)};
 }
 
 Result<std::string> required_string(const json& obj, std::string_view key,
@@ -127,9 +137,9 @@ Result<std::vector<std::string>> optional_string_list(const json& obj, std::stri
     const json& e = (*it)[i];
     const std::string item = index_path(path, i);
     if (!e.is_string()) return reject("\"" + item + "\" must be a string");
-    const auto& s = e.get_ref<const std::string&>();
-    if (auto ok = check_text(s, item); !ok) return Unexpected{ok.error()};
-    out.push_back(s);
+    auto s = checked_text(e.get<std::string>(), item);
+    if (!s) return Unexpected{s.error()};
+    out.push_back(std::move(*s));
   }
   return out;
 }
@@ -139,6 +149,22 @@ Result<std::string> normalise_domain(const std::string& text, const std::string&
   auto name = dns::DomainName::parse(text);
   if (!name) return reject("\"" + where + "\": " + name.error().detail);
   return name->str();
+}
+
+/// RFC 8460 §4.4 receiving-mx-helo is the name the receiving MX announced: the first word of
+/// an EHLO response (Postfix sends it whole: "250-<name> <greeting>", a line per extension,
+/// controls already spaces), without its reply code; empty when there is none.
+std::string helo_name(const std::string& text) {
+  std::string_view t{text};
+  const auto begin = t.find_first_not_of(' ');
+  if (begin == std::string_view::npos) return {};
+  t = t.substr(begin);
+  const bool coded =
+      t.size() > 4 &&
+      std::all_of(t.begin(), t.begin() + 3, [](char c) { return c >= '0' && c <= '9'; }) &&
+      (t[3] == '-' || t[3] == ' ');
+  if (coded) t = t.substr(4);
+  return std::string{t.substr(0, t.find(' '))};
 }
 
 /// A receiving MX host name: normalised when it is a domain name, else as sent.
@@ -171,12 +197,15 @@ Result<FailureDetail> parse_detail(const json& obj, const std::string& where) {
       {"a", &d.additional_information},
       {"f", &d.failure_reason_code},
   }};
+  // Free text, as MTAs send it: Postfix 3.10 passes the receiving MX's whole EHLO response as
+  // "h", one line per extension (seen from Postfix 3.10.13 in suites/deliveries.py).
   for (const auto& f : fields) {
-    auto s = optional_string(obj, f.key, where);
+    auto s = optional_string(obj, f.key, where, Controls::AsSpaces);
     if (!s) return Unexpected{s.error()};
     if (*s) *f.target = std::move(**s);
   }
   d.receiving_mx_hostname = normalise_mx_hostname(std::move(d.receiving_mx_hostname));
+  d.receiving_mx_helo = helo_name(d.receiving_mx_helo);
   return d;
 }
 

@@ -230,6 +230,27 @@ TEST(TlsrptDatagram, EscapedTextAccepted) {
             "quote \" slash / back \\ é é 😀 del \x7f");
 }
 
+// A failure detail's free text comes as the MTA has it: Postfix 3.10 sends the receiving MX's
+// whole EHLO response as "h", reply codes and one line per extension (seen from 3.10.13 in
+// suites/deliveries.py, where such a datagram was dropped as malformed before). The report
+// keeps the announced name (RFC 8460 §4.4 receiving-mx-helo); other controls become spaces.
+TEST(TlsrptDatagram, FreeTextWithLineBreaksKept) {
+  const ResultBatch b =
+      parse_ok(R"J({"d":"example.com","policies":[{"policy-type":2,"failure-details":[)J"
+               R"J({"c":202,"n":"mx1.example.com","h":"250-mx1.example.com\n250-PIPELINING\n)J"
+               R"J(250-SIZE 10240000\n250 STARTTLS","a":"line\r\nline\u001f","f":"x\ty"},)J"
+               R"J({"c":202,"h":""},{"c":202,"h":" \n"},{"c":202,"h":"mx2.example.com ESMTP"},)J"
+               R"J({"c":202,"h":"250 mx3.example.com"}],"f":1}]})J");
+  const auto& d = b.policies.at(0).details;
+  EXPECT_EQ(d.at(0).receiving_mx_helo, "mx1.example.com");
+  EXPECT_EQ(d.at(0).additional_information, "line  line ");
+  EXPECT_EQ(d.at(0).failure_reason_code, "x y");
+  EXPECT_EQ(d.at(1).receiving_mx_helo, "");
+  EXPECT_EQ(d.at(2).receiving_mx_helo, "");
+  EXPECT_EQ(d.at(3).receiving_mx_helo, "mx2.example.com");
+  EXPECT_EQ(d.at(4).receiving_mx_helo, "mx3.example.com");
+}
+
 std::string policies_json(std::size_t n) {
   std::string s = R"J({"d":"example.com","policies":[)J";
   for (std::size_t i = 0; i < n; ++i) {
@@ -422,9 +443,6 @@ std::vector<RejectRow> reject_rows() {
       {"a not a string", with_detail(R"J({"c":201,"a":false})J"), "failure-details[0].a\""},
       {"f of a detail not a string", with_detail(R"J({"c":201,"f":999})J"),
        "failure-details[0].f\" must be a string"},
-      {"a with escape control", with_detail(R"J({"c":201,"a":"line\r\nline"})J"),
-       "failure-details[0].a\" contains a control character"},
-      {"a with \\u001f", with_detail(R"J({"c":201,"a":"x\u001f"})J"), "control"},
       {"too many failure details", details_json(k_max_list_items + 1), "more than 1000"},
       {"string too long", long_text_json(k_max_text_bytes + 1), "longer than 4096 bytes"},
   };
