@@ -6,9 +6,9 @@
 // leaves src/dns/.
 #pragma once
 
-#include <ldns/ldns.h>
-
 #include "tlspolicy/util/c_handle.hpp"
+
+#include "ldns.hpp"
 
 namespace tlspolicy::dns::detail {
 

@@ -12,11 +12,11 @@
 #include <optional>
 #include <string>
 
-#include <ldns/ldns.h>
-
 #include "tlspolicy/dns/answer.hpp"
 #include "tlspolicy/dns/name.hpp"
 #include "tlspolicy/util/result.hpp"
+
+#include "ldns.hpp"
 
 namespace tlspolicy::dns::detail {
 

@@ -48,12 +48,11 @@
 #include <utility>
 #include <vector>
 
-#include <ldns/ldns.h>
-
 #include "tlspolicy/dns/resolver.hpp"
 #include "tlspolicy/event/loop.hpp"
 #include "tlspolicy/util/fd.hpp"
 
+#include "ldns.hpp"
 #include "ldns_handles.hpp"
 #include "packet.hpp"
 #include <arpa/inet.h>

@@ -65,12 +65,12 @@
 #include <utility>
 #include <vector>
 
-#include <ldns/ldns.h>
 #include <unbound.h>
 
 #include "tlspolicy/dns/resolver.hpp"
 #include "tlspolicy/event/loop.hpp"
 
+#include "ldns.hpp"
 #include "ldns_handles.hpp"
 #include "packet.hpp"
 #include "unbound_handles.hpp"

@@ -17,12 +17,10 @@
 #include <optional>
 #include <string>
 
-#include <ldns/ldns.h>
-
 #include "tlspolicy/dns/answer.hpp"
 #include "tlspolicy/dns/name.hpp"
 
-#include "packet.hpp"  // src/dns, private: included only by this target
+#include "packet.hpp"  // src/dns, private (and ldns through it): included only by this target
 
 // Declared here for -Wmissing-declarations; libFuzzer or standalone_main.cpp calls it.
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
