@@ -41,6 +41,9 @@ packages=(
   postfix
   # real clients: the shared libraries of the unpacked Exim (exim4-daemon-light's Depends)
   libcrypt1 libdb5.3 libgnutls-dane0 libgnutls30 libidn12 libidn2-0 libnsl2 libpcre2-8-0
+  # delivery suite: Debian 13 and testing chroots with newer Postfix and Exim
+  # (tools/debian-chroot.sh), and the network namespace it runs in (unshare, mount: util-linux)
+  mmdebstrap
   # benchmark (tools/bench/run.sh): the comparison daemon, with uvloop, which its package
   # recommends and uses when present (apt installs recommends by default; we pass
   # --no-install-recommends); its service is kept from starting like the others

@@ -8,8 +8,11 @@
 #   2. tsan preset: only the concurrency tests (unit_server, unit_event, unit_service,
 #      unit_daemon, unit_cli, unit_cache) and the daemon and TLS-RPT suites under
 #      ThreadSanitizer;
-#   3. ci preset (RelWithDebInfo, warnings as errors): unit, fuzz replays and
-#      the integration suites against real NSD, Unbound and nginx.
+#   3. Debian 13 (trixie) and testing (forky) chroots (tools/debian-chroot.sh, cached), and
+#      the tree built and unit-tested with trixie's GCC 14 (tools/chroot-build.sh);
+#   4. ci preset (RelWithDebInfo, warnings as errors): unit, fuzz replays and
+#      the integration suites against real NSD, Unbound and nginx, and real Postfix and Exim
+#      delivering through tlspolicy on the host and in the chroots (suites/deliveries.py).
 # Fails when the integration suites were skipped or ran no test, and when a process any step
 # started outlives the run (every process started here inherits TLSPOLICY_TEST_RUN).
 set -euo pipefail
@@ -105,6 +108,16 @@ if [ "${#tsan_suites[@]}" -gt 0 ]; then
 fi
 unset TSAN_OPTIONS
 
+# The delivery suite's Debian 13 (trixie) and testing (forky) chroots: cached on this machine,
+# built from Debian's mirror when missing or stale. A chroot that cannot be built fails here,
+# with the reason, rather than as a skipped suite.
+for suite in trixie forky; do
+  echo "== chroot: Debian $suite (tools/debian-chroot.sh)"
+  tools/debian-chroot.sh "$suite" >/dev/null
+done
+# The tree with Debian 13's compiler and libraries (GCC 14): build, unit tests, fuzz replays.
+echo "== chroot: build and unit tests in Debian trixie (tools/chroot-build.sh)"
+tools/chroot-build.sh trixie
 echo "== ci: unit, fuzz replays and integration suites"
 cmake --preset ci >/dev/null
 cmake --build --preset ci -j "$jobs"

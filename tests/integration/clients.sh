@@ -107,6 +107,9 @@ exim_config() {
   {
     echo "# written by tests/integration/clients.sh exim_config"
     [ -z "$sock" ] || echo "TLSPOLICY_SOCKET = $sock"
+    # The unpacked binary is not where Debian's build says (/usr/sbin/exim4): Exim re-executes
+    # itself for deliveries.
+    echo "exim_path = $CLIENTS_EXIM"
     echo "exim_user = Debian-exim"
     echo "exim_group = Debian-exim"
     echo "primary_hostname = exim.clients.test"

@@ -51,6 +51,10 @@
 #   RPT_HTTPS_LOG       DIR/https-sink/requests.jsonl, one JSON object per request
 #   RPT_CONNECT_TO      "reports.test:443:127.0.0.1:RPT_HTTPS_PORT" (curl CONNECT_TO)
 #   RPT_HOST, RPT_MAILTO  reports.test, tlsrpt@reports.test
+#   DELIVERY_PORT       the port of every SMTP receiver of env/receivers (smtp_sink.py
+#                       --listeners), each on its own 127.0.3.x address (its MX host's A)
+#   DELIVERY_DIR        DIR/delivery: DIR/delivery/NAME holds what receiver NAME got, and its
+#                       sessions.jsonl (smtp_sink.py's header)
 #   RPT_DOMAIN_ENFORCE RPT_DOMAIN_TESTING RPT_DOMAIN_INVALID RPT_DOMAIN_SELFSIGNED
 #   RPT_DOMAIN_DANE RPT_DOMAIN_TWO_RECORDS RPT_DOMAIN_FAIL
 #                       domains with _smtp._tls records, read from the table in the comments
@@ -122,20 +126,21 @@ print(" ".join(map(str, got)))
 EOF
 }
 
-# wait_tcp NAME PID PORT [SECONDS]: until 127.0.0.1:PORT accepts, PID is alive, or time is up.
+# wait_tcp NAME PID PORT [SECONDS [ADDRESS]]: until ADDRESS:PORT (default 127.0.0.1)
+# accepts, PID is alive, or time is up.
 wait_tcp() {
-  local name="$1" pid="$2" port="$3" limit="${4:-10}" i
+  local name="$1" pid="$2" port="$3" limit="${4:-10}" address="${5:-127.0.0.1}" i
   for ((i = 0; i < limit * 50; i++)); do
     if ! kill -0 "$pid" 2>/dev/null; then
       wdie "$name (pid $pid) exited before listening on port $port"
       return 1
     fi
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    if (exec 3<>"/dev/tcp/$address/$port") 2>/dev/null; then
       return 0
     fi
     sleep 0.02
   done
-  wdie "$name did not listen on 127.0.0.1:$port within ${limit}s"
+  wdie "$name did not listen on $address:$port within ${limit}s"
 }
 
 # render TEMPLATE OUT: replace @DIR@ and the @*_PORT@ placeholders.
@@ -157,6 +162,26 @@ policy_host() {
 
 # https_hosts: the table in env/https-hosts without comments: "case cert type extra" lines.
 https_hosts() { grep -v -e '^#' -e '^[[:space:]]*$' "$ENV_DIR/https-hosts"; }
+
+# receivers: the table in env/receivers without comments: "name address cert requiretls host".
+receivers() { grep -v -e '^#' -e '^[[:space:]]*$' "$ENV_DIR/receivers"; }
+receiver_addresses() { receivers | awk '{ print $2 }'; }
+
+# write_receivers: receivers.json for smtp_sink.py --listeners (after the PKI is made).
+write_receivers() {
+  receivers | python3 -c '
+import json, sys
+pki, port = sys.argv[1], int(sys.argv[2])
+out = []
+for line in sys.stdin:
+    name, address, cert, requiretls, host = line.split()[:5]
+    leaf = f"rcv-{name}" if cert == "own" else cert
+    files = {} if cert == "none" else {"cert": f"{pki}/{leaf}.pem", "key": f"{pki}/{leaf}.key"}
+    out.append({"name": name, "host": address, "port": port, "hostname": host,
+                "requiretls": requiretls == "yes", **files})
+print(json.dumps(out, indent=1))
+' "$WORLD_DIR/pki" "$DELIVERY_PORT"
+}
 
 # start_bg NAME CMD...: run CMD in the background, stdin /dev/null, output to NAME/stderr.log,
 # pid to pids/NAME.pid.
@@ -492,6 +517,8 @@ write_env() {
     printf "export REPORT_SENDMAIL='%s'\\n" "$(report_sendmail)"
     printf 'export RPT_HTTPS_PORT=%q RPT_HTTPS_LOG=%q\n' "$RPT_HTTPS_PORT" \
       "$WORLD_DIR/https-sink/requests.jsonl"
+    echo "# Deliveries: the SMTP receivers of env/receivers (see lib.sh's header)"
+    printf 'export DELIVERY_PORT=%q DELIVERY_DIR=%q\n' "$DELIVERY_PORT" "$WORLD_DIR/delivery"
     printf 'export RPT_CONNECT_TO=%q\n' "$RPT_HOST:443:127.0.0.1:$RPT_HTTPS_PORT"
     printf 'export RPT_HOST=%q RPT_MAILTO=%q\n' "$RPT_HOST" "$RPT_MAILTO"
     while read -r var domain; do
@@ -553,18 +580,27 @@ world_start() {
   mkdir -p "$WORLD_DIR"/{pki,zones/src,nsd,unbound,nginx/tmp,www,stall,state,pids}
   mkdir -p "$WORLD_DIR"/{smtp-sink,https-sink}
   read -r NSD_PORT UNBOUND_PORT HTTPS_PORT STALL_PORT CLOSED_PORT ERRDNS_PORT SMTP_SINK_PORT \
-    RPT_HTTPS_PORT <<<"$(free_ports 8)"
+    RPT_HTTPS_PORT DELIVERY_PORT <<<"$(free_ports 9)"
+  # In a network namespace of the caller's, the receivers take SMTP's own port: a DANE client
+  # looks up the TLSA records of the port it connects to (_25._tcp, RFC 7672 §2.2.2).
+  DELIVERY_PORT="${WORLD_DELIVERY_PORT:-$DELIVERY_PORT}"
   export NSD_PORT UNBOUND_PORT HTTPS_PORT STALL_PORT CLOSED_PORT ERRDNS_PORT SMTP_SINK_PORT
-  export RPT_HTTPS_PORT
+  export RPT_HTTPS_PORT DELIVERY_PORT
 
   # PKI: the good leaf names every host whose cert column says "good"; the HTTPS sink gets a
   # leaf of its own for reports.test.
   while read -r case cert type extra; do
     [ "$cert" = good ] && hosts+=("$(policy_host "$case")")
   done < <(https_hosts)
+  # Receivers with a certificate of their own (env/receivers): one leaf each, rcv-NAME.
+  local leaves=() name address requiretls host
+  while read -r name address cert requiretls host extra; do
+    [ "$cert" = own ] && leaves+=(--leaf "rcv-$name:$host")
+  done < <(receivers)
   "$REPO_DIR/tools/gen-test-pki.sh" --wrong "mta-sts.someone-else.mta.test" \
     --selfsigned "mta-sts.selfsigned.mta.test" --expired "mta-sts.expired.mta.test" \
-    --leaf "reports:$RPT_HOST" "$WORLD_DIR/pki" "${hosts[@]}" >"$WORLD_DIR/pki/gen.log" 2>&1 || {
+    --leaf "reports:$RPT_HOST" "${leaves[@]}" \
+    "$WORLD_DIR/pki" "${hosts[@]}" >"$WORLD_DIR/pki/gen.log" 2>&1 || {
     cat "$WORLD_DIR/pki/gen.log" >&2
     wdie "tools/gen-test-pki.sh failed"
   }
@@ -596,6 +632,13 @@ world_start() {
   done < <(rpt_domains)
   render "$ENV_DIR/nsd.conf.in" "$WORLD_DIR/nsd/nsd.conf"
   render "$ENV_DIR/unbound.conf.in" "$WORLD_DIR/unbound/unbound.conf"
+  if [ -n "${WORLD_DNS53:-}" ]; then  # a network namespace of the caller's: port 53 is free,
+    # and glibc's resolver (the MTAs' in the delivery suite) knows no other
+    sed -i "s|^    interface: 127\.0\.0\.1\$|&\n    interface: $WORLD_DNS53@53|" \
+      "$WORLD_DIR/unbound/unbound.conf"
+    grep -q "interface: $WORLD_DNS53@53" "$WORLD_DIR/unbound/unbound.conf" ||
+      wdie "could not add $WORLD_DNS53@53 to unbound.conf"
+  fi
 
   # HTTPS.
   build_www
@@ -643,6 +686,10 @@ while True:
   start_bg https-sink python3 "$INTEGRATION_DIR/https_sink.py" --port "$RPT_HTTPS_PORT" \
     --cert "$WORLD_DIR/pki/reports.pem" --key "$WORLD_DIR/pki/reports.key" \
     --log "$WORLD_DIR/https-sink/requests.jsonl"
+  # Deliveries: the SMTP receivers of env/receivers.
+  write_receivers >"$WORLD_DIR/receivers.json"
+  start_bg receivers python3 "$INTEGRATION_DIR/smtp_sink.py" \
+    --listeners "$WORLD_DIR/receivers.json" --dir "$WORLD_DIR/delivery"
 
   wait_tcp nsd "$(pid_of nsd)" "$NSD_PORT"
   wait_tcp unbound "$(pid_of unbound)" "$UNBOUND_PORT"
@@ -650,6 +697,7 @@ while True:
   wait_tcp stall "$(pid_of stall)" "$STALL_PORT"
   wait_tcp smtp-sink "$(pid_of smtp-sink)" "$SMTP_SINK_PORT"
   wait_tcp https-sink "$(pid_of https-sink)" "$RPT_HTTPS_PORT"
+  wait_tcp receivers "$(pid_of receivers)" "$DELIVERY_PORT" 10 "$(receiver_addresses | tail -1)"
   if postfix_wanted; then
     start_postfix
   else

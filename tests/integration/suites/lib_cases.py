@@ -35,6 +35,8 @@ TLSRPT_RUA = {
     "selfsigned.mta.test": ["https://reports.test/flaky"],
     "unusable.dane.test": ["mailto:tlsrpt@reports.test"],
     "wrongname.mta.test": ["https://reports.test/fail"],
+    "dlv-sts.unsigned.test": ["mailto:tlsrpt@reports.test"],  # deliveries.py
+    "dlv-sts-wrong.unsigned.test": ["mailto:tlsrpt@reports.test"],
 }
 
 DECISION_KEYS = ("domain", "action", "verify", "source", "mx", "mta_sts", "dnssec",

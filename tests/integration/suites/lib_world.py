@@ -217,6 +217,25 @@ EXPECT[_dane("tlsa-servfail")] = (  # DANE-4: mx1 not used, by Postfix either ("
 EXPECT[_dane("bogus-aaaa")] = dane_only(_dane("bogus-aaaa"))  # SPEC §3 step 3
 EXPECT[_dane("mx-absent")] = bounce(mx1(_dane("mx-absent"), SKIP))  # not TEMP for days
 
+# --- deliveries (deliveries.py sends real mail to these; env/receivers) -----------------------
+for name in ("dlv-dane", "dlv-dane-bad", "dlv-dane-noreq"):
+    EXPECT[_dane(name)] = dane_only(_dane(name))
+EXPECT[_dane("dlv-mixed")] = dane_only(  # as dane-sts-mixed
+    _dane("dlv-mixed"), [("mx1.dlv-mixed.dane.test", DANE), ("mx2.dlv-mixed.dane.test", PKIX)])
+for name in ("dlv-sts", "dlv-sts-wrong"):
+    EXPECT[f"{name}.unsigned.test"] = enforce(f"{name}.unsigned.test",
+                                              [f"mx1.{name}.unsigned.test"])
+EXPECT["dlv-sts-mx.unsigned.test"] = enforce(
+    "dlv-sts-mx.unsigned.test", ["mx2.dlv-sts-mx.unsigned.test"],
+    [("mx1.dlv-sts-mx.unsigned.test", SKIP), ("mx2.dlv-sts-mx.unsigned.test", PKIX)])
+# testing: no requirement, and with REQUIRETLS an insecure MX has no authenticated path: bounce.
+EXPECT["dlv-sts-testing.unsigned.test"] = (
+    Want("NOTFOUND ", "opportunistic", "mta-sts", NONE,
+         mx1("dlv-sts-testing.unsigned.test", NONE)),
+    Want("NOTFOUND ", "bounce", "requiretls", NONE, mx1("dlv-sts-testing.unsigned.test", NONE)))
+for name in ("dlv-none", "dlv-plain"):
+    EXPECT[f"{name}.unsigned.test"] = insecure_no_policy(f"{name}.unsigned.test")
+
 # --- test.: signed; no such name (a key the daemon suite sends in upper case) ----------------
 EXPECT["example.test"] = bounce()
 
