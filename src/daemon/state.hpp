@@ -53,8 +53,8 @@ class Context {
   TlsRptCounters counters;
 
   /// The current generation. Any thread.
-  [[nodiscard]] std::shared_ptr<State> state() const { return m_state.load(); }
-  void set_state(std::shared_ptr<State> s) { m_state.store(std::move(s)); }
+  [[nodiscard]] std::shared_ptr<State> state() const { return std::atomic_load(&m_state); }
+  void set_state(std::shared_ptr<State> s) { std::atomic_store(&m_state, std::move(s)); }
 
   /// Generations built and not yet destroyed (the current one included). Any thread.
   std::atomic<int> generations{0};
@@ -64,9 +64,11 @@ class Context {
   bool stopping = false;
 
  private:
-  // C++20's atomic shared_ptr: a lock bit in the pointer itself, where std::atomic_load
-  // took a mutex from a global pool on every query.
-  std::atomic<std::shared_ptr<State>> m_state;
+  // Not C++20's std::atomic<std::shared_ptr>: GCC 12's load() releases its lock bit with
+  // memory_order_relaxed, so a store() that follows a load() is not ordered after it
+  // (ThreadSanitizer reports it; on a weakly ordered CPU the load could pair the new pointer
+  // with the old count). std::atomic_load takes a mutex from libstdc++'s pool instead.
+  std::shared_ptr<State> m_state;
 };
 
 /// Builds a generation whose last reference, on whatever thread it drops, hands it to the
