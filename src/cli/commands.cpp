@@ -18,6 +18,7 @@
 #include "tlspolicy/proto/cache_json.hpp"
 #include "tlspolicy/proto/decision_json.hpp"
 #include "tlspolicy/proto/json_response.hpp"
+#include "tlspolicy/util/version.hpp"
 
 #include "admin_client.hpp"
 #include "report_commands.hpp"
@@ -25,7 +26,6 @@
 namespace tlspolicy::cli {
 namespace {
 
-constexpr std::string_view k_version = "0.1.0";
 /// How long `lookup --socket` waits for the daemon's decision.
 constexpr std::chrono::milliseconds k_lookup_timeout{60'000};
 /// How long the admin commands wait (cache.refresh fetches over HTTPS).
@@ -472,7 +472,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     if (*check) return cmd_check_config(g, defaults, out, err);
     if (*serve) return cmd_serve(g, err);
     if (*version) {
-      out << "tlspolicy " << k_version << '\n';
+      out << "tlspolicy " << util::version() << '\n';
       return k_exit_ok;
     }
   } catch (const std::exception& e) {

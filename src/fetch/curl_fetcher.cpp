@@ -47,6 +47,7 @@
 
 #include "tlspolicy/event/loop.hpp"
 #include "tlspolicy/fetch/https_fetcher.hpp"
+#include "tlspolicy/util/version.hpp"
 
 #include "curl_handles.hpp"
 #include <arpa/inet.h>
@@ -57,7 +58,11 @@
 namespace tlspolicy::fetch {
 namespace {
 
-constexpr const char* k_user_agent = "tlspolicy/0.1";
+/// "tlspolicy/<version>" (util/version.hpp), for every policy fetch and report POST.
+const std::string& user_agent() {
+  static const std::string agent = "tlspolicy/" + std::string{util::version()};
+  return agent;
+}
 // CURLOPT_PROTOCOLS_STR / CURLOPT_REDIR_PROTOCOLS_STR need libcurl 7.85.0.
 constexpr unsigned int k_min_curl_version = 0x075500;
 
@@ -413,7 +418,7 @@ CURLcode configure_transfer(CURL* h, CURLU* url, const FetcherOptions& o, Transf
   check(curl_easy_setopt(h, CURLOPT_WRITEDATA, static_cast<void*>(&t)));
   check(curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(o.max_body_bytes)));  // early refusal by Content-Length
   check(curl_easy_setopt(h, CURLOPT_HTTPHEADER, lists.headers.get())); // RFC 8461 §3.3: HTTP caching MUST NOT be used
-  check(curl_easy_setopt(h, CURLOPT_USERAGENT, k_user_agent));         // identify ourselves to policy hosts
+  check(curl_easy_setopt(h, CURLOPT_USERAGENT, user_agent().c_str()));  // identify ourselves to policy hosts
   check(curl_easy_setopt(h, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1)));  // HTTP/1.1 is enough for one small GET or POST
   check(curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 4096L));               // a policy is a few hundred bytes: a 4 KB receive buffer, not 16 KB per fetch in flight
   check(curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L));                // one fetch per host and max_age: an idle TLS connection kept is only memory

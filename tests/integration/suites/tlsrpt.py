@@ -95,6 +95,16 @@ def sink_messages():
     return out
 
 
+def project_version():
+    """The version in CMakeLists.txt's project() call: the one place it is written."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                           "CMakeLists.txt"), encoding="utf-8") as f:
+        return re.search(r"^project\(tlspolicy VERSION (\S+)", f.read(), re.M).group(1)
+
+
+PROJECT_VERSION = project_version()
+
+
 def https_requests():
     try:
         with open(ENV["RPT_HTTPS_LOG"], encoding="utf-8") as f:
@@ -422,6 +432,11 @@ def deliver(p, sets):
     for post in posts:
         if post["method"] != "POST" or post["content_type"] != "application/tlsrpt+gzip":
             p.append(f"POST {post['path']}: {post['method']} {post['content_type']} (RPT-16)")
+        # The version from one place: CMakeLists.txt's project version (+g<commit>).
+        if not re.fullmatch(r"tlspolicy/" + re.escape(PROJECT_VERSION) + r"(\+g[0-9a-f]+(\.dirty)?)?",
+                            str(post.get("user_agent"))):
+            p.append(f"POST {post['path']}: User-Agent {post.get('user_agent')!r}, want "
+                     f"tlspolicy/{PROJECT_VERSION}[+g<commit>]")
         if post["path"] == "/ok":
             report = json.loads(gzip.decompress(base64.b64decode(post["body_b64"])))
             check_report_json(p, report, testing)

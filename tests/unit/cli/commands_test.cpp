@@ -23,10 +23,15 @@ TEST(Cli, UnknownOptionIsUsageError) {
   EXPECT_EQ(run_cli({"lookup", "example.test", "--bogus"}).rc, k_exit_usage);
 }
 
+// The version comes from one place, CMake's project version (TLSPOLICY_PROJECT_VERSION, passed
+// to the tests by tests/CMakeLists.txt), with "+g<commit>" when built from a checkout.
 TEST(Cli, Version) {
   const auto r = run_cli({"version"});
   EXPECT_EQ(r.rc, k_exit_ok);
-  EXPECT_EQ(r.out.rfind("tlspolicy ", 0), 0u);
+  const std::string want = std::string{"tlspolicy "} + TLSPOLICY_PROJECT_VERSION;
+  EXPECT_EQ(r.out.rfind(want, 0), 0u) << r.out;
+  const std::string rest = r.out.substr(want.size());
+  EXPECT_TRUE(rest == "\n" || rest.starts_with("+g")) << r.out;
 }
 
 TEST(Cli, InvalidDomainIsDataError) {
