@@ -68,7 +68,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from daemon_clients import Conn, Results, policy_lines  # noqa: E402
 from lib_cases import BIN, CONFIG, CRASH_MARKERS, WORLD  # noqa: E402
 from lib_world import EXPECT  # noqa: E402
-from tlsrpt import (FAKETIME_ENV, TODAY, TOMORROW_OFFSET, check_mail,  # noqa: E402
+from tlsrpt import (FAKETIME_LIB, TODAY, TOMORROW_OFFSET, check_mail, faked,  # noqa: E402
                     check_report_json, https_requests, libtlsrpt_datagram, parse_mail,
                     send_datagram, sink_messages)
 
@@ -172,7 +172,7 @@ def pg(cmd, timeout=90):
 
 
 def run_group(cmd, timeout=60, env=None):
-    """Runs cmd in a session of its own (faketime forks), killing the whole group on timeout.
+    """Runs cmd in a session of its own, killing the whole group on timeout.
     Returns (exit code or "timeout", stdout, stderr)."""
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
@@ -202,7 +202,7 @@ RPT_SETS = ["tlsrpt.enabled=true", "tlsrpt.contact_info=tlsrpt-noreply@reporter.
 
 class Node:
     """One `tlspolicy serve` of the fleet, in a session of its own (so that a SIGKILL of the
-    group takes faketime and the report sender's children too)."""
+    group takes the report sender's children too)."""
 
     def __init__(self, name, base):
         self.name = name
@@ -233,14 +233,12 @@ class Node:
         socks = [f"server.socketmap=unix:{self.sm}", f"server.json=unix:{self.json}",
                  f"server.admin=unix:{self.admin}", f"tlsrpt.socket=unix:{self.tlsrpt}"]
         args = self.args("serve", extra=socks + list(extra))
-        if faketime:
-            args = ["faketime", "-f", faketime] + args
         path = os.path.join(self.dir, f"daemon-{len(self.logpaths)}.log")
         self.logpaths.append(path)
         self.logfile = open(path, "wb")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.logfile,
                                      stderr=subprocess.STDOUT, start_new_session=True,
-                                     env=FAKETIME_ENV if faketime else None)
+                                     env=faked(faketime) if faketime else None)
 
     def log(self):
         out = ""
@@ -339,7 +337,7 @@ class Node:
     def cli(self, *cmd, extra=(), drop=(), faketime=None, timeout=60):
         args = self.args(*cmd, extra=extra, drop=drop)
         if faketime:
-            return run_group(["faketime", "-f", faketime] + args, timeout, FAKETIME_ENV)
+            return run_group(args, timeout, faked(faketime))
         return run_group(args, timeout)
 
     def report(self, domain, result, policy=None, details=None):
@@ -786,11 +784,10 @@ def two_nodes_send(p, nodes):
     before = len(mails_for(dom))
     procs = []
     for n in (a, b):  # at the same moment
-        args = ["faketime", "-f", TOMORROW_OFFSET] + n.args("report", "send", "--date", DAY,
-                                                             "--domain", dom)
+        args = n.args("report", "send", "--date", DAY, "--domain", dom)
         procs.append((n, subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                          stderr=subprocess.PIPE, text=True, env=FAKETIME_ENV,
-                                          start_new_session=True)))
+                                          stderr=subprocess.PIPE, text=True,
+                                          env=faked(TOMORROW_OFFSET), start_new_session=True)))
     results = {n.name: finish_group(proc, 90) for n, proc in procs}
     rcs = {k: v[0] for k, v in results.items()}
     if 0 not in rcs.values():
@@ -859,9 +856,9 @@ def one_node_two_senders(p, nodes, base):
     posts_before = len(https_requests())
     cmd = ["report", "send", "--date", DAY, "--domain", dom]
     first = subprocess.Popen(
-        ["faketime", "-f", TOMORROW_OFFSET] + c.args(*cmd, extra=[f'tlsrpt.sendmail=["{script}"]']),
+        c.args(*cmd, extra=[f'tlsrpt.sendmail=["{script}"]']),
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=FAKETIME_ENV, start_new_session=True)
+        env=faked(TOMORROW_OFFSET), start_new_session=True)
     try:
         held = wait_until(lambda: sql(f"SELECT claimed_by FROM rpt_report WHERE day = {lit(DAY)} "
                                       f"AND domain = {lit(dom)} AND claim_until > now()"), 15)
@@ -1175,9 +1172,10 @@ def prerequisites():
         return "no test world (run through tests/integration/run)"
     if not glob.glob("/usr/lib/postgresql/*/bin/postgres") and not ENV.get("PG_BIN"):
         return "needs PostgreSQL's server (Debian package postgresql)"
-    for tool in ("psql", "faketime"):
-        if not shutil.which(tool):
-            return f"needs {tool} (postgresql-client, faketime)"
+    if not shutil.which("psql"):
+        return "needs psql (postgresql-client)"
+    if not FAKETIME_LIB:
+        return "needs libfaketime (package faketime)"
     for v in ("SMTP_SINK_DIR", "REPORT_SENDMAIL", "RPT_DOMAIN_ENFORCE", "RPT_DOMAIN_DANE",
               "RPT_DOMAIN_INVALID", "RPT_HTTPS_LOG"):
         if not ENV.get(v):
