@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <unordered_set>
+#include <utility>
 
 #include "tlspolicy/config/settings.hpp"
 #include "tlspolicy/daemon/runtime.hpp"
@@ -20,6 +21,7 @@
 #include "tlspolicy/event/offload.hpp"
 #include "tlspolicy/service/decision_service.hpp"
 #include "tlspolicy/tlsrpt/model.hpp"
+#include "tlspolicy/util/locked.hpp"
 #include "tlspolicy/util/log.hpp"
 #include "tlspolicy/util/result.hpp"
 
@@ -53,8 +55,11 @@ class Context {
   TlsRptCounters counters;
 
   /// The current generation. Any thread.
-  [[nodiscard]] std::shared_ptr<State> state() const { return std::atomic_load(&m_state); }
-  void set_state(std::shared_ptr<State> s) { std::atomic_store(&m_state, std::move(s)); }
+  [[nodiscard]] std::shared_ptr<State> state() const { return *m_state.lock(); }
+  /// The generation replaced is released after the lock (its last reference retires it).
+  void set_state(std::shared_ptr<State> s) {
+    const auto old = std::exchange(*m_state.lock(), std::move(s));
+  }
 
   /// Generations built and not yet destroyed (the current one included). Any thread.
   std::atomic<int> generations{0};
@@ -64,11 +69,13 @@ class Context {
   bool stopping = false;
 
  private:
-  // Not C++20's std::atomic<std::shared_ptr>: GCC 12's load() releases its lock bit with
-  // memory_order_relaxed, so a store() that follows a load() is not ordered after it
+  // A mutex, not C++20's std::atomic<std::shared_ptr>: GCC 12's load() releases its lock bit
+  // with memory_order_relaxed, so a store() that follows a load() is not ordered after it
   // (ThreadSanitizer reports it; on a weakly ordered CPU the load could pair the new pointer
-  // with the old count). std::atomic_load takes a mutex from libstdc++'s pool instead.
-  std::shared_ptr<State> m_state;
+  // with the old count). std::atomic_load(shared_ptr*), which takes a mutex from libstdc++'s
+  // pool, is deprecated in C++20 (GCC 14 warns). Uncontended: the server thread reads it once
+  // per request, a reload writes it.
+  util::Locked<std::shared_ptr<State>> m_state;
 };
 
 /// Builds a generation whose last reference, on whatever thread it drops, hands it to the
