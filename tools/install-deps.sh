@@ -25,6 +25,8 @@ packages=(
   libpq-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev libidn2-dev libtomlplusplus-dev
   libcli11-dev
+  # the manual: roff pages made from docs/ at build time, checked with man --warnings
+  go-md2man man-db
   # run time data: the root trust anchor for resolver.mode = validate
   dns-root-data ca-certificates
   # integration test world: authoritative DNS, validating resolver, HTTPS

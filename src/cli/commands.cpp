@@ -325,12 +325,13 @@ int cmd_admin(const GlobalOptions& g, proto::JsonOp op, const AdminOptions& o, s
   }
 }
 
-int cmd_check_config(const GlobalOptions& g, bool defaults, std::ostream& out, std::ostream& err) {
-  if (defaults) {
-    for (const auto& row : config::setting_docs()) {
-      out << row.name << " = " << row.default_value << "    # " << row.type << ": " << row.doc
-          << '\n';
-    }
+/// What `check-config` prints.
+enum class CheckConfigOutput { Effective, Defaults, Example };
+
+int cmd_check_config(const GlobalOptions& g, CheckConfigOutput what, std::ostream& out,
+                     std::ostream& err) {
+  if (what != CheckConfigOutput::Effective) {
+    out << config::defaults_toml(what == CheckConfigOutput::Example);
     return k_exit_ok;
   }
   const auto cfg = load(g);
@@ -431,8 +432,13 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
                               "Also write each report as an RFC 8460 .json.gz file here");
 
   auto* check = app.add_subcommand("check-config", "Show every setting, its value and its origin");
-  bool defaults = false;
-  check->add_flag("--defaults", defaults, "Show the embedded defaults and what each setting means");
+  CheckConfigOutput check_output = CheckConfigOutput::Effective;
+  check->add_flag_callback(
+      "--defaults", [&] { check_output = CheckConfigOutput::Defaults; },
+      "Print the embedded defaults as a configuration file (TOML) that --config accepts");
+  check->add_flag_callback(
+      "--example", [&] { check_output = CheckConfigOutput::Example; },
+      "Print the example configuration file: every setting commented out, with its default");
 
   auto* serve = app.add_subcommand("serve", "Run the daemon");
   auto* version = app.add_subcommand("version", "Print the version");
@@ -469,7 +475,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
                                           : ReportCommand::Generate;
       return cmd_report(cfg->settings, command, report_options, out, err);
     }
-    if (*check) return cmd_check_config(g, defaults, out, err);
+    if (*check) return cmd_check_config(g, check_output, out, err);
     if (*serve) return cmd_serve(g, err);
     if (*version) {
       out << "tlspolicy " << util::version() << '\n';

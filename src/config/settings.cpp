@@ -311,4 +311,76 @@ const std::vector<SettingDoc>& setting_docs() {
   return docs;
 }
 
+namespace {
+
+/// `text` as comment lines of at most k_width columns, words kept whole.
+void append_comment(std::string& out, std::string_view text) {
+  constexpr std::size_t k_width = 99;
+  std::string line = "#";
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    const auto end = std::min(text.find(' ', pos), text.size());
+    const auto word = text.substr(pos, end - pos);
+    if (line.size() > 1 && line.size() + 1 + word.size() > k_width) {
+      out += line + '\n';
+      line = "#";
+    }
+    if (!word.empty()) line += ' ' + std::string{word};
+    pos = end + 1;
+  }
+  out += line + '\n';
+}
+
+void append_setting(std::string& out, const detail::SettingRow& row, std::string_view key,
+                    bool commented) {
+  append_comment(out, std::string{row.type} + ". " + std::string{row.doc});
+  if (!row.default_doc.empty()) append_comment(out, "Default: " + std::string{row.default_doc});
+  out += commented ? "#" : "";
+  out += std::string{key} + " = " + std::string{row.default_value} + "\n\n";
+}
+
+}  // namespace
+
+std::string defaults_toml(bool commented) {
+  std::string out;
+  append_comment(out, commented
+                          ? "tlspolicy configuration (TOML): every setting, commented out, with "
+                            "its embedded default. Uncomment a line to change it; "
+                            "`tlspolicy check-config` shows what is in effect. tlspolicy.toml(5) "
+                            "describes each setting."
+                          : "tlspolicy's embedded defaults as a configuration file (TOML). "
+                            "tlspolicy.toml(5) describes each setting.");
+  out += '\n';
+  const auto rows = detail::settings_table();
+  for (const auto& row : rows) {
+    if (row.name.find('.') == std::string_view::npos) append_setting(out, row, row.name, commented);
+  }
+  if (!commented) {
+    append_comment(out,
+                   std::string{detail::k_policy_type} + ". " + std::string{detail::k_policy_doc});
+    out +=
+        std::string{detail::k_policy_name} + " = " + std::string{detail::k_policy_default} + "\n\n";
+  }
+  std::string_view section;
+  for (const auto& row : rows) {
+    const auto dot = row.name.find('.');
+    if (dot == std::string_view::npos) continue;
+    if (row.name.substr(0, dot) != section) {
+      section = row.name.substr(0, dot);
+      out += "[" + std::string{section} + "]\n\n";
+    }
+    append_setting(out, row, row.name.substr(dot + 1), commented);
+  }
+  if (commented) {
+    append_comment(out, std::string{detail::k_policy_type} + ". " +
+                            std::string{detail::k_policy_doc} +
+                            " None by default; one table "
+                            "per domain, for example:");
+    out +=
+        "#[[policy]]\n#domain = \"example.org\"\n#action = \"require-tls\"\n"
+        "#verify = \"pkix\"\n#match = [\"mx.example.org\"]\n";
+  }
+  return out;
+}
+
 }  // namespace tlspolicy::config

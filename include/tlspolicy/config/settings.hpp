@@ -138,6 +138,14 @@ struct LoadedConfig {
 /// The settings table, in order.
 [[nodiscard]] const std::vector<SettingDoc>& setting_docs();
 
+/// The embedded defaults as a TOML file that load_config() accepts and that loads to the
+/// defaults (`tlspolicy check-config --defaults`): top-level keys, then one table per
+/// section, each setting preceded by its type and meaning as comments. A derived default
+/// (state_dir, store.path, server.*, ...) is written `""`, which derives it, and its comment
+/// says what it becomes. With `commented`, every setting line is commented out and an
+/// example [[policy]] table follows: the example /etc/tlspolicy/tlspolicy.toml.
+[[nodiscard]] std::string defaults_toml(bool commented);
+
 /// Default location of the config file.
 inline constexpr std::string_view k_default_config_file = "/etc/tlspolicy/tlspolicy.toml";
 

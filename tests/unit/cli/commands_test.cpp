@@ -70,8 +70,12 @@ TEST(Cli, CheckConfigShowsValueAndOrigin) {
 TEST(Cli, CheckConfigDefaultsDocumentsEverySetting) {
   const auto r = run_cli({"check-config", "--defaults"});
   ASSERT_EQ(r.rc, k_exit_ok);
-  EXPECT_NE(r.out.find("mta_sts.allow_private_addresses"), std::string::npos);
-  EXPECT_NE(r.out.find("store.path"), std::string::npos);
+  EXPECT_NE(r.out.find("[mta_sts]\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nallow_private_addresses = false\n"), std::string::npos) << r.out;
+  const auto example = run_cli({"check-config", "--example"});
+  ASSERT_EQ(example.rc, k_exit_ok);
+  EXPECT_NE(example.out.find("\n#allow_private_addresses = false\n"), std::string::npos)
+      << example.out;
 }
 
 }  // namespace

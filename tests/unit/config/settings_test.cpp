@@ -197,6 +197,81 @@ TEST(ConfigDefaults, SettingDocsAreComplete) {
   }
 }
 
+/// The `[section]` or top level of each `key = ...` line of a TOML text, as "section.key";
+/// `commented` also reads lines that start with '#' followed by a key.
+std::vector<std::string> keys_of(const std::string& text, bool commented) {
+  std::vector<std::string> keys;
+  std::string section;
+  std::istringstream in{text};
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("[[")) break;  // the example [[policy]] table ends the file
+    if (line.starts_with("[")) {
+      section = line.substr(1, line.find(']') - 1);
+      continue;
+    }
+    if (commented && line.starts_with("#") && line.find(" = ") != std::string::npos &&
+        line.find(' ') == line.find(" = ")) {
+      line.erase(0, 1);
+    }
+    const auto eq = line.find(" = ");
+    if (line.empty() || line.starts_with("#") || eq == std::string::npos) continue;
+    keys.push_back(section.empty() ? line.substr(0, eq) : section + "." + line.substr(0, eq));
+  }
+  return keys;
+}
+
+// check-config --defaults: a file that loads to exactly the embedded defaults, each setting
+// once, under its own table, in the table's order.
+TEST(ConfigDefaults, DefaultsFileLoadsToTheDefaults) {
+  const std::string text = defaults_toml(false);
+  const auto from_file = load_config_text(text, {});
+  ASSERT_TRUE(from_file) << from_file.error().detail << "\n" << text;
+  const auto embedded = load_config_text("", {});
+  ASSERT_TRUE(embedded);
+  ASSERT_EQ(from_file->values.size(), embedded->values.size());
+  for (std::size_t i = 0; i < embedded->values.size(); ++i) {
+    EXPECT_EQ(from_file->values[i].name, embedded->values[i].name);
+    EXPECT_EQ(from_file->values[i].value, embedded->values[i].value) << embedded->values[i].name;
+    EXPECT_EQ(from_file->values[i].origin, Origin::File) << embedded->values[i].name;
+  }
+  const auto keys = keys_of(text, false);
+  std::vector<std::string> names;
+  for (const auto& d : setting_docs()) names.push_back(d.name);
+  // The top-level keys come first (TOML puts them before any table): state_dir, policy.
+  std::vector<std::string> expected{"state_dir", "policy"};
+  for (const auto& n : names) {
+    if (n.find('.') != std::string::npos) expected.push_back(n);
+  }
+  EXPECT_EQ(keys, expected);
+}
+
+// check-config --example: the shipped /etc/tlspolicy/tlspolicy.toml. Nothing is set (it loads to
+// the defaults with no value from the file), every setting appears commented with its default,
+// and the example [[policy]] table is valid once uncommented.
+TEST(ConfigDefaults, ExampleFileCommentsEverySetting) {
+  const std::string text = defaults_toml(true);
+  const auto loaded = load_config_text(text, {});
+  ASSERT_TRUE(loaded) << loaded.error().detail;
+  for (const auto& v : loaded->values) EXPECT_EQ(v.origin, Origin::Default) << v.name;
+  EXPECT_TRUE(keys_of(text, false).empty());
+  auto keys = keys_of(text, true);
+  std::set<std::string> listed(keys.begin(), keys.end());
+  EXPECT_EQ(listed.size(), keys.size()) << "a setting listed twice";
+  for (const auto& d : setting_docs()) {
+    if (d.name != "policy") {
+      EXPECT_TRUE(listed.contains(d.name)) << d.name;
+    }
+  }
+  const auto policy_at = text.find("#[[policy]]");
+  ASSERT_NE(policy_at, std::string::npos);
+  std::string uncommented;
+  std::istringstream in{text.substr(policy_at)};
+  for (std::string line; std::getline(in, line);) uncommented += line.substr(1) + "\n";
+  const auto with_policy = load_ok(uncommented);
+  ASSERT_EQ(with_policy.policies.size(), 1U);
+  EXPECT_EQ(with_policy.policies[0].domain, "example.org");
+}
+
 TEST(ConfigDefaults, OriginNames) {
   EXPECT_EQ(to_string(Origin::Default), "default");
   EXPECT_EQ(to_string(Origin::File), "file");
