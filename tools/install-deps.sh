@@ -43,6 +43,9 @@ packages=(
   postfix
   # real clients: the shared libraries of the unpacked Exim (exim4-daemon-light's Depends)
   libcrypt1 libdb5.3 libgnutls-dane0 libgnutls30 libidn12 libidn2-0 libnsl2 libpcre2-8-0
+  # the Debian package (tools/build-deb.sh) and its test (tests/package/run): debhelper,
+  # lintian, and systemd-nspawn to boot fresh Debian 12 and 13 systems with it installed
+  debhelper dpkg-dev fakeroot lintian systemd-container
   # delivery suite: Debian 13 and testing chroots with newer Postfix and Exim
   # (tools/debian-chroot.sh), and the network namespace it runs in (unshare, mount: util-linux)
   mmdebstrap

@@ -10,6 +10,8 @@
 #      ThreadSanitizer;
 #   3. Debian 13 (trixie) and testing (forky) chroots (tools/debian-chroot.sh, cached), and
 #      the tree built and unit-tested with trixie's GCC 14 (tools/chroot-build.sh);
+#   3b. the Debian package (tools/build-deb.sh), lintian, and tests/package/run: installed on
+#      fresh Debian 12 and 13 systems booted with systemd-nspawn, upgraded, removed, purged;
 #   4. ci preset (RelWithDebInfo, warnings as errors): unit, fuzz replays and
 #      the integration suites against real NSD, Unbound and nginx, and real Postfix and Exim
 #      delivering through tlspolicy on the host and in the chroots (suites/deliveries.py).
@@ -118,6 +120,16 @@ done
 # The tree with Debian 13's compiler and libraries (GCC 14): build, unit tests, fuzz replays.
 echo "== chroot: build and unit tests in Debian trixie (tools/chroot-build.sh)"
 tools/chroot-build.sh trixie
+# The Debian package, built from this tree and installed on fresh Debian 12 and 13 systems that
+# boot under systemd-nspawn: files, units, lookups through the installed sockets, upgrade,
+# removal, purge, lintian.
+echo "== package: tools/build-deb.sh, then tests/package/run on Debian 12 and 13"
+deb="$(tools/build-deb.sh)"
+tests/package/run --deb "$deb" | tee build/deb/package-test.log
+grep -Eq 'suite-result: passed=[1-9][0-9]* failed=0 skipped=0' build/deb/package-test.log || {
+  echo "test-all: FAIL: the package test ran no check" >&2
+  exit 1
+}
 echo "== ci: unit, fuzz replays and integration suites"
 cmake --preset ci >/dev/null
 cmake --build --preset ci -j "$jobs"

@@ -5,10 +5,13 @@
 #         -P tools/cmake/Version.cmake
 # The version is the CMake project version; built from a git checkout it gains SemVer build
 # metadata, "+g<commit>" and ".dirty" for uncommitted changes (0.1.0+gc7fd9ac.dirty). The
-# output is rewritten only when it changes, so an unchanged version recompiles nothing.
+# output is rewritten only when it changes, so an unchanged version recompiles nothing. A copy
+# of the tree without .git (tools/build-deb.sh) carries the string in .tlspolicy-version.
 set(TLSPOLICY_VERSION_STRING "${VERSION}")
 find_program(GIT git)
-if(GIT AND EXISTS "${SOURCE_DIR}/.git")
+if(NOT EXISTS "${SOURCE_DIR}/.git" AND EXISTS "${SOURCE_DIR}/.tlspolicy-version")
+  file(STRINGS "${SOURCE_DIR}/.tlspolicy-version" TLSPOLICY_VERSION_STRING LIMIT_COUNT 1)
+elseif(GIT AND EXISTS "${SOURCE_DIR}/.git")
   execute_process(COMMAND "${GIT}" -C "${SOURCE_DIR}" rev-parse --short=7 HEAD
                   OUTPUT_VARIABLE commit OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET
                   RESULT_VARIABLE rc)
