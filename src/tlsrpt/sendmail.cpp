@@ -44,6 +44,8 @@
 #include <utility>
 #include <vector>
 
+#include "tlspolicy/util/fd.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -63,33 +65,6 @@ constexpr std::size_t k_write_chunk = 64 * 1024;
 constexpr int k_ex_tempfail = 75;                // sysexits(3) EX_TEMPFAIL
 constexpr std::chrono::milliseconds k_tick{50};  // child check period without a pidfd
 
-/// Owns one descriptor; closes it on scope exit.
-class OwnedFd {
- public:
-  OwnedFd() = default;
-  explicit OwnedFd(int fd) : m_fd(fd) {}
-  OwnedFd(OwnedFd&& o) noexcept : m_fd(std::exchange(o.m_fd, -1)) {}
-  OwnedFd& operator=(OwnedFd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      m_fd = std::exchange(o.m_fd, -1);
-    }
-    return *this;
-  }
-  OwnedFd(const OwnedFd&) = delete;
-  OwnedFd& operator=(const OwnedFd&) = delete;
-  ~OwnedFd() { reset(); }
-  [[nodiscard]] int get() const { return m_fd; }
-  [[nodiscard]] bool valid() const { return m_fd >= 0; }
-  void reset() {
-    if (m_fd >= 0) (void)::close(m_fd);
-    m_fd = -1;
-  }
-
- private:
-  int m_fd = -1;
-};
-
 Unexpected<Error> internal(std::string detail) {
   return fail(Errc::Internal, Retry::Transient, std::move(detail));
 }
@@ -108,23 +83,23 @@ bool valid_address_argument(std::string_view s) {
 
 /// Moves `fd` to a number >= 3 (O_CLOEXEC kept), so that dup2 onto 0/1/2 in the child never
 /// meets itself (dup2(fd, fd) would keep FD_CLOEXEC and close the child's stdio at exec).
-bool above_stdio(OwnedFd& fd) {
+bool above_stdio(util::Fd& fd) {
   if (fd.get() >= 3) return true;
   const int moved = fcntl(fd.get(), F_DUPFD_CLOEXEC, 3);
   if (moved < 0) return false;
-  fd = OwnedFd(moved);
+  fd = util::Fd(moved);
   return true;
 }
 
 struct Pipe {
-  OwnedFd read;
-  OwnedFd write;
+  util::Fd read;
+  util::Fd write;
 };
 
 Result<Pipe> make_pipe() {
   std::array<int, 2> fds{-1, -1};
   if (pipe2(fds.data(), O_CLOEXEC) != 0) return internal("pipe2: " + errno_text(errno));
-  Pipe p{OwnedFd(fds[0]), OwnedFd(fds[1])};
+  Pipe p{util::Fd(fds[0]), util::Fd(fds[1])};
   if (!above_stdio(p.read) || !above_stdio(p.write)) {
     return internal("fcntl(F_DUPFD_CLOEXEC): " + errno_text(errno));
   }
@@ -236,15 +211,15 @@ bool read_some(int fd, std::string& out) {
   return true;
 }
 
-/// A pidfd for `pid` (readable once it exits), or an empty OwnedFd where the kernel has none.
-OwnedFd open_pidfd(pid_t pid) {
+/// A pidfd for `pid` (readable once it exits), or an empty util::Fd where the kernel has none.
+util::Fd open_pidfd(pid_t pid) {
 #ifdef SYS_pidfd_open
   const long fd = syscall(SYS_pidfd_open, pid, 0);
-  if (fd >= 0) return OwnedFd(static_cast<int>(fd));
+  if (fd >= 0) return util::Fd(static_cast<int>(fd));
 #else
   (void)pid;
 #endif
-  return OwnedFd();
+  return util::Fd();
 }
 
 }  // namespace
@@ -305,7 +280,7 @@ Result<void> send_via_sendmail(const SendmailOptions& o, std::string_view envelo
   }
   in->read.reset();  // the child's ends: ours must go, or EOF/EPIPE never come
   out->write.reset();
-  const OwnedFd pidfd = open_pidfd(pid);
+  const util::Fd pidfd = open_pidfd(pid);
 
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + o.timeout;
