@@ -51,9 +51,9 @@ server::Frame SocketmapProtocol::decode(std::string& in, bool /*eof*/,
   decoder.feed(in);
   auto next = decoder.next();
   if (!next) {
-    const bool too_large = next.error().detail.find("exceeds") != std::string::npos ||
-                           next.error().detail.find("too long") != std::string::npos;
-    return server::Frame::bad(too_large ? server::Failure::TooLarge : server::Failure::Malformed);
+    return server::Frame::bad(next.error().code == Errc::RequestTooLarge
+                                  ? server::Failure::TooLarge
+                                  : server::Failure::Malformed);
   }
   if (!*next) return server::Frame::need_more();
   // "<len>:<payload>," with no leading zeros: the header is the length's digits.

@@ -33,8 +33,8 @@ std::size_t NetstringDecoder::buffered() const noexcept {
   return (m_pending.size() - m_pos) + m_digits + m_payload.size();
 }
 
-Result<std::optional<std::string>> NetstringDecoder::fail_with(std::string detail) {
-  m_error = Error{Errc::InvalidArgument, Retry::Permanent, std::move(detail)};
+Result<std::optional<std::string>> NetstringDecoder::fail_with(Errc code, std::string detail) {
+  m_error = Error{code, Retry::Permanent, std::move(detail)};
   m_pending.clear();
   m_pending.shrink_to_fit();
   m_payload.clear();
@@ -52,24 +52,26 @@ Result<std::optional<std::string>> NetstringDecoder::next() {
       case State::Length: {
         const char c = m_pending[m_pos];
         if (c == ':') {
-          if (m_digits == 0) return fail_with("netstring: empty length");
+          if (m_digits == 0) return fail_with(Errc::RequestMalformed, "netstring: empty length");
           ++m_pos;
           m_state = m_length == 0 ? State::Comma : State::Payload;
           m_payload.reserve(m_length);
           break;
         }
-        if (c < '0' || c > '9') return fail_with("netstring: non-digit in length");
-        if (m_leading_zero) return fail_with("netstring: leading zero in length");
+        if (c < '0' || c > '9')
+          return fail_with(Errc::RequestMalformed, "netstring: non-digit in length");
+        if (m_leading_zero)
+          return fail_with(Errc::RequestMalformed, "netstring: leading zero in length");
         if (m_digits == k_max_netstring_digits) {
-          return fail_with("netstring: no ':' within 6 length digits");
+          return fail_with(Errc::RequestTooLarge, "netstring: no ':' within 6 length digits");
         }
         if (m_digits == 0 && c == '0') m_leading_zero = true;
         m_length = m_length * 10 + static_cast<std::size_t>(c - '0');
         ++m_digits;
         ++m_pos;
         if (m_length > m_max) {
-          return fail_with("netstring: length exceeds the limit of " + std::to_string(m_max) +
-                           " bytes");
+          return fail_with(Errc::RequestTooLarge, "netstring: length exceeds the limit of " +
+                                                      std::to_string(m_max) + " bytes");
         }
         break;
       }
@@ -83,7 +85,8 @@ Result<std::optional<std::string>> NetstringDecoder::next() {
         break;
       }
       case State::Comma: {
-        if (m_pending[m_pos] != ',') return fail_with("netstring: missing ',' after payload");
+        if (m_pending[m_pos] != ',')
+          return fail_with(Errc::RequestMalformed, "netstring: missing ',' after payload");
         ++m_pos;
         std::string out = std::move(m_payload);
         m_payload = std::string{};

@@ -58,6 +58,10 @@ std::string_view to_string(Errc code) noexcept {
       return "config-syntax";
     case Errc::ConfigValue:
       return "config-value";
+    case Errc::RequestMalformed:
+      return "request-malformed";
+    case Errc::RequestTooLarge:
+      return "request-too-large";
     case Errc::Internal:
       return "internal";
   }

@@ -51,11 +51,11 @@ class NetstringDecoder {
   void feed(std::string_view bytes);
 
   /// The next complete payload; nullopt when more bytes are needed; an
-  /// Error (Errc::InvalidArgument, Retry::Permanent) for malformed framing:
-  /// a non-digit where the length belongs, a leading zero other than "0:",
-  /// more than k_max_netstring_digits digits, a length above the maximum,
-  /// or a byte other than ',' after the payload. After an Error every later
-  /// call returns the same Error.
+  /// Error (Retry::Permanent) for broken framing: Errc::RequestTooLarge for a
+  /// length above the maximum or more than k_max_netstring_digits digits,
+  /// Errc::RequestMalformed for a non-digit where the length belongs, a
+  /// leading zero other than "0:", or a byte other than ',' after the payload.
+  /// After an Error every later call returns the same Error.
   [[nodiscard]] Result<std::optional<std::string>> next();
 
   /// True once next() has reported an Error.
@@ -71,7 +71,7 @@ class NetstringDecoder {
  private:
   enum class State { Length, Payload, Comma };
 
-  Result<std::optional<std::string>> fail_with(std::string detail);
+  Result<std::optional<std::string>> fail_with(Errc code, std::string detail);
 
   std::size_t m_max;
   State m_state = State::Length;

@@ -41,6 +41,8 @@ enum class Errc {
   Claimed,  ///< another fleet node holds the claim on this work (it is being done)
   ConfigSyntax,
   ConfigValue,
+  RequestMalformed,  ///< a client's framing is broken (netstring syntax)
+  RequestTooLarge,   ///< a client's request is over the protocol's size limit
   Internal,
 };
 
