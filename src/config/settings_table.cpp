@@ -29,6 +29,7 @@
 
 #include "tlspolicy/dns/name.hpp"
 #include "tlspolicy/dns/resolver.hpp"
+#include "tlspolicy/util/quote.hpp"
 
 #include <arpa/inet.h>
 #include <pwd.h>
@@ -977,16 +978,7 @@ std::string where(std::string_view source, const toml::source_region& region) {
   return out;
 }
 
-std::string printable(std::string_view text) {
-  constexpr std::size_t k_max = 200;
-  std::string out;
-  for (const char c : text.substr(0, k_max)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u == 0x7f) ? '?' : c;
-  }
-  if (text.size() > k_max) out += "...";
-  return out;
-}
+std::string printable(std::string_view text) { return util::escaped(text); }
 
 // ------------------------------------------------------------- [[policy]]
 

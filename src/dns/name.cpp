@@ -23,6 +23,7 @@
 #include <idn2.h>
 
 #include "tlspolicy/util/c_handle.hpp"
+#include "tlspolicy/util/quote.hpp"
 
 namespace tlspolicy::dns {
 
@@ -40,7 +41,6 @@ constexpr std::size_t k_max_name_octets = 253;
 // this cannot become a name of 253 octets and is refused before libidn2.
 constexpr std::size_t k_max_input_bytes = 1024;
 // How much of an offending label or name an error detail quotes.
-constexpr std::size_t k_max_quoted_bytes = 80;
 
 constexpr int k_idn2_flags = IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT;
 constexpr int k_idn2_fallback_flags = IDN2_TRANSITIONAL | IDN2_NFC_INPUT;
@@ -52,28 +52,6 @@ Unexpected<Error> syntax_error(std::string detail) {
 std::string hex_byte(unsigned char c) {
   constexpr std::string_view k_digits = "0123456789abcdef";
   return {k_digits[c >> 4U], k_digits[c & 0x0fU]};
-}
-
-/// The text in double quotes, printable ASCII as is, everything else as \xNN,
-/// cut at k_max_quoted_bytes: error details quote untrusted input.
-std::string quoted(std::string_view s) {
-  std::string out = "\"";
-  const std::size_t n = std::min(s.size(), k_max_quoted_bytes);
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += hex_byte(c);
-    }
-  }
-  if (s.size() > n) out += "...";
-  out += '"';
-  return out;
 }
 
 constexpr char ascii_lower(char c) noexcept {
@@ -117,22 +95,22 @@ std::string ldh_problem(std::string_view name) {
     const std::string_view label =
         name.substr(start, dot == std::string_view::npos ? dot : dot - start);
     if (label.empty()) {
-      return "the name " + quoted(name) +
+      return "the name " + util::quoted(name) +
              " has an empty label (a leading dot or two dots in a row)";
     }
     if (label.size() > k_max_label_octets) {
-      return "label " + quoted(label) + " is " + std::to_string(label.size()) +
+      return "label " + util::quoted(label) + " is " + std::to_string(label.size()) +
              " octets long; the limit is 63 (RFC 1035 §2.3.4)";
     }
     // RFC 952 and RFC 1123 §2.1: letters, digits and hyphen (LDH).
     for (const char c : label) {
       if (!is_alnum(c) && c != '-') {
-        return "label " + quoted(label) + " contains " + char_name(c) +
+        return "label " + util::quoted(label) + " contains " + char_name(c) +
                "; only letters, digits and hyphens are allowed (RFC 1123 §2.1)";
       }
     }
-    if (label.front() == '-') return "label " + quoted(label) + " starts with a hyphen";
-    if (label.back() == '-') return "label " + quoted(label) + " ends with a hyphen";
+    if (label.front() == '-') return "label " + util::quoted(label) + " starts with a hyphen";
+    if (label.back() == '-') return "label " + util::quoted(label) + " ends with a hyphen";
     if (dot == std::string_view::npos) {
       tld = label;
       break;
@@ -142,7 +120,7 @@ std::string ldh_problem(std::string_view name) {
   // RFC 3696 §2: a top-level label is not all-numeric, which also keeps
   // dotted-quad IP addresses from passing as names.
   if (std::all_of(tld.begin(), tld.end(), is_digit)) {
-    return "the top-level label " + quoted(tld) + " is all digits, so " + quoted(name) +
+    return "the top-level label " + util::quoted(tld) + " is all digits, so " + util::quoted(name) +
            " is not a domain name (an IP address?) (RFC 3696 §2)";
   }
   if (name.size() > k_max_name_octets) {
@@ -176,11 +154,12 @@ Result<std::string> to_a_labels(std::string_view text) {
     Idn2String ignored;
     const int label_rc = idn2_to_ascii(std::string{label}, ignored);
     if (label_rc != IDN2_OK) {
-      return syntax_error("label " + quoted(label) + " is not a valid internationalized label: " +
-                          idn2_strerror(label_rc) + " (IDNA 2008, RFC 5891)");
+      return syntax_error("label " + util::quoted(label) +
+                          " is not a valid internationalized label: " + idn2_strerror(label_rc) +
+                          " (IDNA 2008, RFC 5891)");
     }
   }
-  return syntax_error("the name " + quoted(text) + " cannot be converted to A-labels: " +
+  return syntax_error("the name " + util::quoted(text) + " cannot be converted to A-labels: " +
                       idn2_strerror(rc) + " (IDNA 2008, RFC 5891)");
 }
 
@@ -197,13 +176,13 @@ Result<DomainName> DomainName::parse(std::string_view text) {
     const auto u = static_cast<unsigned char>(c);
     if (u == 0) return syntax_error("the name contains a NUL byte");
     if (u <= 0x20 || u == 0x7f) {
-      return syntax_error("the name " + quoted(text) +
+      return syntax_error("the name " + util::quoted(text) +
                           " contains whitespace or a control character");
     }
     if (u >= 0x80) ascii = false;
   }
   if (text.front() == '[') {
-    return syntax_error(quoted(text) + " is an address literal, not a domain name");
+    return syntax_error(util::quoted(text) + " is an address literal, not a domain name");
   }
 
   std::string name;
@@ -219,7 +198,7 @@ Result<DomainName> DomainName::parse(std::string_view text) {
 
   // One trailing dot marks an absolute name (RFC 1034 §3.1); drop it.
   if (!name.empty() && name.back() == '.') name.pop_back();
-  if (name.empty()) return syntax_error("the name " + quoted(text) + " has no labels");
+  if (name.empty()) return syntax_error("the name " + util::quoted(text) + " has no labels");
   if (auto problem = ldh_problem(name); !problem.empty()) {
     return syntax_error(std::move(problem));
   }
@@ -229,7 +208,7 @@ Result<DomainName> DomainName::parse(std::string_view text) {
 Result<DomainName> DomainName::prefixed(std::string_view label) const {
   if (label.empty()) return syntax_error("the label to prepend is empty");
   if (label.size() > k_max_label_octets) {
-    return syntax_error("label " + quoted(label) + " is " + std::to_string(label.size()) +
+    return syntax_error("label " + util::quoted(label) + " is " + std::to_string(label.size()) +
                         " octets long; the limit is 63 (RFC 1035 §2.3.4)");
   }
   std::string text;
@@ -237,7 +216,7 @@ Result<DomainName> DomainName::prefixed(std::string_view label) const {
   for (const char c : label) {
     // Service labels (RFC 8552 §2, e.g. "_mta-sts", "_25", "_tcp") add '_'.
     if (!is_alnum(c) && c != '-' && c != '_') {
-      return syntax_error("label " + quoted(label) + " contains " + char_name(c) +
+      return syntax_error("label " + util::quoted(label) + " contains " + char_name(c) +
                           "; only letters, digits, '-' and '_' are allowed");
     }
     text += ascii_lower(c);
@@ -245,7 +224,8 @@ Result<DomainName> DomainName::prefixed(std::string_view label) const {
   text += '.';
   text += m_text;
   if (text.size() > k_max_name_octets) {
-    return syntax_error("the name " + quoted(text) + " would be " + std::to_string(text.size()) +
+    return syntax_error("the name " + util::quoted(text) + " would be " +
+                        std::to_string(text.size()) +
                         " octets long; the limit is 253 (RFC 1035 §2.3.4)");
   }
   return DomainName{std::move(text)};
@@ -256,7 +236,8 @@ std::vector<std::string_view> DomainName::labels() const { return split_labels(m
 Result<DomainName> DomainName::parent() const {
   const std::size_t dot = m_text.find('.');
   if (dot == std::string::npos) {
-    return syntax_error("the name " + quoted(m_text) + " is a single label and has no parent");
+    return syntax_error("the name " + util::quoted(m_text) +
+                        " is a single label and has no parent");
   }
   return DomainName{m_text.substr(dot + 1)};
 }

@@ -8,7 +8,7 @@
 //   and docs/protocols/json.md for the schema.
 // LIMITS
 //   k_max_json_line (64 KiB) per request line; names quoted back in error
-//   messages are cut to k_max_quoted bytes.
+//   messages are cut (util::quoted).
 // SECURITY
 //   Never throws on input: nlohmann::json::parse(…, nullptr, false) +
 //   is_discarded(), find() + is_*() instead of at(); dump() with
@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tlspolicy/proto/decision_json.hpp"
+#include "tlspolicy/util/quote.hpp"
 
 namespace tlspolicy::proto {
 namespace {
@@ -34,7 +35,6 @@ namespace {
 using nlohmann::ordered_json;
 
 /// Bytes of a client-supplied name (unknown op or field) quoted in a message.
-constexpr std::size_t k_max_quoted = 64;
 /// Unknown fields named in one message before "…".
 constexpr std::size_t k_max_named_fields = 8;
 
@@ -59,17 +59,6 @@ Unexpected<Error> reject(std::string_view code, std::string_view message) {
   detail += ": ";
   detail += message;
   return fail(Errc::InvalidArgument, Retry::Permanent, std::move(detail));
-}
-
-/// `text` cut to at most k_max_quoted bytes on a UTF-8 boundary, in quotes.
-std::string quote_name(std::string_view text) {
-  if (text.size() > k_max_quoted) {
-    std::size_t n = k_max_quoted;
-    while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0U) == 0x80U) --n;
-    text = text.substr(0, n);
-    return "\"" + std::string{text} + "…\"";
-  }
-  return "\"" + std::string{text} + "\"";
 }
 
 std::string_view strip_eol(std::string_view line) {
@@ -104,7 +93,7 @@ Result<void> check_fields(const ordered_json& obj, std::string_view op,
     ++count;
     if (count > k_max_named_fields) continue;
     if (!unknown.empty()) unknown += ", ";
-    unknown += quote_name(key);
+    unknown += util::quoted(key);
   }
   if (count == 0) return {};
   if (count > k_max_named_fields) unknown += ", …";
@@ -287,7 +276,7 @@ Result<JsonRequest> parse_json_request(std::string_view line) {
   const auto& op_name = op_field->get_ref<const std::string&>();
   const auto entry =
       std::find_if(k_ops.begin(), k_ops.end(), [&](const OpName& e) { return e.name == op_name; });
-  if (entry == k_ops.end()) return reject(k_code_unknown_op, "unknown op " + quote_name(op_name));
+  if (entry == k_ops.end()) return reject(k_code_unknown_op, "unknown op " + util::quoted(op_name));
 
   JsonRequest out;
   out.op = entry->op;

@@ -36,8 +36,7 @@
 
 #include "tlspolicy/dns/name.hpp"
 #include "tlspolicy/sts/policy.hpp"
-
-#include "quote.hpp"
+#include "tlspolicy/util/quote.hpp"
 
 namespace tlspolicy::sts {
 namespace {
@@ -206,7 +205,7 @@ Result<StsPolicy> parse_sts_policy(std::string_view body) {
     }
     const std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) {
-      error = line_error(n, quote(line) + " has no \":\" between a key and a value.").value;
+      error = line_error(n, util::quoted(line) + " has no \":\" between a key and a value.").value;
       return false;
     }
     const std::string_view key = line.substr(0, colon);
@@ -218,10 +217,10 @@ Result<StsPolicy> parse_sts_policy(std::string_view body) {
       } else if (key.starts_with("\xEF\xBB\xBF")) {
         why = "begins with a UTF-8 byte-order mark, which RFC 8461 section 3.2 does not allow.";
       } else if (is_wsp(key.back())) {
-        why = "has whitespace before the \":\" after the key " + quote(trim_right(key)) +
+        why = "has whitespace before the \":\" after the key " + util::quoted(trim_right(key)) +
               ", which RFC 8461 section 3.2 does not allow.";
       } else {
-        why = "has the key " + quote(key) +
+        why = "has the key " + util::quoted(key) +
               ", which is not letters, digits, \"_\", \"-\" and \".\" starting with a letter "
               "or digit.";
       }
@@ -233,7 +232,8 @@ Result<StsPolicy> parse_sts_policy(std::string_view body) {
     if (key == "version") {
       if (have_version) return true;
       if (value != "STSv1") {
-        error = line_error(n, "has version " + quote(value) + "; only \"STSv1\" is defined.").value;
+        error = line_error(n, "has version " + util::quoted(value) + "; only \"STSv1\" is defined.")
+                    .value;
         return false;
       }
       have_version = true;
@@ -241,7 +241,7 @@ Result<StsPolicy> parse_sts_policy(std::string_view body) {
       if (mode) return true;
       mode = parse_mode(value);  // STS-21: case-sensitive
       if (!mode) {
-        error = line_error(n, "has mode " + quote(value) +
+        error = line_error(n, "has mode " + util::quoted(value) +
                                   ", which is not \"enforce\", \"testing\" or \"none\" (modes "
                                   "are case-sensitive).")
                     .value;
@@ -254,8 +254,8 @@ Result<StsPolicy> parse_sts_policy(std::string_view body) {
       bool digits = !value.empty() && value.size() <= k_max_age_digits;
       for (const char c : value) digits = digits && is_digit(c);
       if (!digits) {
-        error = line_error(
-                    n, "has max_age " + quote(value) + ", which is not a number of 1 to 10 digits.")
+        error = line_error(n, "has max_age " + util::quoted(value) +
+                                  ", which is not a number of 1 to 10 digits.")
                     .value;
         return false;
       }
@@ -271,7 +271,7 @@ Result<StsPolicy> parse_sts_policy(std::string_view body) {
       if (!pattern) {
         std::string why = pattern.error().detail;
         if (why.empty() || why.back() != '.') why += '.';
-        error = line_error(n, "has the mx pattern " + quote(value) +
+        error = line_error(n, "has the mx pattern " + util::quoted(value) +
                                   ", which is not a host name or \"*.\" and a host name: " + why)
                     .value;
         return false;
@@ -281,14 +281,14 @@ Result<StsPolicy> parse_sts_policy(std::string_view body) {
       // STS-8: unknown keys are ignored; their value must still be text
       // (sts-policy-ext-value).
       if (!is_valid_value_text(value)) {
-        error = line_error(n, "has a value for " + quote(key) +
+        error = line_error(n, "has a value for " + util::quoted(key) +
                                   " that is not valid UTF-8 text (control character, NUL or "
                                   "malformed UTF-8).")
                     .value;
         return false;
       }
       if (case_hint.empty() && is_known_key_in_other_case(key)) {
-        case_hint = " (line " + std::to_string(n) + " has the key " + quote(key) +
+        case_hint = " (line " + std::to_string(n) + " has the key " + util::quoted(key) +
                     ", but keys are case-sensitive)";
       }
     }

@@ -14,8 +14,7 @@
 #include <vector>
 
 #include "tlspolicy/sts/policy.hpp"
-
-#include "quote.hpp"
+#include "tlspolicy/util/quote.hpp"
 
 namespace tlspolicy::sts {
 namespace {
@@ -83,7 +82,7 @@ Result<StsTxtRecord> parse_sts_txt(std::string_view record) {
   // RFC 8461 §3.1 (STS-2): the record MUST begin with v=STSv1, case-sensitive.
   if (!starts_with_version_token(record)) {
     return fail(Errc::StsNoRecord, Retry::Permanent,
-                "The TXT record " + quote(record) + " does not begin with \"v=STSv1\".");
+                "The TXT record " + util::quoted(record) + " does not begin with \"v=STSv1\".");
   }
 
   // sts-text-record = sts-version 1*(sts-field-delim sts-field) [sts-field-delim]
@@ -93,7 +92,7 @@ Result<StsTxtRecord> parse_sts_txt(std::string_view record) {
   while (pos < record.size()) {
     const std::size_t delim = delimiter_length(record, pos);
     if (delim == 0) {
-      return syntax("The TXT record has " + quote(record.substr(pos)) + " at offset " +
+      return syntax("The TXT record has " + util::quoted(record.substr(pos)) + " at offset " +
                     std::to_string(pos) + " where a \";\" field delimiter is required.");
     }
     pos += delim;
@@ -111,12 +110,12 @@ Result<StsTxtRecord> parse_sts_txt(std::string_view record) {
     }
     if (name.empty() || !is_alnum(name.front()) || name.size() > k_max_ext_name_length) {
       return syntax("The TXT record has an invalid field name at offset " +
-                    std::to_string(name_start) + " (" + quote(record.substr(name_start)) +
+                    std::to_string(name_start) + " (" + util::quoted(record.substr(name_start)) +
                     "); names are 1 to 32 letters, digits, \"_\", \"-\" or \".\", starting "
                     "with a letter or digit.");
     }
     if (pos == record.size() || record[pos] != '=') {
-      return syntax("The TXT record field " + quote(name) + " at offset " +
+      return syntax("The TXT record field " + util::quoted(name) + " at offset " +
                     std::to_string(name_start) + " is not followed by \"=\".");
     }
     ++pos;
@@ -124,7 +123,7 @@ Result<StsTxtRecord> parse_sts_txt(std::string_view record) {
     while (pos < record.size() && is_ext_value_char(record[pos])) ++pos;
     const std::string_view value = record.substr(value_start, pos - value_start);
     if (value.empty()) {
-      return syntax("The TXT record field " + quote(name) + " has an empty value.");
+      return syntax("The TXT record field " + util::quoted(name) + " has an empty value.");
     }
 
     // sts-id = %s"id=" 1*32(ALPHA / DIGIT). STS-8: only the first "id" counts;
@@ -135,7 +134,7 @@ Result<StsTxtRecord> parse_sts_txt(std::string_view record) {
       bool valid = value.size() <= k_max_id_length;
       for (const char c : value) valid = valid && is_alnum(c);
       if (!valid) {
-        return syntax("The TXT record id " + quote(value) +
+        return syntax("The TXT record id " + util::quoted(value) +
                       " is not 1 to 32 letters and digits (RFC 8461 section 3.1).");
       }
       out.id = std::string{value};
@@ -145,7 +144,7 @@ Result<StsTxtRecord> parse_sts_txt(std::string_view record) {
   }
 
   if (!have_id) {
-    return syntax("The TXT record " + quote(record) +
+    return syntax("The TXT record " + util::quoted(record) +
                   " has no \"id\" field, which RFC 8461 section 3.1 requires.");
   }
   return out;

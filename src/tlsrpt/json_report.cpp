@@ -27,6 +27,7 @@
 
 #include "tlspolicy/dns/name.hpp"
 #include "tlspolicy/util/json_nesting.hpp"
+#include "tlspolicy/util/quote.hpp"
 
 namespace tlspolicy::tlsrpt {
 namespace {
@@ -34,7 +35,6 @@ namespace {
 using nlohmann::ordered_json;
 
 /// Bytes of a client-supplied key quoted in an error detail.
-constexpr std::size_t k_max_quoted = 64;
 
 Unexpected<Error> reject(std::string detail) {
   return fail(Errc::InvalidArgument, Retry::Permanent, "report: " + detail);
@@ -51,36 +51,13 @@ std::string index_path(const std::string& where, std::size_t i) {
   return where + "[" + std::to_string(i) + "]";
 }
 
-/// A client-supplied key for an error detail: in quotes, printable ASCII and
-/// UTF-8 as is, controls, '"' and '\' as \xNN, cut at k_max_quoted bytes on a
-/// UTF-8 boundary.
-std::string quote_key(std::string_view key) {
-  constexpr std::string_view k_hex = "0123456789abcdef";
-  std::size_t n = std::min(key.size(), k_max_quoted);
-  while (n < key.size() && n > 0 && (static_cast<unsigned char>(key[n]) & 0xC0U) == 0x80U) --n;
-  std::string out = "\"";
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto c = static_cast<unsigned char>(key[i]);
-    if (c < 0x20 || c == 0x7F || c == '"' || c == '\\') {
-      out += "\\x";
-      out += k_hex[c >> 4U];
-      out += k_hex[c & 0x0FU];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (n < key.size()) out += "…";
-  out += '"';
-  return out;
-}
-
 /// Rejects the first key of `obj` that is not in `allowed`, naming it.
 template <std::size_t N>
 Result<void> check_keys(const ordered_json& obj, const std::array<std::string_view, N>& allowed,
                         const std::string& where) {
   for (const auto& [key, value] : obj.items()) {
     if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
-    return reject("unknown key " + quote_key(key) +
+    return reject("unknown key " + util::quoted(key) +
                   (where.empty() ? std::string{} : " in \"" + where + "\""));
   }
   return {};
@@ -167,7 +144,7 @@ Result<FailureDetail> parse_detail(const ordered_json& obj, const std::string& w
   if (!name) return Unexpected{name.error()};
   const auto type = parse_result_type(*name);
   if (!type) {
-    return reject("\"" + key_path(where, "result-type") + "\" " + quote_key(*name) +
+    return reject("\"" + key_path(where, "result-type") + "\" " + util::quoted(*name) +
                   " is not an RFC 8460 result type");
   }
   FailureDetail d;
@@ -202,7 +179,7 @@ Result<PolicyKey> parse_policy(const ordered_json& obj, const std::string& repor
   if (!type_name) return Unexpected{type_name.error()};
   const auto type = parse_policy_type(*type_name);
   if (!type) {
-    return reject("\"policy.policy-type\" " + quote_key(*type_name) +
+    return reject("\"policy.policy-type\" " + util::quoted(*type_name) +
                   " is not \"tlsa\", \"sts\" or \"no-policy-found\"");
   }
   key.type = *type;
@@ -254,7 +231,7 @@ Result<JsonReport> parse(std::string_view text) {
   auto result = required_string(root, "result", "");
   if (!result) return Unexpected{result.error()};
   if (*result != "success" && *result != "failure") {
-    return reject("\"result\" " + quote_key(*result) + " is not \"success\" or \"failure\"");
+    return reject("\"result\" " + util::quoted(*result) + " is not \"success\" or \"failure\"");
   }
   const bool failed = *result == "failure";
 

@@ -16,13 +16,14 @@
 #include <utility>
 #include <vector>
 
+#include "tlspolicy/util/quote.hpp"
+
 namespace tlspolicy::tlsrpt {
 namespace {
 
 constexpr std::string_view k_version = "v=TLSRPTv1";
 constexpr std::size_t k_max_ext_name_length = 32;  // §3: 1 + *31(...)
 constexpr std::size_t k_max_local_part = 64;       // RFC 5321 §4.5.3.1.1
-constexpr std::size_t k_max_quoted = 40;           // bytes of input echoed in a detail
 
 bool is_alpha(char c) noexcept { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
@@ -58,25 +59,6 @@ bool is_local_part_char(char c) noexcept {
   if (is_alnum(c)) return true;
   constexpr std::string_view k_other = "!#$%&'*+-/=?^_`{|}~.";
   return k_other.find(c) != std::string_view::npos;
-}
-
-std::string quote(std::string_view s) {
-  constexpr std::string_view k_hex = "0123456789abcdef";
-  std::string out = "\"";
-  const std::size_t n = std::min(s.size(), k_max_quoted);
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto u = static_cast<unsigned char>(s[i]);
-    if (u >= 0x20U && u < 0x7FU && s[i] != '"' && s[i] != '\\') {
-      out += s[i];
-    } else {
-      out += "\\x";
-      out += k_hex[u >> 4U];
-      out += k_hex[u & 0xFU];
-    }
-  }
-  out += '"';
-  if (s.size() > n) out += "...";
-  return out;
 }
 
 Unexpected<Error> syntax(std::string detail) {
@@ -211,7 +193,8 @@ void add_targets(std::string_view uri, std::vector<RuaTarget>& out) {
 Result<TlsRptRecord> parse_tlsrpt_record(std::string_view record) {
   // RFC 8460 §3 (RPT-1): the record begins with v=TLSRPTv1, case-sensitive.
   if (!starts_with_version_token(record)) {
-    return syntax("The TXT record " + quote(record) + " does not begin with \"v=TLSRPTv1\".");
+    return syntax("The TXT record " + util::quoted(record) +
+                  " does not begin with \"v=TLSRPTv1\".");
   }
 
   // tlsrpt-record = tlsrpt-version 1*(field-delim tlsrpt-field) [field-delim]
@@ -221,7 +204,7 @@ Result<TlsRptRecord> parse_tlsrpt_record(std::string_view record) {
   while (pos < record.size()) {
     const std::size_t delim = delimiter_length(record, pos);
     if (delim == 0) {
-      return syntax("The TXT record has " + quote(record.substr(pos)) + " at offset " +
+      return syntax("The TXT record has " + util::quoted(record.substr(pos)) + " at offset " +
                     std::to_string(pos) + " where a \";\" field delimiter is required.");
     }
     pos += delim;
@@ -236,12 +219,12 @@ Result<TlsRptRecord> parse_tlsrpt_record(std::string_view record) {
     }
     if (name.empty() || !is_alnum(name.front()) || name.size() > k_max_ext_name_length) {
       return syntax("The TXT record has an invalid field name at offset " +
-                    std::to_string(name_start) + " (" + quote(record.substr(name_start)) +
+                    std::to_string(name_start) + " (" + util::quoted(record.substr(name_start)) +
                     "); names are 1 to 32 letters, digits, \"_\", \"-\" or \".\", starting "
                     "with a letter or digit.");
     }
     if (pos == record.size() || record[pos] != '=') {
-      return syntax("The TXT record field " + quote(name) + " at offset " +
+      return syntax("The TXT record field " + util::quoted(name) + " at offset " +
                     std::to_string(name_start) + " is not followed by \"=\".");
     }
     ++pos;
@@ -275,12 +258,13 @@ Result<TlsRptRecord> parse_tlsrpt_record(std::string_view record) {
     const std::size_t value_start = pos;
     while (pos < record.size() && is_ext_value_char(record[pos])) ++pos;
     if (pos == value_start) {
-      return syntax("The TXT record field " + quote(name) + " has an empty or invalid value.");
+      return syntax("The TXT record field " + util::quoted(name) +
+                    " has an empty or invalid value.");
     }
   }
 
   if (!have_rua) {
-    return syntax("The TXT record " + quote(record) +
+    return syntax("The TXT record " + util::quoted(record) +
                   " has no \"rua\" field, which RFC 8460 section 3 requires.");
   }
   TlsRptRecord out;
@@ -291,7 +275,7 @@ Result<TlsRptRecord> parse_tlsrpt_record(std::string_view record) {
     }
   }
   if (out.rua.empty()) {
-    return syntax("The TXT record " + quote(record) +
+    return syntax("The TXT record " + util::quoted(record) +
                   " has no usable \"rua\" URI (a well-formed mailto: or https: URI).");
   }
   return out;

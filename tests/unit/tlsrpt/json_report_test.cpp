@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "tlspolicy/tlsrpt/model.hpp"
+#include "tlspolicy/util/quote.hpp"
 
 namespace tlspolicy::tlsrpt {
 namespace {
@@ -191,6 +192,9 @@ std::string with(std::string_view fields) {
          "}";
 }
 
+/// The 200-byte key of "unknown key cut" as an error detail shows it: cut, marked.
+const std::string cut_key = "\"" + std::string(util::k_max_shown_bytes, 'k') + "...\"";
+
 std::vector<RejectRow> reject_rows() {
   std::string many_strings = R"J(,"policy":{"policy-type":"sts","policy-string":[)J";
   for (std::size_t i = 0; i <= k_max_list_items; ++i) many_strings += i == 0 ? "\"s\"" : ",\"s\"";
@@ -219,7 +223,7 @@ std::vector<RejectRow> reject_rows() {
        with(R"J(,"failure-details":[{"result-type":"dane-required","failed-session-count":3}])J"),
        "unknown key \"failed-session-count\" in \"failure-details[0]\""},
       {"unknown key quoted safely", with(R"J(,"bad\u0001key":1)J"), "unknown key \"bad\\x01key\""},
-      {"unknown key cut", with(",\"" + std::string(200, 'k') + "\":1"), "…\""},
+      {"unknown key cut", with(",\"" + std::string(200, 'k') + "\":1"), cut_key},
       {"domain missing", R"J({"op":"report","result":"success"})J", "\"domain\" is missing"},
       {"domain not a string", R"J({"domain":["example.com"],"result":"success"})J",
        "\"domain\" must be a string"},
