@@ -17,13 +17,13 @@
 #include <vector>
 
 #include "tlspolicy/util/quote.hpp"
+#include "tlspolicy/util/txt_fields.hpp"
 
 namespace tlspolicy::tlsrpt {
 namespace {
 
 constexpr std::string_view k_version = "v=TLSRPTv1";
-constexpr std::size_t k_max_ext_name_length = 32;  // §3: 1 + *31(...)
-constexpr std::size_t k_max_local_part = 64;       // RFC 5321 §4.5.3.1.1
+constexpr std::size_t k_max_local_part = 64;  // RFC 5321 §4.5.3.1.1
 
 bool is_alpha(char c) noexcept { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
@@ -34,15 +34,6 @@ bool is_hex(char c) noexcept {
 }
 char ascii_lower(char c) noexcept {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-// tlsrpt-ext-name = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")
-bool is_ext_name_char(char c) noexcept { return is_alnum(c) || c == '_' || c == '-' || c == '.'; }
-
-// tlsrpt-ext-value = 1*(%x21-3A / %x3C / %x3E-7E): visible ASCII except ";" and "=".
-bool is_ext_value_char(char c) noexcept {
-  const auto u = static_cast<unsigned char>(c);
-  return u >= 0x21 && u <= 0x7E && c != ';' && c != '=';
 }
 
 // RFC 3986 characters a URI may hold outside percent-encodings: unreserved,
@@ -63,33 +54,6 @@ bool is_local_part_char(char c) noexcept {
 
 Unexpected<Error> syntax(std::string detail) {
   return fail(Errc::InvalidArgument, Retry::Permanent, std::move(detail));
-}
-
-// Length of the "*WSP ';' *WSP" delimiter at `pos`, or 0 when there is none.
-std::size_t delimiter_length(std::string_view s, std::size_t pos) noexcept {
-  std::size_t i = pos;
-  while (i < s.size() && is_wsp(s[i])) ++i;
-  if (i == s.size() || s[i] != ';') return 0;
-  ++i;
-  while (i < s.size() && is_wsp(s[i])) ++i;
-  return i - pos;
-}
-
-// "v=TLSRPTv1" as a whole token: followed by the end, WSP or ";".
-// "v=TLSRPTv10" is another (unknown) version, not a malformed TLSRPTv1 record.
-bool starts_with_version_token(std::string_view record) noexcept {
-  if (!record.starts_with(k_version)) return false;
-  if (record.size() == k_version.size()) return true;
-  const char next = record[k_version.size()];
-  return next == ';' || is_wsp(next);
-}
-
-// RPT-2 filter; see select_tlsrpt_record() in the header for the choice.
-bool is_candidate(std::string_view record) noexcept {
-  if (!record.starts_with(k_version)) return false;
-  std::size_t i = k_version.size();
-  while (i < record.size() && is_wsp(record[i])) ++i;
-  return i == record.size() || record[i] == ';';
 }
 
 // Percent-decodes `s`; nullopt when a "%" is not followed by two hex digits.
@@ -192,46 +156,25 @@ void add_targets(std::string_view uri, std::vector<RuaTarget>& out) {
 
 Result<TlsRptRecord> parse_tlsrpt_record(std::string_view record) {
   // RFC 8460 §3 (RPT-1): the record begins with v=TLSRPTv1, case-sensitive.
-  if (!starts_with_version_token(record)) {
+  if (!util::txt_has_version(record, k_version)) {
     return syntax("The TXT record " + util::quoted(record) +
                   " does not begin with \"v=TLSRPTv1\".");
   }
 
   // tlsrpt-record = tlsrpt-version 1*(field-delim tlsrpt-field) [field-delim]
-  std::size_t pos = k_version.size();
+  util::TxtFieldReader fields{record, k_version.size(), Errc::InvalidArgument};
   bool have_rua = false;
   std::vector<RuaTarget> targets;
-  while (pos < record.size()) {
-    const std::size_t delim = delimiter_length(record, pos);
-    if (delim == 0) {
-      return syntax("The TXT record has " + util::quoted(record.substr(pos)) + " at offset " +
-                    std::to_string(pos) + " where a \";\" field delimiter is required.");
-    }
-    pos += delim;
-    if (pos == record.size()) break;  // one optional trailing delimiter
-
-    const std::size_t name_start = pos;
-    while (pos < record.size() && is_ext_name_char(record[pos])) ++pos;
-    const std::string_view name = record.substr(name_start, pos - name_start);
-    if (name.empty() && record[pos] == ';') {
-      return syntax("The TXT record has an empty field at offset " + std::to_string(pos) +
-                    " (two \";\" delimiters in a row).");
-    }
-    if (name.empty() || !is_alnum(name.front()) || name.size() > k_max_ext_name_length) {
-      return syntax("The TXT record has an invalid field name at offset " +
-                    std::to_string(name_start) + " (" + util::quoted(record.substr(name_start)) +
-                    "); names are 1 to 32 letters, digits, \"_\", \"-\" or \".\", starting "
-                    "with a letter or digit.");
-    }
-    if (pos == record.size() || record[pos] != '=') {
-      return syntax("The TXT record field " + util::quoted(name) + " at offset " +
-                    std::to_string(name_start) + " is not followed by \"=\".");
-    }
-    ++pos;
+  for (;;) {
+    auto field = fields.next();
+    if (!field) return Unexpected{field.error()};
+    if (!*field) break;
+    const std::string_view name = **field;
 
     if (name == "rua") {
       // tlsrpt-rua = %s"rua=" tlsrpt-uri *(*WSP "," *WSP tlsrpt-uri)
       have_rua = true;
+      std::size_t pos = fields.pos();
       while (true) {
         const std::size_t uri_start = pos;
         while (pos < record.size() && !is_wsp(record[pos]) && record[pos] != ',' &&
@@ -250,14 +193,13 @@ Result<TlsRptRecord> parse_tlsrpt_record(std::string_view record) {
         while (next < record.size() && is_wsp(record[next])) ++next;
         pos = next;
       }
+      fields.advance_to(pos);
       continue;
     }
 
     // tlsrpt-extension: ignored (RPT-2) once it has the grammar's shape. A
     // repeated "v" is an extension like any other.
-    const std::size_t value_start = pos;
-    while (pos < record.size() && is_ext_value_char(record[pos])) ++pos;
-    if (pos == value_start) {
+    if (fields.ext_value().empty()) {
       return syntax("The TXT record field " + util::quoted(name) +
                     " has an empty or invalid value.");
     }
@@ -286,7 +228,7 @@ Result<std::optional<TlsRptRecord>> select_tlsrpt_record(
   const std::string* chosen = nullptr;
   std::size_t count = 0;
   for (const auto& r : txt_records) {
-    if (!is_candidate(r)) continue;
+    if (!util::txt_is_candidate(r, k_version)) continue;
     ++count;
     chosen = &r;
   }
