@@ -161,25 +161,25 @@ struct Shared {
 
 class FleetPolicyCache final : public PolicyCache {
  public:
-  explicit FleetPolicyCache(std::shared_ptr<Shared> s) : m(std::move(s)) {}
+  explicit FleetPolicyCache(std::shared_ptr<Shared> s) : m_shared(std::move(s)) {}
 
   [[nodiscard]] Result<std::optional<CachedPolicy>> get(
       const dns::DomainName& domain) const override {
-    auto local = m->local->get(domain);
-    auto shared = m->shared_get(domain.str());
+    auto local = m_shared->local->get(domain);
+    auto shared = m_shared->shared_get(domain.str());
     if (!shared) return local;  // PostgreSQL unavailable: the local copy, or its error
     const auto& mine = local ? *local : std::optional<CachedPolicy>{};
     if (*shared && (!mine || mine->fetched_at < (*shared)->fetched_at)) {
       // Fetched by another node (or again): the local copy follows.
-      (void)m->local->put(**shared);
+      (void)m_shared->local->put(**shared);
       return shared;
     }
     if (mine && (!*shared || (*shared)->fetched_at < mine->fetched_at)) {
       // Written here while PostgreSQL was away (a copy of another node's policy is never
       // newer than the shared row): send it now, naming this node.
       CachedPolicy resend = *mine;
-      resend.fetched_by = m->options.node;
-      if (m->shared_put(resend)) m->mark_synced(resend.domain);
+      resend.fetched_by = m_shared->options.node;
+      if (m_shared->shared_put(resend)) m_shared->mark_synced(resend.domain);
       return std::optional<CachedPolicy>{std::move(resend)};
     }
     return shared;
@@ -187,20 +187,20 @@ class FleetPolicyCache final : public PolicyCache {
 
   [[nodiscard]] Result<void> put(const CachedPolicy& p) override {
     CachedPolicy mine = p;
-    mine.fetched_by = m->options.node;
-    auto local = m->local->put(mine);
-    auto shared = m->shared_put(mine);
+    mine.fetched_by = m_shared->options.node;
+    auto local = m_shared->local->put(mine);
+    auto shared = m_shared->shared_put(mine);
     if (!shared) {
-      m->mark_unsynced(mine.domain);
+      m_shared->mark_unsynced(mine.domain);
       return local;  // kept locally (or both failed: the local error)
     }
-    m->mark_synced(mine.domain);
+    m_shared->mark_synced(mine.domain);
     return {};
   }
 
   [[nodiscard]] Result<bool> remove(const dns::DomainName& domain) override {
-    auto local = m->local->remove(domain);
-    auto shared = m->policy_link.with([&](PgConn& c) {
+    auto local = m_shared->local->remove(domain);
+    auto shared = m_shared->policy_link.with([&](PgConn& c) {
       return pg_transaction(c, [&]() -> Result<bool> {
         auto rows = c.exec(k_remove_sql, {domain.str()});
         if (!rows) return Unexpected{rows.error()};
@@ -208,14 +208,14 @@ class FleetPolicyCache final : public PolicyCache {
         return rows->affected() > 0;
       });
     });
-    m->mark_synced(domain.str());
+    m_shared->mark_synced(domain.str());
     // A purge must reach the fleet: when PostgreSQL did not take it, say so.
     if (!shared) return Unexpected{shared.error()};
     return *shared || (local && *local);
   }
 
   [[nodiscard]] Result<std::vector<CachedPolicy>> list() const override {
-    auto shared = m->policy_link.with([&](PgConn& c) -> Result<std::vector<CachedPolicy>> {
+    auto shared = m_shared->policy_link.with([&](PgConn& c) -> Result<std::vector<CachedPolicy>> {
       auto rows = c.exec(k_list_sql, {});
       if (!rows) return Unexpected{rows.error()};
       std::vector<CachedPolicy> out;
@@ -226,12 +226,12 @@ class FleetPolicyCache final : public PolicyCache {
       }
       return out;
     });
-    return shared ? shared : m->local->list();
+    return shared ? shared : m_shared->local->list();
   }
 
   [[nodiscard]] Result<std::size_t> purge_expired(util::TimePoint now) override {
-    auto local = m->local->purge_expired(now);
-    auto shared = m->policy_link.with([&](PgConn& c) -> Result<std::size_t> {
+    auto local = m_shared->local->purge_expired(now);
+    auto shared = m_shared->policy_link.with([&](PgConn& c) -> Result<std::size_t> {
       auto rows = c.exec(k_purge_sql, {num(unix_seconds(now))});
       if (!rows) return Unexpected{rows.error()};
       return static_cast<std::size_t>(rows->affected());
@@ -240,10 +240,10 @@ class FleetPolicyCache final : public PolicyCache {
   }
 
   [[nodiscard]] Result<void> record_fetch_failure(const FetchFailure& f) override {
-    auto local = m->local->record_fetch_failure(f);
-    auto shared = m->policy_link.with([&](PgConn& c) -> Result<void> {
-      auto r = c.exec(k_put_failure_sql,
-                      {f.domain, f.id, num(unix_seconds(f.failed_at)), f.error, m->options.node});
+    auto local = m_shared->local->record_fetch_failure(f);
+    auto shared = m_shared->policy_link.with([&](PgConn& c) -> Result<void> {
+      auto r = c.exec(k_put_failure_sql, {f.domain, f.id, num(unix_seconds(f.failed_at)), f.error,
+                                          m_shared->options.node});
       if (!r) return Unexpected{r.error()};
       return {};
     });
@@ -252,7 +252,7 @@ class FleetPolicyCache final : public PolicyCache {
 
   [[nodiscard]] Result<std::optional<FetchFailure>> last_fetch_failure(
       const dns::DomainName& domain) const override {
-    auto shared = m->policy_link.with([&](PgConn& c) -> Result<std::optional<FetchFailure>> {
+    auto shared = m_shared->policy_link.with([&](PgConn& c) -> Result<std::optional<FetchFailure>> {
       auto rows = c.exec(k_get_failure_sql, {domain.str()});
       if (!rows) return Unexpected{rows.error()};
       if (rows->size() == 0) return std::optional<FetchFailure>{};
@@ -262,14 +262,14 @@ class FleetPolicyCache final : public PolicyCache {
           FetchFailure{std::string(rows->text(0, 0)), std::string(rows->text(0, 1)),
                        from_unix_seconds(*at), std::string(rows->text(0, 3))}};
     });
-    return shared ? shared : m->local->last_fetch_failure(domain);
+    return shared ? shared : m_shared->local->last_fetch_failure(domain);
   }
 
   [[nodiscard]] Result<FetchClaim> claim_fetch(const dns::DomainName& domain,
                                                const FetchClaimRequest& r) override {
     const PgParam refresh_of = r.refresh_of ? PgParam{num(unix_seconds(*r.refresh_of))} : PgParam{};
-    auto claim = m->policy_link.with([&](PgConn& c) -> Result<FetchClaim> {
-      auto rows = c.exec(k_claim_sql, {domain.str(), std::string(r.id), m->options.node,
+    auto claim = m_shared->policy_link.with([&](PgConn& c) -> Result<FetchClaim> {
+      auto rows = c.exec(k_claim_sql, {domain.str(), std::string(r.id), m_shared->options.node,
                                        num(r.lease.count()), refresh_of});
       if (!rows) return Unexpected{rows.error()};
       if (rows->size() > 0) return FetchClaim{};
@@ -285,62 +285,62 @@ class FleetPolicyCache final : public PolicyCache {
   }
 
   [[nodiscard]] StoreStatus status() const override {
-    const auto h = m->policy_link.health();
-    const auto r = m->report_link.health();
+    const auto h = m_shared->policy_link.health();
+    const auto r = m_shared->report_link.health();
     StoreStatus s;
     s.backend = "postgresql";
-    s.node = m->options.node;
+    s.node = m_shared->options.node;
     // Down when any connection is: the LISTEN one notices an outage first when every
     // answer comes from memory.
-    s.healthy = h.up && r.up && m->listening;
+    s.healthy = h.up && r.up && m_shared->listening;
     s.outages = h.outages + r.outages;
     s.errors = h.failed_calls + r.failed_calls;
     s.last_error = h.last_error.empty() ? r.last_error : h.last_error;
-    const std::lock_guard l{m->unsynced_mu};
-    s.unsynced_policies = m->unsynced.size();
+    const std::lock_guard l{m_shared->unsynced_mu};
+    s.unsynced_policies = m_shared->unsynced.size();
     return s;
   }
 
  private:
-  std::shared_ptr<Shared> m;
+  std::shared_ptr<Shared> m_shared;
 };
 
 /// Results are counted locally and pushed; everything about reports is read and written in
 /// the shared tables.
 class FleetReportStore final : public ReportStore {
  public:
-  explicit FleetReportStore(std::shared_ptr<Shared> s) : m(std::move(s)) {}
+  explicit FleetReportStore(std::shared_ptr<Shared> s) : m_shared(std::move(s)) {}
 
   [[nodiscard]] Result<void> add(const tlsrpt::ResultBatch& b) override {
-    return m->local_reports->add(b);
+    return m_shared->local_reports->add(b);
   }
   [[nodiscard]] Result<std::vector<ReportDaySummary>> days(const ReportFilter& f) const override {
-    (void)push(*m);  // what this node counted is part of the fleet's days
-    return m->shared_reports.days(f);
+    (void)push(*m_shared);  // what this node counted is part of the fleet's days
+    return m_shared->shared_reports.days(f);
   }
   [[nodiscard]] Result<std::vector<tlsrpt::AggregatedPolicy>> aggregate(
       tlsrpt::Day day, const std::string& domain) const override {
-    return m->shared_reports.aggregate(day, domain);
+    return m_shared->shared_reports.aggregate(day, domain);
   }
   [[nodiscard]] Result<ReportRow> create_report(const ReportRow& row) override {
-    return m->shared_reports.create_report(row);
+    return m_shared->shared_reports.create_report(row);
   }
   [[nodiscard]] Result<std::vector<ReportRow>> reports(const ReportFilter& f) const override {
-    return m->shared_reports.reports(f);
+    return m_shared->shared_reports.reports(f);
   }
   [[nodiscard]] Result<std::vector<ReportRow>> due_reports(util::TimePoint now) const override {
-    return m->shared_reports.due_reports(now);
+    return m_shared->shared_reports.due_reports(now);
   }
   [[nodiscard]] Result<void> update_report(const ReportRow& row) override {
-    return m->shared_reports.update_report(row);
+    return m_shared->shared_reports.update_report(row);
   }
   [[nodiscard]] Result<bool> claim_report(const std::string& report_id, std::string_view node,
                                           std::chrono::seconds lease) override {
-    return m->shared_reports.claim_report(report_id, node, lease);
+    return m_shared->shared_reports.claim_report(report_id, node, lease);
   }
   [[nodiscard]] Result<std::size_t> purge_before(tlsrpt::Day before) override {
-    (void)m->local_reports->purge_before(before);
-    return m->shared_reports.purge_before(before);
+    (void)m_shared->local_reports->purge_before(before);
+    return m_shared->shared_reports.purge_before(before);
   }
 
   /// Moves the local results to PostgreSQL, exactly once (report_push.hpp).
@@ -354,12 +354,12 @@ class FleetReportStore final : public ReportStore {
   }
 
  private:
-  std::shared_ptr<Shared> m;
+  std::shared_ptr<Shared> m_shared;
 };
 
 class FleetSyncThread final : public FleetSync {
  public:
-  explicit FleetSyncThread(std::shared_ptr<Shared> s) : m(std::move(s)) {}
+  explicit FleetSyncThread(std::shared_ptr<Shared> s) : m_shared(std::move(s)) {}
   ~FleetSyncThread() override { stop(); }
 
   void start(std::function<void(const std::string&)> on_invalidate) override {
@@ -375,28 +375,29 @@ class FleetSyncThread final : public FleetSync {
     if (!m_thread.joinable()) return;
     m_stop = true;
     m_thread.join();
-    (void)FleetReportStore::push(*m);
+    (void)FleetReportStore::push(*m_shared);
   }
 
  private:
   void run() {
     using Clock = std::chrono::steady_clock;
-    auto next_push = Clock::now() + m->options.push_every;
+    auto next_push = Clock::now() + m_shared->options.push_every;
     auto next_listen = Clock::now();
     std::chrono::milliseconds backoff{0};
     bool was_down = false;
     auto down_logged = Clock::time_point{};
     while (!m_stop) {
-      if (m_listen && m_listen->broken()) m->listening = false;
+      if (m_listen && m_listen->broken()) m_shared->listening = false;
       if ((!m_listen || m_listen->broken()) && Clock::now() >= next_listen) {
         m_listen.reset();
-        auto c = PgConn::open(PgOptions{m->options.url, "tlspolicy " + m->options.node + " listen",
-                                        m->options.timeout});
+        auto c = PgConn::open(PgOptions{m_shared->options.url,
+                                        "tlspolicy " + m_shared->options.node + " listen",
+                                        m_shared->options.timeout});
         if (c && (*c)->run(std::string("LISTEN ") + k_channel)) {
           m_listen = std::move(*c);
-          m->listening = true;
+          m_shared->listening = true;
           backoff = std::chrono::milliseconds{0};
-          if (was_down) m->options.log.info("shared store reachable again", {});
+          if (was_down) m_shared->options.log.info("shared store reachable again", {});
           was_down = false;
           // Notifications sent while this node was not listening are lost: forget all.
           if (m_on_invalidate) m_on_invalidate("");
@@ -405,10 +406,10 @@ class FleetSyncThread final : public FleetSync {
               std::max<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds{1}),
               std::chrono::seconds{30});
           next_listen = Clock::now() + backoff;
-          m->listening = false;
+          m_shared->listening = false;
           // One line when it goes, then one a minute while it stays away.
           if (!was_down || Clock::now() - down_logged >= std::chrono::minutes{1}) {
-            m->options.log.warn(
+            m_shared->options.log.warn(
                 "shared store unreachable; answering from memory and the "
                 "local copy",
                 {{"error", c ? "LISTEN failed" : c.error().detail},
@@ -422,13 +423,14 @@ class FleetSyncThread final : public FleetSync {
       // While the decisions' connection is down, nothing else may call it for a long time
       // (answers come from memory): try it on its back-off schedule, so that health and
       // sharing come back with PostgreSQL.
-      if (!m->policy_link.health().up) {
-        (void)m->policy_link.with([](PgConn& c) { return c.exec("SELECT 1", {}); });
+      if (!m_shared->policy_link.health().up) {
+        (void)m_shared->policy_link.with([](PgConn& c) { return c.exec("SELECT 1", {}); });
       }
       if (Clock::now() >= next_push) {
-        next_push = Clock::now() + m->options.push_every;
-        if (auto r = FleetReportStore::push(*m); r && *r > 0) {
-          m->options.log.debug("TLS-RPT results pushed", {{"aggregates", std::to_string(*r)}});
+        next_push = Clock::now() + m_shared->options.push_every;
+        if (auto r = FleetReportStore::push(*m_shared); r && *r > 0) {
+          m_shared->options.log.debug("TLS-RPT results pushed",
+                                      {{"aggregates", std::to_string(*r)}});
         }
         resend_unsynced();
       }
@@ -450,7 +452,7 @@ class FleetSyncThread final : public FleetSync {
       if (space == std::string::npos) continue;
       const std::string domain = payload.substr(space + 1);
       if (payload.compare(0, space, "purge") == 0) {
-        if (auto name = dns::DomainName::parse(domain); name) (void)m->local->remove(*name);
+        if (auto name = dns::DomainName::parse(domain); name) (void)m_shared->local->remove(*name);
       }
       if (m_on_invalidate) m_on_invalidate(domain);
     }
@@ -459,25 +461,25 @@ class FleetSyncThread final : public FleetSync {
   void resend_unsynced() {
     std::set<std::string> domains;
     {
-      const std::lock_guard l{m->unsynced_mu};
-      domains = m->unsynced;
+      const std::lock_guard l{m_shared->unsynced_mu};
+      domains = m_shared->unsynced;
     }
     for (const auto& d : domains) {
       auto name = dns::DomainName::parse(d);
       if (!name) continue;
-      auto local = m->local->get(*name);
+      auto local = m_shared->local->get(*name);
       if (!local) continue;
       if (!*local) {
-        m->mark_synced(d);
+        m_shared->mark_synced(d);
         continue;
       }
       CachedPolicy resend = **local;  // the local copy keeps no node name; this node wrote it
-      resend.fetched_by = m->options.node;
-      if (m->shared_put(resend)) m->mark_synced(d);
+      resend.fetched_by = m_shared->options.node;
+      if (m_shared->shared_put(resend)) m_shared->mark_synced(d);
     }
   }
 
-  std::shared_ptr<Shared> m;
+  std::shared_ptr<Shared> m_shared;
   std::function<void(const std::string&)> m_on_invalidate;
   std::unique_ptr<PgConn> m_listen;
   std::atomic<bool> m_stop{false};

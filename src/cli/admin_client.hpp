@@ -21,7 +21,7 @@
 
 namespace tlspolicy::cli {
 
-inline constexpr std::size_t k_max_response_bytes = 16 * 1024 * 1024;
+inline constexpr std::size_t k_max_response_bytes = std::size_t{16} * 1024 * 1024;
 
 /// Sends `request` (one JSON object, no newline) to `endpoint` and returns the
 /// response line without its newline. `endpoint`: "unix:/path" or a bare path

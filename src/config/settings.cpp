@@ -227,7 +227,7 @@ Result<std::string> read_file(const std::filesystem::path& path) {
     return syntax_error("cannot read " + path.string() + ": " + ec.message());
   }
   std::string text;
-  constexpr std::size_t k_chunk = 64 * 1024;
+  constexpr std::size_t k_chunk = std::size_t{64} * 1024;
   std::string buf(k_chunk, '\0');
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));

@@ -285,7 +285,7 @@ void Handlers::json(std::string_view line, const server::Responder& respond, boo
       return;
     case proto::JsonOp::CacheRefresh:
       m_ctx.loop.post([&ctx = m_ctx, state = std::move(state), domain = *parsed->domain,
-                       id = std::move(id), respond]() mutable {
+                       id = std::move(id), respond = server::Responder{respond}]() mutable {
         event::spawn(admin_refresh(ctx, std::move(state), std::move(domain), std::move(id),
                                    std::move(respond)),
                      [] {});

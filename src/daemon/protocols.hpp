@@ -15,7 +15,7 @@
 
 namespace tlspolicy::daemon {
 
-inline constexpr std::size_t k_max_json_line = 64 * 1024;
+inline constexpr std::size_t k_max_json_line = std::size_t{64} * 1024;
 
 class SocketmapProtocol final : public server::Protocol {
  public:

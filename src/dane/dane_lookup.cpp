@@ -217,7 +217,7 @@ event::Task<HostResult> DaneLookup::lookup_host(std::string host, std::uint16_t 
     }
   }
   if (verdict.done) {
-    r.trail.push_back("address lookup insecure: no TLSA lookup (RFC 7672 §2.2.2)");
+    r.trail.emplace_back("address lookup insecure: no TLSA lookup (RFC 7672 §2.2.2)");
     r.status = HostStatus::NoDane;
     m_log.debug("MX host has no DANE", {{"host", r.host}, {"reason", "insecure address"}});
     co_return r;
@@ -296,7 +296,7 @@ event::Task<HostResult> DaneLookup::lookup_host(std::string host, std::uint16_t 
   }
 
   // No candidate had a secure TLSA RRset (DANE-5c).
-  r.trail.push_back("no secure TLSA RRset: no DANE");
+  r.trail.emplace_back("no secure TLSA RRset: no DANE");
   r.status = HostStatus::NoDane;
   m_log.debug("MX host has no DANE", {{"host", r.host}, {"reason", "no secure TLSA"}});
   co_return r;

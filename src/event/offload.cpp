@@ -76,7 +76,7 @@ class ThreadPool::Impl {
   std::vector<std::thread> m_threads;        // last: starts after what it uses
 };
 
-ThreadPool::ThreadPool(Loop& loop, std::size_t threads, std::string name)
+ThreadPool::ThreadPool(Loop& loop, std::size_t threads, const std::string& name)
     : m_impl(std::make_unique<Impl>(loop, threads, name)) {}
 
 ThreadPool::~ThreadPool() = default;

@@ -16,6 +16,7 @@
 #include "tlspolicy/policy/rules.hpp"
 
 #include <algorithm>
+#include <ranges>
 #include <string>
 #include <utility>
 
@@ -83,12 +84,15 @@ Decision without_tls(Decision d, Action action, std::string reason, seconds ttl)
   return d;
 }
 
-Decision defer(Decision d, std::string reason) {
+// `d` by reference: callers build the reason from `d` in the same call (`defer(std::move(d),
+// "..." + d.domain)`), and a by-value parameter may be moved into before that argument is read
+// (the order is unspecified; clang-tidy's bugprone-use-after-move).
+Decision defer(Decision&& d, std::string reason) {
   // Temporary failures are not kept: TTL 0.
   return without_tls(std::move(d), Action::Defer, std::move(reason), seconds{0});
 }
 
-Decision bounce(Decision d, std::string reason, seconds ttl) {
+Decision bounce(Decision&& d, std::string reason, seconds ttl) {
   return without_tls(std::move(d), Action::Bounce, std::move(reason), ttl);
 }
 
@@ -146,12 +150,12 @@ Decision apply_local(Decision d, const config::LocalPolicy& local, seconds ttl) 
 // stands; a weaker one gives way to what the lookups require.
 Decision with_local(Decision d, const config::LocalPolicy& local) {
   if (d.action == Action::Defer || d.action == Action::Bounce) {
-    d.explain.push_back("step 5: the local [[policy]] cannot satisfy REQUIRETLS (RT-8)");
+    d.explain.emplace_back("step 5: the local [[policy]] cannot satisfy REQUIRETLS (RT-8)");
     return d;
   }
   const Verify verify = local_verify(local);
   if (is_opportunistic(local) || verify == Verify::None) {
-    d.explain.push_back(
+    d.explain.emplace_back(
         "step 5: the local [[policy]] is weaker than REQUIRETLS needs; the lookups' requirement "
         "applies (RT-8)");
     return d;
@@ -160,7 +164,8 @@ Decision with_local(Decision d, const config::LocalPolicy& local) {
   for (auto& host : d.mx) host.verify = host.allowed ? verify : Verify::None;
   d.reason = "local policy: TLS required for " + d.domain + " (verify " +
              std::string(to_string(verify)) + "); REQUIRETLS can be satisfied";
-  d.explain.push_back("step 5: REQUIRETLS satisfiable; the authenticated local [[policy]] applies");
+  d.explain.emplace_back(
+      "step 5: REQUIRETLS satisfiable; the authenticated local [[policy]] applies");
   finish(d);
   return d;
 }
@@ -302,7 +307,7 @@ class Evaluation {
   void dane_step() {
     auto& d = m_d;
     if (d.dnssec != dns::Security::Secure) {
-      d.explain.push_back(
+      d.explain.emplace_back(
           "step 3: the MX RRset is not DNSSEC-secure: DANE does not apply"
           " (RFC 7672 §2.2.1)");
       return;
@@ -501,18 +506,18 @@ class Evaluation {
       if (m_sts_unknown) {
         // SPEC §3 step 5: a bounce caused by a transient failure is a defer:
         // the policy that could not be obtained may well satisfy it.
-        d.explain.push_back("step 5: REQUIRETLS not satisfiable without the MTA-STS policy");
+        d.explain.emplace_back("step 5: REQUIRETLS not satisfiable without the MTA-STS policy");
         return defer(std::move(d), "REQUIRETLS requested but the MTA-STS policy of " + d.domain +
                                        " could not be obtained; try again later");
       }
-      d.explain.push_back("step 5: REQUIRETLS not satisfiable — bounce");
+      d.explain.emplace_back("step 5: REQUIRETLS not satisfiable — bounce");
       return bounce(std::move(d),
                     "REQUIRETLS requested but " + d.domain +
                         " offers no authenticated TLS path (RFC 8689 §4.2.1, 5.7.30)",
                     ttl());
     }
     d.requiretls.peer_must_advertise = true;  // RT-1, RT-3 (5)
-    d.explain.push_back("step 5: REQUIRETLS satisfiable; the peer must advertise REQUIRETLS");
+    d.explain.emplace_back("step 5: REQUIRETLS satisfiable; the peer must advertise REQUIRETLS");
     return std::nullopt;
   }
 
@@ -640,8 +645,8 @@ class Evaluation {
   }
 
   [[nodiscard]] Errc last_sts_failure() const {
-    for (auto it = m_d.failures.rbegin(); it != m_d.failures.rend(); ++it) {
-      if (sts_result_type(it->code)) return it->code;
+    for (const auto& failure : std::ranges::reverse_view(m_d.failures)) {
+      if (sts_result_type(failure.code)) return failure.code;
     }
     return Errc::FetchOther;
   }

@@ -69,17 +69,19 @@ std::string without_controls(std::string_view s) {
 }
 
 /// Eight bytes at a time (every cached reply passes here): a byte below 0x20 or equal to
-/// 0x7f. "x - n*ones & ~x & highs" is non-zero exactly when some byte of x is below n (n <=
-/// 0x80); a byte equal to 0x7f is a zero byte of x ^ (0x7f*ones).
+/// 0x7f. "x - n*k_ones & ~x & k_highs" is non-zero exactly when some byte of x is below n (n <=
+/// 0x80); a byte equal to 0x7f is a zero byte of x ^ (0x7f*k_ones).
 bool has_controls(std::string_view s) noexcept {
-  constexpr std::uint64_t ones = 0x0101010101010101;
-  constexpr std::uint64_t highs = 0x8080808080808080;
-  const auto below = [](std::uint64_t x, std::uint64_t n) { return (x - n * ones) & ~x & highs; };
+  constexpr std::uint64_t k_ones = 0x0101010101010101;
+  constexpr std::uint64_t k_highs = 0x8080808080808080;
+  const auto below = [](std::uint64_t x, std::uint64_t n) {
+    return (x - n * k_ones) & ~x & k_highs;
+  };
   std::size_t i = 0;
   for (; i + 8 <= s.size(); i += 8) {
     std::uint64_t x = 0;
     std::memcpy(&x, s.data() + i, 8);
-    if ((below(x, 0x20) | below(x ^ (0x7f * ones), 1)) != 0) return true;
+    if ((below(x, 0x20) | below(x ^ (0x7f * k_ones), 1)) != 0) return true;
   }
   for (; i < s.size(); ++i) {
     if (is_control(s[i])) return true;

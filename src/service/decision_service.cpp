@@ -146,7 +146,7 @@ struct DecisionService::Impl {
     arm_deadline(key, flight, self);
     ++running;
     in_flight.store(running, std::memory_order_relaxed);
-    event::spawn(guarded(request), [self, key](DecisionPtr d) { self->complete(key, d); });
+    event::spawn(guarded(request), [self, key](const DecisionPtr& d) { self->complete(key, d); });
   }
 
   /// The engine's decision; an exception (only std::bad_alloc, in practice) is a defer.

@@ -199,7 +199,7 @@ Result<DeliveryOutcome> ReportService::deliver(const cache::ReportRow& original)
   return deliver_claimed(std::move(*current));
 }
 
-Result<DeliveryOutcome> ReportService::deliver_claimed(cache::ReportRow claimed) {
+Result<DeliveryOutcome> ReportService::deliver_claimed(const cache::ReportRow& claimed) {
   // Read again after the claim: another sender may have attempted it since it was listed.
   auto current = stored_row(claimed);
   if (!current) return Unexpected{current.error()};

@@ -36,7 +36,7 @@ namespace {
 
 using nlohmann::json;
 
-Unexpected<Error> reject(std::string detail) {
+Unexpected<Error> reject(const std::string& detail) {
   return fail(Errc::InvalidArgument, Retry::Permanent, "libtlsrpt datagram: " + detail);
 }
 

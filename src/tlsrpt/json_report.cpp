@@ -36,7 +36,7 @@ using nlohmann::ordered_json;
 
 /// Bytes of a client-supplied key quoted in an error detail.
 
-Unexpected<Error> reject(std::string detail) {
+Unexpected<Error> reject(const std::string& detail) {
   return fail(Errc::InvalidArgument, Retry::Permanent, "report: " + detail);
 }
 

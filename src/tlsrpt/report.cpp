@@ -55,7 +55,7 @@ using nlohmann::ordered_json;
 // RFC 7493 §2.2: integers beyond 2^53-1 are not exact in IEEE 754 doubles.
 constexpr std::uint64_t k_max_ijson_integer = (std::uint64_t{1} << 53) - 1;
 constexpr std::string_view k_replacement = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
-constexpr std::size_t k_zlib_chunk = 64 * 1024;
+constexpr std::size_t k_zlib_chunk = std::size_t{64} * 1024;
 
 std::uint64_t ijson_count(std::uint64_t n) { return std::min(n, k_max_ijson_integer); }
 

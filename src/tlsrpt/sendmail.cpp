@@ -61,7 +61,7 @@ namespace tlspolicy::tlsrpt {
 namespace {
 
 constexpr std::size_t k_max_output = 4096;  // kept for the error detail
-constexpr std::size_t k_write_chunk = 64 * 1024;
+constexpr std::size_t k_write_chunk = std::size_t{64} * 1024;
 constexpr int k_ex_tempfail = 75;                // sysexits(3) EX_TEMPFAIL
 constexpr std::chrono::milliseconds k_tick{50};  // child check period without a pidfd
 

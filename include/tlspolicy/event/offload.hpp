@@ -44,7 +44,7 @@ class InlineOffload final : public Offload {
 class ThreadPool final : public Offload {
  public:
   /// `loop` receives the completions; it must outlive the pool's last job.
-  ThreadPool(Loop& loop, std::size_t threads, std::string name);
+  ThreadPool(Loop& loop, std::size_t threads, const std::string& name);
   ~ThreadPool() override;
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;

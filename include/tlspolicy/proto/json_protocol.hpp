@@ -37,7 +37,7 @@ namespace tlspolicy::proto {
 
 /// Longest request line accepted, in bytes, not counting the terminating LF
 /// (or CRLF). Longer lines are answered with "bad-json".
-inline constexpr std::size_t k_max_json_line = 64 * 1024;
+inline constexpr std::size_t k_max_json_line = std::size_t{64} * 1024;
 
 /// The only protocol version; a request's optional "v" must equal it.
 inline constexpr int k_json_protocol_version = 1;

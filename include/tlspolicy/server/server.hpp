@@ -159,7 +159,7 @@ struct ServerOptions {
   /// From a complete request to its reply; then the protocol's Timeout reply is sent instead.
   std::chrono::milliseconds request_timeout = std::chrono::seconds(30);
   /// A client that does not read its replies is closed once this many bytes wait unsent.
-  std::size_t max_output_bytes = 1024 * 1024;
+  std::size_t max_output_bytes = std::size_t{1024} * 1024;
 };
 
 /// Counters, updated by the loop thread, readable from any thread (relaxed atomics).

@@ -123,7 +123,7 @@ class ReportService {
   /// The stored row of `row`'s day and domain when it is the same report, else `row`.
   [[nodiscard]] Result<cache::ReportRow> stored_row(const cache::ReportRow& row) const;
   /// Delivers `row` (already claimed by this service) and stores the outcome. m_tick_mu held.
-  [[nodiscard]] Result<DeliveryOutcome> deliver_claimed(cache::ReportRow row);
+  [[nodiscard]] Result<DeliveryOutcome> deliver_claimed(const cache::ReportRow& row);
 
   cache::ReportStore& m_store;
   event::Loop& m_loop;  ///< where the resolver runs (TLSRPT record lookups)

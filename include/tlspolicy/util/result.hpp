@@ -69,6 +69,8 @@ class [[nodiscard]] Result {
  public:
   using value_type = T;
 
+  // NOLINTNEXTLINE(bugprone-forwarding-reference-overload): constrained to what T is built
+  // from, so it never hides Result's own copy and move constructors.
   template <class U = T>
   requires std::is_constructible_v<T, U&&> Result(U&& value)
       : m_v(std::in_place_index<0>, std::forward<U>(value)) {}                      // NOLINT
