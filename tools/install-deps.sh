@@ -25,6 +25,8 @@ packages=(
   libpq-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev libidn2-dev libtomlplusplus-dev
   libcli11-dev
+  # sd_notify: Type=notify readiness and watchdog (src/daemon/notify.cpp)
+  libsystemd-dev
   # run time data: the root trust anchor for resolver.mode = validate
   dns-root-data ca-certificates
   # integration test world: authoritative DNS, validating resolver, HTTPS
