@@ -46,7 +46,7 @@ packages=(
   # tlspolicy's build dependencies (tools/install-deps.sh has the Debian 12 list)
   build-essential cmake pkg-config libldns-dev libunbound-dev libcurl4-openssl-dev libssl-dev
   libsqlite3-dev zlib1g-dev libpq-dev nlohmann-json3-dev libgtest-dev libgmock-dev
-  libidn2-dev libtomlplusplus-dev libcli11-dev dns-root-data
+  libidn2-dev libtomlplusplus-dev libcli11-dev libsystemd-dev dns-root-data
 )
 stamp_text="suite=$suite packages=${packages[*]} exim=$exim_dir v1"
 
