@@ -18,10 +18,12 @@
 #include "tlspolicy/proto/cache_json.hpp"
 #include "tlspolicy/proto/decision_json.hpp"
 #include "tlspolicy/proto/json_response.hpp"
+#include "tlspolicy/proto/status_json.hpp"
 #include "tlspolicy/util/version.hpp"
 
 #include "admin_client.hpp"
 #include "report_commands.hpp"
+#include "status_text.hpp"
 
 namespace tlspolicy::cli {
 namespace {
@@ -186,8 +188,29 @@ int cmd_lookup(const GlobalOptions& g, const std::string& domain_text, bool json
 struct AdminOptions {
   std::string socket;  ///< empty: the setting server.admin
   bool json = false;
+  bool counters = false;  ///< stats: the raw counters only, without the summary
   std::string domain;
 };
+
+/// `stats` without --json or --counters: the daemon's "status" summary above the counters.
+/// A daemon that cannot give it (an older one, a store error) still gets its counters shown.
+void print_status_summary(const std::string& endpoint, std::ostream& out, std::ostream& err) {
+  const auto answer = ask_daemon(endpoint, proto::render_admin_request(proto::JsonOp::Status, ""),
+                                 k_admin_timeout, err);
+  if (answer.rc != k_exit_ok) {
+    err << "tlspolicy: no summary from the daemon; its counters follow\n";
+    return;
+  }
+  const auto* text = payload(answer, "summary", err);
+  if (text == nullptr) return;
+  const auto summary = proto::status_summary_from_json(*text);
+  if (!summary) {
+    err << "tlspolicy: unreadable summary: " << summary.error().detail << '\n';
+    return;
+  }
+  print_status(out, *summary);
+  out << "counters:\n";
+}
 
 void print_policy_line(std::ostream& out, const cache::CachedPolicy& p, util::TimePoint now) {
   out << p.domain << "  " << sts::to_string(p.policy.mode) << "  id " << p.id << "  max_age "
@@ -317,6 +340,7 @@ int cmd_admin(const GlobalOptions& g, proto::JsonOp op, const AdminOptions& o, s
         err << "tlspolicy: unreadable answer: " << rows.error().detail << '\n';
         return k_exit_software;
       }
+      if (!o.counters) print_status_summary(endpoint, out, err);
       for (const auto& [name, value] : *rows) out << name << ": " << value << '\n';
       return k_exit_ok;
     }
@@ -407,8 +431,11 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   for (auto* cmd : {cache_list, cache_show, cache_purge, cache_refresh, cache_export}) {
     admin_flags(cmd);
   }
-  auto* stats = app.add_subcommand("stats", "Show the running daemon's counters");
+  auto* stats = app.add_subcommand(
+      "stats",
+      "Show what the running daemon holds (cache, TLS-RPT failures, reports), then its counters");
   admin_flags(stats);
+  stats->add_flag("--counters", admin.counters, "Only the raw counters, without the summary");
 
   // report list|show|generate|send: TLS-RPT, on the store directly.
   auto* report = app.add_subcommand("report", "TLS-RPT results and daily reports (RFC 8460)");

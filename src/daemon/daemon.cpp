@@ -15,6 +15,7 @@
 //   handlers.hpp (what each listener does), maintenance.hpp, state.hpp, docs/man/tlspolicy.8.md
 #include "tlspolicy/daemon/daemon.hpp"
 
+#include <chrono>
 #include <csignal>
 #include <map>
 #include <memory>
@@ -31,6 +32,7 @@
 
 #include "handlers.hpp"
 #include "maintenance.hpp"
+#include "notify.hpp"
 #include "protocols.hpp"
 #include "state.hpp"
 
@@ -59,10 +61,19 @@ class Engine {
     m_thread.call([&] { m_maintenance.emplace(ctx, std::move(datagrams)); });
   }
 
+  /// Pings the service manager's watchdog every `every` from the engine loop: the loop that
+  /// runs the lookups, the timers and the retiring of generations. A loop that stops turning
+  /// stops the pings, and the manager restarts the daemon (WatchdogSec=). `notify` must
+  /// outlive this object.
+  void start_watchdog(const Notifier& notify, std::chrono::milliseconds every) {
+    m_thread.call([this, &notify, every] { arm_watchdog(notify, every); });
+  }
+
   void stop() {
     if (m_stopped) return;
     m_stopped = true;
     m_thread.call([this] {
+      ctx.loop.cancel(m_watchdog_timer);
       m_maintenance.reset();
       ctx.set_state(nullptr);
       shutdown(ctx);
@@ -80,6 +91,13 @@ class Engine {
   }
 
  private:
+  void arm_watchdog(const Notifier& notify, std::chrono::milliseconds every) {
+    m_watchdog_timer = ctx.loop.after(every, [this, &notify, every] {
+      notify.watchdog_ping();
+      arm_watchdog(notify, every);
+    });
+  }
+
   event::LoopThread m_thread{"tlspolicy-loop"};
   std::optional<event::ThreadPool> m_pool;
 
@@ -88,6 +106,7 @@ class Engine {
 
  private:
   std::optional<Maintenance> m_maintenance;  ///< engine loop thread only
+  event::TimerId m_watchdog_timer = 0;       ///< engine loop thread only
   bool m_stopped = false;
 };
 
@@ -153,6 +172,7 @@ int run(const std::optional<std::filesystem::path>& config_file,
   }
   const auto& settings = cfg->settings;
   const util::Logger log{parse_log_level(settings.log_level)};
+  const Notifier notify;  // NOTIFY_SOCKET: systemd's Type=notify (a no-op without)
 
   // Block the signals before any thread starts, so only sigwait() sees them.
   sigset_t signals;
@@ -209,6 +229,9 @@ int run(const std::optional<std::filesystem::path>& config_file,
   const bool tlsrpt = static_cast<bool>(listeners->tlsrpt);
   engine.start_maintenance(std::move(listeners->tlsrpt));
   server.start();
+  if (const auto interval = notify.watchdog()) {
+    engine.start_watchdog(notify, watchdog_period(*interval));
+  }
   const auto& s = settings.server;
   log.info("serving", {{"socketmap", s.socketmap},
                        {"json", s.json},
@@ -217,30 +240,40 @@ int run(const std::optional<std::filesystem::path>& config_file,
                        {"resolver", settings.resolver.mode},
                        {"store", settings.store.url.empty() ? "sqlite" : "postgresql"},
                        {"node", settings.fleet.node}});
+  // Every listener accepts (connections wait in their backlog until the server thread
+  // takes them) and the first generation answers: ready.
+  notify.ready("serving: resolver " + settings.resolver.mode + ", store " +
+               (settings.store.url.empty() ? "sqlite" : "postgresql") + ", node " +
+               settings.fleet.node + (tlsrpt ? ", TLS-RPT on" : ""));
 
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
+      notify.reloading("reloading the configuration");
+      const auto failed = [&](const std::string& detail) {
+        log.error("reload failed, keeping the running configuration", {{"error", detail}});
+        notify.ready("reload failed, running the previous configuration: " + detail);
+      };
       // Build the new configuration completely; only then swap it in. The old generation
       // answers what it started, then retires on the engine loop.
       auto again = config::load_config(config_file, overrides);
       if (!again) {
-        log.error("reload failed, keeping the running configuration",
-                  {{"error", again.error().detail}});
+        failed(again.error().detail);
         continue;
       }
       auto next = build_state(again->settings, engine.ctx);
       if (!next) {
-        log.error("reload failed, keeping the running configuration",
-                  {{"error", next.error().detail}});
+        failed(next.error().detail);
         continue;
       }
       engine.ctx.set_state(std::move(*next));
       log.info("configuration reloaded (listeners keep their sockets)");
+      notify.ready("serving: configuration reloaded");
       continue;
     }
     log.info("stopping", {{"signal", std::to_string(sig)}});
+    notify.stopping("stopping: draining connections");
     server.stop(std::chrono::seconds(5));
     engine.stop();
     return 0;

@@ -14,6 +14,9 @@
 #include "tlspolicy/proto/decision_json.hpp"
 #include "tlspolicy/proto/json_protocol.hpp"
 #include "tlspolicy/proto/socketmap.hpp"
+#include "tlspolicy/proto/status_json.hpp"
+
+#include "status.hpp"
 
 namespace tlspolicy::daemon {
 namespace {
@@ -272,6 +275,17 @@ void Handlers::json(std::string_view line, const server::Responder& respond, boo
     }
     case proto::JsonOp::Stats:
       respond(proto::render_ok("stats", stats_json(*state, m_server.stats(), m_ctx.counters), idp));
+      return;
+    case proto::JsonOp::Status:  // reads the stores: the pool
+      on_pool(m_ctx, id, respond, [state, id](const server::Responder& r) {
+        auto summary = gather_status(*state, store_status(*state->runtime));
+        if (!summary) {
+          r(proto::render_error(proto::k_code_internal, "store: " + summary.error().detail,
+                                id_ptr(id)));
+          return;
+        }
+        r(proto::render_ok("summary", proto::status_summary_json(*summary), id_ptr(id)));
+      });
       return;
     case proto::JsonOp::Report:
       if (!state->runtime->settings.tlsrpt.enabled) {

@@ -6,7 +6,8 @@
 //   json       decide as above; stats on the server thread (memory only); report (TLS-RPT
 //              results) on the store pool.
 //   admin      json, plus the cache.* ops: list/show/export/purge on the store pool,
-//              refresh as a coroutine on the engine loop (its store calls on the pool).
+//              refresh as a coroutine on the engine loop (its store calls on the pool);
+//              status (status.hpp: what is cached, TLS-RPT failures, reports) on the pool.
 // Neither the server thread nor the engine loop ever waits for SQLite or the network.
 #pragma once
 

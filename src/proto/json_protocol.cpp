@@ -43,7 +43,7 @@ struct OpName {
   std::string_view name;
 };
 
-constexpr std::array<OpName, 8> k_ops{{
+constexpr std::array<OpName, 9> k_ops{{
     {JsonOp::Decide, "decide"},
     {JsonOp::Report, "report"},
     {JsonOp::CacheList, "cache.list"},
@@ -52,6 +52,7 @@ constexpr std::array<OpName, 8> k_ops{{
     {JsonOp::CacheRefresh, "cache.refresh"},
     {JsonOp::CacheExport, "cache.export"},
     {JsonOp::Stats, "stats"},
+    {JsonOp::Status, "status"},
 }};
 
 Unexpected<Error> reject(std::string_view code, std::string_view message) {
@@ -238,6 +239,7 @@ bool is_admin_op(JsonOp op) noexcept {
     case JsonOp::CacheRefresh:
     case JsonOp::CacheExport:
     case JsonOp::Stats:
+    case JsonOp::Status:
       return true;
   }
   return true;  // unreachable; an unknown value is treated as privileged
@@ -306,6 +308,9 @@ Result<JsonRequest> parse_json_request(std::string_view line) {
       break;
     case JsonOp::Stats:
       parsed = check_fields(obj, "stats", {"op", "v", "id"});
+      break;
+    case JsonOp::Status:
+      parsed = check_fields(obj, "status", {"op", "v", "id"});
       break;
   }
   if (!parsed) return Unexpected{parsed.error()};

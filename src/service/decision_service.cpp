@@ -4,6 +4,7 @@
 // engine's coroutines (see decision_service.hpp).
 #include "tlspolicy/service/decision_service.hpp"
 
+#include <array>
 #include <atomic>
 #include <mutex>
 #include <optional>
@@ -273,6 +274,27 @@ ServiceStats DecisionService::stats() const {
   const std::shared_lock lock{m_impl->cache_mu};
   s.cached = m_impl->cache.size();
   return s;
+}
+
+std::vector<std::pair<policy::Action, std::size_t>> DecisionService::cached_by_action() const {
+  constexpr std::array k_actions{policy::Action::RequireTls, policy::Action::Opportunistic,
+                                 policy::Action::Defer, policy::Action::Bounce};
+  std::array<std::size_t, k_actions.size()> counts{};
+  const auto now = m_impl->clock.now();
+  {
+    const std::shared_lock lock{m_impl->cache_mu};
+    for (const auto& [key, entry] : m_impl->cache) {
+      if (entry.expires <= now) continue;
+      for (std::size_t i = 0; i < k_actions.size(); ++i) {
+        if (entry.decision->action == k_actions[i]) ++counts[i];
+      }
+    }
+  }
+  std::vector<std::pair<policy::Action, std::size_t>> out;
+  for (std::size_t i = 0; i < k_actions.size(); ++i) {
+    if (counts[i] > 0) out.emplace_back(k_actions[i], counts[i]);
+  }
+  return out;
 }
 
 void DecisionService::stop() { m_impl->stop(); }

@@ -2,11 +2,13 @@
 //
 // Fuzz target for the client side of the JSON lines protocol (what `tlspolicy
 // lookup --socket`, `cache …` and `stats` read back from the daemon's socket):
-// parse_json_response(), decision_from_json() and flatten_json_object(). None
+// parse_json_response(), decision_from_json(), status_summary_from_json() and
+// flatten_json_object(). None
 // may crash or throw (an escaping exception aborts). Invariants: a parsed
 // response never lists "status", "error" or "id" among its members; a decision
 // that parses renders (decision_to_json) to JSON that parses again, and a
-// second render of that is the same text (render ∘ parse is idempotent).
+// second render of that is the same text (render ∘ parse is idempotent); the same for a
+// status summary.
 // The daemon is the only peer, so this input is less hostile than a request,
 // but the socket may be anyone's (`--socket PATH`).
 #include <cstddef>
@@ -17,6 +19,7 @@
 
 #include "tlspolicy/proto/decision_json.hpp"
 #include "tlspolicy/proto/json_response.hpp"
+#include "tlspolicy/proto/status_json.hpp"
 
 // Declared here for -Wmissing-declarations; libFuzzer or standalone_main.cpp calls it.
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
@@ -41,6 +44,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!again) std::abort();
     if (decision_to_json(*again, true) != once) std::abort();
   } else if (decision.error().detail.empty()) {
+    std::abort();
+  }
+
+  const auto summary = status_summary_from_json(line);
+  if (summary) {
+    const std::string once = status_summary_json(*summary);
+    const auto again = status_summary_from_json(once);
+    if (!again) std::abort();
+    if (status_summary_json(*again) != once) std::abort();
+  } else if (summary.error().detail.empty()) {
     std::abort();
   }
 

@@ -8,6 +8,7 @@
 //     {"op":"report","domain":"example.com","result":"failure",…}   (tlsrpt/json_report.hpp)
 //     {"op":"cache.list|cache.show|cache.purge|cache.refresh|cache.export","domain":"…"}
 //     {"op":"stats"}
+//     {"op":"status"}
 //   Every request may carry "v":1 and an "id" (any JSON scalar) that the response echoes.
 //   Responses: {"status":"ok",…[,"id":…]} or
 //              {"status":"error","error":{"code":…,"message":…}[,"id":…]}.
@@ -63,12 +64,13 @@ enum class JsonOp {
   CacheRefresh,
   CacheExport,
   Stats,
+  Status,
 };
 
-/// The wire name: "decide", "report", "cache.list", …, "stats".
+/// The wire name: "decide", "report", "cache.list", …, "stats", "status".
 [[nodiscard]] std::string_view to_string(JsonOp op) noexcept;
 
-/// True for the cache.* ops and stats: only the admin listener serves them (SPEC §4).
+/// True for the cache.* ops, stats and status: only the admin listener serves them (SPEC §4).
 [[nodiscard]] bool is_admin_op(JsonOp op) noexcept;
 
 /// One parsed request line. Which members are set depends on `op`.

@@ -29,6 +29,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tlspolicy/event/loop.hpp"
 #include "tlspolicy/event/task.hpp"
@@ -94,6 +96,11 @@ class DecisionService {
   void forget(const std::string& domain);
 
   [[nodiscard]] ServiceStats stats() const;
+
+  /// The fresh decisions in memory counted by action, in policy::Action order (actions with
+  /// none left out). Walks the memory under its shared lock: for the admin "status" op, not
+  /// for every request. Any thread.
+  [[nodiscard]] std::vector<std::pair<policy::Action, std::size_t>> cached_by_action() const;
 
   /// Loop thread: decide() as a coroutine step.
   [[nodiscard]] event::Task<DecisionPtr> decide_here(policy::DecideRequest request);

@@ -767,6 +767,75 @@ def admin_stats(problems, d):
     return None
 
 
+# The failures status_summary feeds, per report domain: result type -> sessions. Domains of
+# their own, so nothing else the suite does counts for them.
+STATUS_FEED = {"status-a.example": {"certificate-expired": 3, "starttls-not-supported": 1},
+               "status-b.example": {"validation-failure": 2}}
+
+
+def status_summary(problems, d):
+    """The admin op status and the summary of `tlspolicy stats`, against what the test fed
+    (JSON report ops) and what cache.list says is stored."""
+    for domain, types in STATUS_FEED.items():
+        for rtype, n in types.items():
+            for _ in range(n):
+                r = Conn(d.json, timeout=5)
+                try:
+                    got = r.request({"op": "report", "domain": domain, "result": "failure",
+                                     "failure-details": [{"result-type": rtype}]})
+                finally:
+                    r.close()
+                if got.get("status") != "ok":
+                    problems.append(f"report op for {domain}: {got!r}")
+        ok = Conn(d.json, timeout=5)
+        try:
+            ok.request({"op": "report", "domain": domain, "result": "success"})
+        finally:
+            ok.close()
+    c = Conn(d.admin, timeout=10)
+    try:
+        listed = c.request({"op": "cache.list"}).get("entries", [])
+        r = c.request({"op": "status", "id": 7})
+    finally:
+        c.close()
+    summary = r.get("summary", {})
+    if r.get("status") != "ok" or r.get("id") != 7:
+        problems.append(f"status op: {r!r}")
+        return None
+    failures = {f["domain"]: f for f in summary.get("tlsrpt", {}).get("failures", [])}
+    for domain, types in STATUS_FEED.items():
+        f = failures.get(domain)
+        want_types = sorted(({"type": t, "count": n} for t, n in types.items()),
+                            key=lambda x: (-x["count"], x["type"]))
+        if not f or f.get("failures") != sum(types.values()) or f.get("successes") != 1 \
+                or f.get("result_types") != want_types:
+            problems.append(f"status failures for {domain}: {f!r}, want {sum(types.values())} "
+                            f"failed, 1 ok, {want_types}")
+    policies = summary.get("policies", {})
+    modes = {}
+    for e in listed:
+        modes[e["mode"]] = modes.get(e["mode"], 0) + 1
+    if policies.get("stored") != len(listed) or \
+            {m["mode"]: m["count"] for m in policies.get("by_mode", [])} != modes:
+        problems.append(f"status policies {policies!r}, cache.list has {len(listed)}: {modes}")
+    # The text for people: one line per fed domain with the counts the test sent.
+    p = subprocess.run([BIN, "--config", d.config, "stats", "--socket", d.admin],
+                       capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    if p.returncode != 0:
+        problems.append(f"tlspolicy stats: exit {p.returncode}: {p.stderr.strip()}")
+        return None
+    for domain, types in STATUS_FEED.items():
+        parts = ", ".join(f"{n} {t}" for t, n in sorted(types.items(), key=lambda x: (-x[1], x[0])))
+        want = rf"^  {re.escape(domain)} +{sum(types.values())} failed, 1 ok  \({re.escape(parts)}\)$"
+        if not re.search(want, p.stdout, re.M):
+            problems.append(f"tlspolicy stats lacks /{want}/:\n{p.stdout}")
+    for head in ("node:", "store:", "decisions:", "policies:", "failures:", "reports:",
+                 "next made:", "next send:", "counters:"):
+        if not re.search(rf"^{re.escape(head)}", p.stdout, re.M):
+            problems.append(f"tlspolicy stats lacks a {head!r} line:\n{p.stdout}")
+    return f"{len(failures)} failing domains, {len(listed)} stored policies"
+
+
 CONC_DOMAINS = ["enforce.mta.test", "tlsa311.dane.test", "testing.mta.test", "wildcard.mta.test",
                 "nullmx.dane.test", "twomx.dane.test"]
 
@@ -965,6 +1034,7 @@ def main():
             check("vanishing-clients", vanishing_clients, d)
             check("admin-ops-on-json-socket", admin_only, d)
             check("admin-stats", admin_stats, d)
+            check("status-summary", status_summary, d)
             check("concurrency-200x20", concurrency, d)
         check("sighup-reload", sighup, base)
         for d in daemons:

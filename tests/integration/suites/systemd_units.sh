@@ -5,7 +5,9 @@
 # and the daemon serves the sockets systemd hands over (socket activation with
 # FileDescriptorName=socketmap|json|admin, here through systemd-socket-activate)
 # instead of creating its own, answers real Postfix on them, and exits 0 on
-# SIGTERM.
+# SIGTERM; and Type=notify: READY=1, RELOADING=1/READY=1 around SIGHUP (a broken
+# configuration file too), WATCHDOG=1 pings and STOPPING=1, read from the notification
+# socket the test binds itself (lib_notify.py).
 # Environment: TLSPOLICY_BIN (from tests/integration/run).
 # Output: "ok NAME" / "FAIL NAME: …", then "suite-result: passed=N failed=M skipped=K".
 set -euo pipefail
@@ -87,5 +89,19 @@ else
   pid=""
   [ "$rc" = 0 ] && ok "sigterm-exit" || bad "sigterm-exit" "exit status $rc: $(tail -5 "$tmp/daemon.log")"
 fi
+
+# 3. Type=notify (tlspolicy.service): what the daemon tells the service manager.
+grep -q '^Type=notify$' "$tmp/units/tlspolicy.service" && grep -q '^WatchdogSec=' "$tmp/units/tlspolicy.service" &&
+  ok "unit-type-notify" || bad "unit-type-notify" "tlspolicy.service lacks Type=notify or WatchdogSec="
+mkdir -p "$tmp/notify"
+notify_out="$(python3 "$INTEGRATION_DIR/suites/lib_notify.py" "$TLSPOLICY_BIN" "$tmp/notify" 2>&1 || true)"
+echo "$notify_out" | grep -v '^ok \|^FAIL ' || true
+while IFS= read -r line; do
+  case "$line" in
+    "ok "*) ok "notify-${line#ok }" ;;
+    "FAIL "*) rest="${line#FAIL }"; bad "notify-${rest%%:*}" "${rest#*: }" ;;
+  esac
+done <<<"$notify_out"
+grep -q '^ok stopping-exit-0$' <<<"$notify_out" || bad "notify-complete" "lib_notify.py did not finish"
 
 echo "suite-result: passed=$passed failed=$failed skipped=0"

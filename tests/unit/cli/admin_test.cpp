@@ -25,10 +25,12 @@ namespace {
 
 using testing::run_cli;
 
-// Accepts one connection, records the request line, answers `reply` + "\n".
+// Accepts one connection per reply, in turn; records each request line, answers its reply
+// + "\n".
 class FakeDaemon {
  public:
-  explicit FakeDaemon(std::string reply) : m_reply(std::move(reply)) {
+  explicit FakeDaemon(std::string reply) : FakeDaemon(std::vector<std::string>{std::move(reply)}) {}
+  explicit FakeDaemon(std::vector<std::string> replies) : m_replies(std::move(replies)) {
     m_path = (std::filesystem::temp_directory_path() /
               ("tlspolicy-admin-test-" + std::to_string(::getpid()) + ".sock"))
                  .string();
@@ -52,33 +54,40 @@ class FakeDaemon {
   FakeDaemon& operator=(const FakeDaemon&) = delete;
 
   [[nodiscard]] const char* path() const { return m_path.c_str(); }
-  /// The request line received (valid after the CLI has returned).
-  [[nodiscard]] std::string request() {
+  /// The first request line received (valid after the CLI has returned).
+  [[nodiscard]] std::string request() { return requests().front(); }
+  /// Every request line received, in order (valid after the CLI has returned).
+  [[nodiscard]] std::vector<std::string> requests() {
     m_thread.join();
     m_thread = std::thread([] {});
-    return m_request;
+    if (m_requests.empty()) m_requests.emplace_back();
+    return m_requests;
   }
 
  private:
   void serve() {
-    const int c = ::accept(m_fd, nullptr, nullptr);
-    if (c < 0) return;
-    char buf[4096];
-    for (;;) {
-      const auto n = ::read(c, buf, sizeof(buf));
-      if (n <= 0) break;
-      m_request.append(buf, static_cast<std::size_t>(n));
-      if (m_request.find('\n') != std::string::npos) break;
+    for (const auto& reply : m_replies) {
+      const int c = ::accept(m_fd, nullptr, nullptr);
+      if (c < 0) return;
+      std::string request;
+      char buf[4096];
+      for (;;) {
+        const auto n = ::read(c, buf, sizeof(buf));
+        if (n <= 0) break;
+        request.append(buf, static_cast<std::size_t>(n));
+        if (request.find('\n') != std::string::npos) break;
+      }
+      if (!request.empty() && request.back() == '\n') request.pop_back();
+      m_requests.push_back(std::move(request));
+      const std::string out = reply + "\n";
+      (void)::write(c, out.data(), out.size());
+      ::close(c);
     }
-    if (!m_request.empty() && m_request.back() == '\n') m_request.pop_back();
-    const std::string out = m_reply + "\n";
-    (void)::write(c, out.data(), out.size());
-    ::close(c);
   }
 
-  std::string m_reply;
+  std::vector<std::string> m_replies;
   std::string m_path;
-  std::string m_request;
+  std::vector<std::string> m_requests;
   int m_fd = -1;
   std::thread m_thread;
 };
@@ -197,12 +206,61 @@ TEST(AdminCli, ExportPrintsTheArray) {
   EXPECT_EQ(r.out, std::string{"["} + k_entry + "]\n");
 }
 
-TEST(AdminCli, StatsFlattened) {
-  FakeDaemon d{R"({"status":"ok","stats":{"decisions":{"hits":4,"misses":2},"requests":9}})"};
-  const auto r = run_cli({"stats", "--socket", d.path()});
+constexpr const char* k_stats =
+    R"({"status":"ok","stats":{"decisions":{"hits":4,"misses":2},"requests":9}})";
+
+TEST(AdminCli, StatsCountersFlattened) {
+  FakeDaemon d{k_stats};
+  const auto r = run_cli({"stats", "--counters", "--socket", d.path()});
   EXPECT_EQ(d.request(), R"({"op":"stats"})");
   ASSERT_EQ(r.rc, k_exit_ok) << r.err;
   EXPECT_EQ(r.out, "decisions.hits: 4\ndecisions.misses: 2\nrequests: 9\n");
+}
+
+TEST(AdminCli, StatsJsonIsThePayloadOnly) {
+  FakeDaemon d{k_stats};
+  const auto r = run_cli({"stats", "--json", "--socket", d.path()});
+  EXPECT_EQ(d.requests(), std::vector<std::string>{R"({"op":"stats"})"});
+  ASSERT_EQ(r.rc, k_exit_ok) << r.err;
+  EXPECT_EQ(r.out, R"({"decisions":{"hits":4,"misses":2},"requests":9})"
+                   "\n");
+}
+
+TEST(AdminCli, StatsSummaryAboveTheCounters) {
+  FakeDaemon d{std::vector<std::string>{
+      k_stats,
+      R"({"status":"ok","summary":{"now":"2026-12-06T15:00:00Z","node":"mx1",)"
+      R"("store":{"backend":"sqlite","healthy":true},"decisions":{"cached":2,)"
+      R"("by_action":[{"action":"require-tls","count":2}]},"policies":{"stored":0},)"
+      R"("tlsrpt":{"enabled":true,"send":true,"since":"2026-12-05T00:00:00Z",)"
+      R"("failure_domains":1,"failures":[{"domain":"a.example","failures":3,"successes":0,)"
+      R"("result_types":[{"type":"certificate-expired","count":3}]}],)"
+      R"("reports":{"pending":0,"next_attempt_at":null,"next_made_at":"2026-12-07T00:00:00Z"}}}})"}};
+  const auto r = run_cli({"stats", "--socket", d.path()});
+  EXPECT_EQ(d.requests(), (std::vector<std::string>{R"({"op":"stats"})", R"({"op":"status"})"}));
+  ASSERT_EQ(r.rc, k_exit_ok) << r.err;
+  EXPECT_EQ(r.out,
+            "node:       mx1, at 2026-12-06T15:00:00Z\n"
+            "store:      sqlite, healthy\n"
+            "decisions:  2 in memory (2 require-tls)\n"
+            "policies:   0 stored MTA-STS policies, 0 expiring within a day\n"
+            "failures:   1 domain with TLS-RPT failures since 2026-12-05T00:00:00Z (1d15h ago)\n"
+            "  a.example  3 failed, 0 ok  (3 certificate-expired)\n"
+            "reports:    0 pending, 0 failed, 0 sent, 0 skipped\n"
+            "next made:  2026-12-07T00:00:00Z (in 9h), the reports of 2026-12-06\n"
+            "next send:  nothing pending\n"
+            "counters:\n"
+            "decisions.hits: 4\ndecisions.misses: 2\nrequests: 9\n");
+}
+
+TEST(AdminCli, StatsWithoutSummaryStillShowsTheCounters) {
+  FakeDaemon d{std::vector<std::string>{
+      k_stats,
+      R"({"status":"error","error":{"code":"unknown-op","message":"unknown op \"status\""}})"}};
+  const auto r = run_cli({"stats", "--socket", d.path()});
+  ASSERT_EQ(r.rc, k_exit_ok) << r.err;
+  EXPECT_EQ(r.out, "decisions.hits: 4\ndecisions.misses: 2\nrequests: 9\n");
+  EXPECT_NE(r.err.find("no summary from the daemon"), std::string::npos) << r.err;
 }
 
 TEST(AdminCli, AdminOnlyMeansWrongSocket) {

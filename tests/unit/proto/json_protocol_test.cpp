@@ -59,6 +59,7 @@ TEST(JsonRequest, ParsesEveryOp) {
       {R"({"op":"cache.refresh","domain":"example.com"})", JsonOp::CacheRefresh, true},
       {R"({"op":"cache.export"})", JsonOp::CacheExport, true},
       {R"({"op":"stats"})", JsonOp::Stats, true},
+      {R"({"op":"status"})", JsonOp::Status, true},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.line);
@@ -76,7 +77,7 @@ TEST(JsonRequest, ParsesEveryOp) {
 TEST(JsonRequest, NonAdminOpsAreDecideAndReportOnly) {
   for (const auto op : {JsonOp::Decide, JsonOp::Report}) EXPECT_FALSE(is_admin_op(op));
   for (const auto op : {JsonOp::CacheList, JsonOp::CacheShow, JsonOp::CachePurge,
-                        JsonOp::CacheRefresh, JsonOp::CacheExport, JsonOp::Stats}) {
+                        JsonOp::CacheRefresh, JsonOp::CacheExport, JsonOp::Stats, JsonOp::Status}) {
     EXPECT_TRUE(is_admin_op(op)) << to_string(op);
   }
 }

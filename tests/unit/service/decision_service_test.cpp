@@ -169,6 +169,17 @@ TEST_F(Service, DecisionExpiresWithItsTtl) {
   EXPECT_EQ(dns.mx_calls.load(), 2);
 }
 
+TEST_F(Service, CachedByActionCountsFreshDecisionsOnly) {
+  auto svc = make();
+  EXPECT_TRUE(svc.cached_by_action().empty());
+  ASSERT_TRUE(ask(svc, "a.example.test"));
+  ASSERT_TRUE(ask(svc, "b.example.test"));
+  using Counts = std::vector<std::pair<policy::Action, std::size_t>>;
+  EXPECT_EQ(svc.cached_by_action(), (Counts{{policy::Action::Opportunistic, 2}}));
+  clock.advance(600s);  // their TTL: expired, though still in memory
+  EXPECT_TRUE(svc.cached_by_action().empty());
+}
+
 TEST_F(Service, ForgetDropsCachedDecisions) {
   auto svc = make();
   ASSERT_TRUE(ask(svc, "example.test"));
