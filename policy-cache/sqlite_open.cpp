@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <ranges>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -32,10 +31,10 @@ Result<void> ensure_parent_directory(const std::filesystem::path& path) {
     missing.push_back(dir);
     if (dir == dir.parent_path()) break;  // a root that does not exist: mkdir reports it
   }
-  for (auto& it : std::ranges::reverse_view(missing)) {
-    if (::mkdir(it.c_str(), 0700) != 0 && errno != EEXIST) {
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (::mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) {
       return fail(Errc::CacheIo, Retry::Transient,
-                  "cannot create directory " + it.string() + ": " + std::strerror(errno));
+                  "cannot create directory " + it->string() + ": " + std::strerror(errno));
     }
   }
   return {};

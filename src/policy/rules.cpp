@@ -16,7 +16,6 @@
 #include "tlspolicy/policy/rules.hpp"
 
 #include <algorithm>
-#include <ranges>
 #include <string>
 #include <utility>
 
@@ -645,8 +644,8 @@ class Evaluation {
   }
 
   [[nodiscard]] Errc last_sts_failure() const {
-    for (const auto& failure : std::ranges::reverse_view(m_d.failures)) {
-      if (sts_result_type(failure.code)) return failure.code;
+    for (auto it = m_d.failures.rbegin(); it != m_d.failures.rend(); ++it) {
+      if (sts_result_type(it->code)) return it->code;
     }
     return Errc::FetchOther;
   }

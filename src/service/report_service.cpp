@@ -196,7 +196,7 @@ Result<DeliveryOutcome> ReportService::deliver(const cache::ReportRow& original)
                 "report " + now_stored.report_id + " is " +
                     std::string(cache::to_string(now_stored.state)) + ", not pending; not sent");
   }
-  return deliver_claimed(std::move(*current));
+  return deliver_claimed(*current);
 }
 
 Result<DeliveryOutcome> ReportService::deliver_claimed(const cache::ReportRow& claimed) {

@@ -69,9 +69,10 @@ class [[nodiscard]] Result {
  public:
   using value_type = T;
 
-  // NOLINTNEXTLINE(bugprone-forwarding-reference-overload): constrained to what T is built
-  // from, so it never hides Result's own copy and move constructors.
+  // Constrained to what T is built from, so it never hides Result's own copy and move
+  // constructors (bugprone-forwarding-reference-overload does not read the constraint).
   template <class U = T>
+  // NOLINTNEXTLINE(bugprone-forwarding-reference-overload)
   requires std::is_constructible_v<T, U&&> Result(U&& value)
       : m_v(std::in_place_index<0>, std::forward<U>(value)) {}                      // NOLINT
   Result(Unexpected<Error> e) : m_v(std::in_place_index<1>, std::move(e.value)) {}  // NOLINT
