@@ -10,7 +10,8 @@
 #      ThreadSanitizer;
 #   3. Debian 13 (trixie) and testing (forky) chroots (tools/debian-chroot.sh, cached), and
 #      the tree built and unit-tested with trixie's GCC 14 (tools/chroot-build.sh);
-#   3b. the Debian package (tools/build-deb.sh), lintian, and tests/package/run: installed on
+#   3b. clang-tidy over every source (tidy preset, .clang-tidy; a finding fails the build);
+#   3c. the Debian package (tools/build-deb.sh), lintian, and tests/package/run: installed on
 #      fresh Debian 12 and 13 systems booted with systemd-nspawn, upgraded, removed, purged;
 #   4. ci preset (RelWithDebInfo, warnings as errors): unit, fuzz replays and
 #      the integration suites against real NSD, Unbound and nginx, and real Postfix and Exim
@@ -130,6 +131,10 @@ grep -Eq 'suite-result: passed=[1-9][0-9]* failed=0 skipped=0' build/deb/package
   echo "test-all: FAIL: the package test ran no check" >&2
   exit 1
 }
+# clang-tidy (.clang-tidy) over every source of tlspolicy; any finding is an error.
+echo "== tidy: clang-tidy over src/ and policy-cache/ (tidy preset)"
+cmake --preset tidy >/dev/null
+cmake --build --preset tidy -j "$jobs"
 echo "== ci: unit, fuzz replays and integration suites"
 cmake --preset ci >/dev/null
 cmake --build --preset ci -j "$jobs"

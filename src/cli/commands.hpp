@@ -29,16 +29,9 @@
 
 #include <iosfwd>
 
-namespace tlspolicy::cli {
+#include "tlspolicy/util/exit_status.hpp"
 
-inline constexpr int k_exit_ok = 0;
-inline constexpr int k_exit_usage = 64;
-inline constexpr int k_exit_dataerr = 65;
-inline constexpr int k_exit_noinput = 66;
-inline constexpr int k_exit_unavailable = 69;
-inline constexpr int k_exit_software = 70;
-inline constexpr int k_exit_tempfail = 75;
-inline constexpr int k_exit_config = 78;
+namespace tlspolicy::cli {
 
 /// Runs the command line; writes results to `out` and diagnostics to `err`.
 /// Returns the process exit status. Never throws.

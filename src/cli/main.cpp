@@ -15,6 +15,6 @@ int main(int argc, char** argv) {
     return tlspolicy::cli::run(argc, argv, std::cout, std::cerr);
   } catch (const std::exception& e) {
     std::cerr << "tlspolicy: fatal: " << e.what() << '\n';
-    return tlspolicy::cli::k_exit_software;
+    return tlspolicy::k_exit_software;
   }
 }

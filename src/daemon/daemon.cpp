@@ -29,6 +29,7 @@
 #include "tlspolicy/server/fd_limit.hpp"
 #include "tlspolicy/server/listen.hpp"
 #include "tlspolicy/server/server.hpp"
+#include "tlspolicy/util/exit_status.hpp"
 
 #include "handlers.hpp"
 #include "maintenance.hpp"
@@ -168,7 +169,7 @@ int run(const std::optional<std::filesystem::path>& config_file,
   auto cfg = config::load_config(config_file, overrides);
   if (!cfg) {
     err << "tlspolicy: configuration: " << cfg.error().detail << '\n';
-    return 78;
+    return k_exit_config;
   }
   const auto& settings = cfg->settings;
   const util::Logger log{parse_log_level(settings.log_level)};
@@ -184,13 +185,13 @@ int run(const std::optional<std::filesystem::path>& config_file,
   auto listeners = open_listeners(settings);
   if (!listeners) {
     err << "tlspolicy: cannot listen: " << listeners.error().detail << '\n';
-    return 78;
+    return k_exit_config;
   }
   Engine engine{log};
   auto first = build_state(settings, engine.ctx);
   if (!first) {
     err << "tlspolicy: cannot start: " << first.error().detail << '\n';
-    return 78;
+    return k_exit_config;
   }
   engine.ctx.set_state(std::move(*first));
 

@@ -44,6 +44,7 @@
 #include <utility>
 #include <vector>
 
+#include "tlspolicy/util/exit_status.hpp"
 #include "tlspolicy/util/fd.hpp"
 
 #include <fcntl.h>
@@ -62,7 +63,6 @@ namespace {
 
 constexpr std::size_t k_max_output = 4096;  // kept for the error detail
 constexpr std::size_t k_write_chunk = std::size_t{64} * 1024;
-constexpr int k_ex_tempfail = 75;                // sysexits(3) EX_TEMPFAIL
 constexpr std::chrono::milliseconds k_tick{50};  // child check period without a pidfd
 
 Unexpected<Error> internal(std::string detail) {
@@ -361,7 +361,7 @@ Result<void> send_via_sendmail(const SendmailOptions& o, std::string_view envelo
     return internal("sendmail killed by signal " + std::to_string(WTERMSIG(status)) + ": " + said);
   }
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  if (code == k_ex_tempfail) return internal("sendmail exited 75 (EX_TEMPFAIL): " + said);
+  if (code == k_exit_tempfail) return internal("sendmail exited 75 (EX_TEMPFAIL): " + said);
   if (code != 0) return internal("sendmail exited " + std::to_string(code) + ": " + said);
   if (input_refused || written != message.size()) {
     return internal("sendmail exited 0 but read only " + std::to_string(written) + " of " +
