@@ -29,27 +29,17 @@
 #include "tlspolicy/util/json_nesting.hpp"
 #include "tlspolicy/util/quote.hpp"
 
+#include "json_fields.hpp"
+
 namespace tlspolicy::tlsrpt {
 namespace {
 
 using nlohmann::ordered_json;
 
-/// Bytes of a client-supplied key quoted in an error detail.
-
-Unexpected<Error> reject(const std::string& detail) {
-  return fail(Errc::InvalidArgument, Retry::Permanent, "report: " + detail);
-}
-
-std::string key_path(const std::string& where, std::string_view key) {
-  std::string out = where;
-  if (!out.empty()) out += '.';
-  out += key;
-  return out;
-}
-
-std::string index_path(const std::string& where, std::size_t i) {
-  return where + "[" + std::to_string(i) + "]";
-}
+const detail::FieldReader<ordered_json> in{"report: "};
+using detail::index_path;
+using detail::key_path;
+using detail::normalise_mx_hostname;
 
 /// Rejects the first key of `obj` that is not in `allowed`, naming it.
 template <std::size_t N>
@@ -57,76 +47,10 @@ Result<void> check_keys(const ordered_json& obj, const std::array<std::string_vi
                         const std::string& where) {
   for (const auto& [key, value] : obj.items()) {
     if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
-    return reject("unknown key " + util::quoted(key) +
-                  (where.empty() ? std::string{} : " in \"" + where + "\""));
+    return in.reject("unknown key " + util::quoted(key) +
+                     (where.empty() ? std::string{} : " in \"" + where + "\""));
   }
   return {};
-}
-
-/// A string value within the limits: at most k_max_text_bytes, no C0 control.
-Result<void> check_text(const std::string& s, const std::string& where) {
-  if (s.size() > k_max_text_bytes) {
-    return reject("\"" + where + "\" is longer than " + std::to_string(k_max_text_bytes) +
-                  " bytes");
-  }
-  const bool has_control =
-      std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; });
-  if (has_control) return reject("\"" + where + "\" contains a control character");
-  return {};
-}
-
-Result<std::optional<std::string>> optional_string(const ordered_json& obj, std::string_view key,
-                                                   const std::string& where) {
-  const auto it = obj.find(key);
-  if (it == obj.end()) return std::optional<std::string>{};
-  const std::string path = key_path(where, key);
-  if (!it->is_string()) return reject("\"" + path + "\" must be a string");
-  const auto& s = it->get_ref<const std::string&>();
-  if (auto ok = check_text(s, path); !ok) return Unexpected{ok.error()};
-  return std::optional<std::string>{s};
-}
-
-Result<std::string> required_string(const ordered_json& obj, std::string_view key,
-                                    const std::string& where) {
-  auto s = optional_string(obj, key, where);
-  if (!s) return Unexpected{s.error()};
-  if (!*s) return reject("\"" + key_path(where, key) + "\" is missing");
-  return std::move(**s);
-}
-
-Result<std::vector<std::string>> optional_string_list(const ordered_json& obj, std::string_view key,
-                                                      const std::string& where) {
-  std::vector<std::string> out;
-  const auto it = obj.find(key);
-  if (it == obj.end()) return out;
-  const std::string path = key_path(where, key);
-  if (!it->is_array()) return reject("\"" + path + "\" must be an array of strings");
-  if (it->size() > k_max_list_items) {
-    return reject("\"" + path + "\" has more than " + std::to_string(k_max_list_items) +
-                  " elements");
-  }
-  out.reserve(it->size());
-  for (std::size_t i = 0; i < it->size(); ++i) {
-    const ordered_json& e = (*it)[i];
-    const std::string item = index_path(path, i);
-    if (!e.is_string()) return reject("\"" + item + "\" must be a string");
-    const auto& s = e.get_ref<const std::string&>();
-    if (auto ok = check_text(s, item); !ok) return Unexpected{ok.error()};
-    out.push_back(s);
-  }
-  return out;
-}
-
-Result<std::string> normalise_domain(const std::string& text, const std::string& where) {
-  auto name = dns::DomainName::parse(text);
-  if (!name) return reject("\"" + where + "\": " + name.error().detail);
-  return name->str();
-}
-
-std::string normalise_mx_hostname(std::string text) {
-  auto name = dns::DomainName::parse(text);
-  if (name) return name->str();
-  return text;
 }
 
 constexpr std::array<std::string_view, 8> k_top_keys{
@@ -138,14 +62,14 @@ constexpr std::array<std::string_view, 7> k_detail_keys{
     "receiving-ip", "additional-information", "failure-reason-code"};
 
 Result<FailureDetail> parse_detail(const ordered_json& obj, const std::string& where) {
-  if (!obj.is_object()) return reject("\"" + where + "\" must be an object");
+  if (!obj.is_object()) return in.reject("\"" + where + "\" must be an object");
   if (auto ok = check_keys(obj, k_detail_keys, where); !ok) return Unexpected{ok.error()};
-  auto name = required_string(obj, "result-type", where);
+  auto name = in.required_string(obj, "result-type", where);
   if (!name) return Unexpected{name.error()};
   const auto type = parse_result_type(*name);
   if (!type) {
-    return reject("\"" + key_path(where, "result-type") + "\" " + util::quoted(*name) +
-                  " is not an RFC 8460 result type");
+    return in.reject("\"" + key_path(where, "result-type") + "\" " + util::quoted(*name) +
+                     " is not an RFC 8460 result type");
   }
   FailureDetail d;
   d.result_type = *type;
@@ -162,7 +86,7 @@ Result<FailureDetail> parse_detail(const ordered_json& obj, const std::string& w
       {"failure-reason-code", &d.failure_reason_code},
   }};
   for (const auto& f : fields) {
-    auto s = optional_string(obj, f.key, where);
+    auto s = in.optional_string(obj, f.key, where);
     if (!s) return Unexpected{s.error()};
     if (*s) *f.target = std::move(**s);
   }
@@ -172,32 +96,32 @@ Result<FailureDetail> parse_detail(const ordered_json& obj, const std::string& w
 
 Result<PolicyKey> parse_policy(const ordered_json& obj, const std::string& report_domain) {
   const std::string where = "policy";
-  if (!obj.is_object()) return reject("\"policy\" must be an object");
+  if (!obj.is_object()) return in.reject("\"policy\" must be an object");
   if (auto ok = check_keys(obj, k_policy_keys, where); !ok) return Unexpected{ok.error()};
   PolicyKey key;
-  auto type_name = required_string(obj, "policy-type", where);
+  auto type_name = in.required_string(obj, "policy-type", where);
   if (!type_name) return Unexpected{type_name.error()};
   const auto type = parse_policy_type(*type_name);
   if (!type) {
-    return reject("\"policy.policy-type\" " + util::quoted(*type_name) +
-                  " is not \"tlsa\", \"sts\" or \"no-policy-found\"");
+    return in.reject("\"policy.policy-type\" " + util::quoted(*type_name) +
+                     " is not \"tlsa\", \"sts\" or \"no-policy-found\"");
   }
   key.type = *type;
 
-  auto domain = optional_string(obj, "policy-domain", where);
+  auto domain = in.optional_string(obj, "policy-domain", where);
   if (!domain) return Unexpected{domain.error()};
   if (*domain) {
-    auto normalised = normalise_domain(**domain, "policy.policy-domain");
+    auto normalised = in.domain(**domain, "policy.policy-domain");
     if (!normalised) return Unexpected{normalised.error()};
     key.policy_domain = std::move(*normalised);
   } else {
     key.policy_domain = report_domain;
   }
 
-  auto strings = optional_string_list(obj, "policy-string", where);
+  auto strings = in.optional_string_list(obj, "policy-string", where);
   if (!strings) return Unexpected{strings.error()};
   key.policy_strings = std::move(*strings);
-  auto mx = optional_string_list(obj, "mx-host", where);
+  auto mx = in.optional_string_list(obj, "mx-host", where);
   if (!mx) return Unexpected{mx.error()};
   key.mx_hosts = std::move(*mx);
   return key;
@@ -205,16 +129,16 @@ Result<PolicyKey> parse_policy(const ordered_json& obj, const std::string& repor
 
 Result<JsonReport> parse(std::string_view text) {
   if (text.size() > k_max_datagram) {
-    return reject("longer than " + std::to_string(k_max_datagram) + " bytes");
+    return in.reject("longer than " + std::to_string(k_max_datagram) + " bytes");
   }
-  if (text.find('\0') != std::string_view::npos) return reject("contains a NUL byte");
+  if (text.find('\0') != std::string_view::npos) return in.reject("contains a NUL byte");
   if (!util::json_nesting_within(text, k_max_json_depth)) {
-    return reject("nested deeper than " + std::to_string(k_max_json_depth) + " levels");
+    return in.reject("nested deeper than " + std::to_string(k_max_json_depth) + " levels");
   }
   const ordered_json root =
       ordered_json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) return reject("not a JSON text in UTF-8 (RFC 8259)");
-  if (!root.is_object()) return reject("not a JSON object");
+  if (root.is_discarded()) return in.reject("not a JSON text in UTF-8 (RFC 8259)");
+  if (!root.is_object()) return in.reject("not a JSON object");
   if (auto ok = check_keys(root, k_top_keys, ""); !ok) return Unexpected{ok.error()};
 
   JsonReport out;
@@ -222,20 +146,20 @@ Result<JsonReport> parse(std::string_view text) {
   batch.origin = Origin::JsonOp;
   batch.at = util::TimePoint{};
 
-  auto domain_text = required_string(root, "domain", "");
+  auto domain_text = in.required_string(root, "domain", "");
   if (!domain_text) return Unexpected{domain_text.error()};
-  auto domain = normalise_domain(*domain_text, "domain");
+  auto domain = in.domain(*domain_text, "domain");
   if (!domain) return Unexpected{domain.error()};
   batch.domain = std::move(*domain);
 
-  auto result = required_string(root, "result", "");
+  auto result = in.required_string(root, "result", "");
   if (!result) return Unexpected{result.error()};
   if (*result != "success" && *result != "failure") {
-    return reject("\"result\" " + util::quoted(*result) + " is not \"success\" or \"failure\"");
+    return in.reject("\"result\" " + util::quoted(*result) + " is not \"success\" or \"failure\"");
   }
   const bool failed = *result == "failure";
 
-  auto record = optional_string(root, "tlsrpt-record", "");
+  auto record = in.optional_string(root, "tlsrpt-record", "");
   if (!record) return Unexpected{record.error()};
   if (*record) batch.tlsrpt_record = std::move(**record);
 
@@ -251,10 +175,10 @@ Result<JsonReport> parse(std::string_view text) {
   }
 
   if (const auto it = root.find("failure-details"); it != root.end()) {
-    if (!it->is_array()) return reject("\"failure-details\" must be an array of objects");
+    if (!it->is_array()) return in.reject("\"failure-details\" must be an array of objects");
     if (it->size() > k_max_list_items) {
-      return reject("\"failure-details\" has more than " + std::to_string(k_max_list_items) +
-                    " entries");
+      return in.reject("\"failure-details\" has more than " + std::to_string(k_max_list_items) +
+                       " entries");
     }
     policy.details.reserve(it->size());
     for (std::size_t i = 0; i < it->size(); ++i) {
@@ -267,7 +191,7 @@ Result<JsonReport> parse(std::string_view text) {
   // One session either succeeded or failed: a success with failure details
   // would count twice (and silently dropping the details loses data).
   if (!failed && !policy.details.empty()) {
-    return reject(R"("result" is "success" but "failure-details" are given)");
+    return in.reject(R"("result" is "success" but "failure-details" are given)");
   }
   policy.successes = failed ? 0 : 1;
   policy.failures = policy.details.size();
