@@ -16,6 +16,8 @@
 #include <thread>
 #include <utility>
 
+#include "tlspolicy/util/locked.hpp"
+
 #include "pg_connection.hpp"
 #include "pg_report_store.hpp"
 #include "policy_columns.hpp"
@@ -112,18 +114,11 @@ struct Shared {
   std::unique_ptr<PolicyCache> local;
   std::unique_ptr<ReportStore> local_reports;
   PgReportStore shared_reports;
-  std::mutex unsynced_mu;
-  std::set<std::string> unsynced;     ///< guarded by unsynced_mu: domains to re-send
-  std::atomic<bool> listening{true};  ///< the sync thread's LISTEN connection is up
+  util::Locked<std::set<std::string>> unsynced;  ///< domains to re-send
+  std::atomic<bool> listening{true};             ///< the sync thread's LISTEN connection is up
 
-  void mark_unsynced(const std::string& domain) {
-    const std::lock_guard l{unsynced_mu};
-    unsynced.insert(domain);
-  }
-  void mark_synced(const std::string& domain) {
-    const std::lock_guard l{unsynced_mu};
-    unsynced.erase(domain);
-  }
+  void mark_unsynced(const std::string& domain) { unsynced.lock()->insert(domain); }
+  void mark_synced(const std::string& domain) { unsynced.lock()->erase(domain); }
 
   [[nodiscard]] Result<std::optional<CachedPolicy>> shared_get(const std::string& domain) {
     return policy_link.with([&](PgConn& c) -> Result<std::optional<CachedPolicy>> {
@@ -296,8 +291,7 @@ class FleetPolicyCache final : public PolicyCache {
     s.outages = h.outages + r.outages;
     s.errors = h.failed_calls + r.failed_calls;
     s.last_error = h.last_error.empty() ? r.last_error : h.last_error;
-    const std::lock_guard l{m_shared->unsynced_mu};
-    s.unsynced_policies = m_shared->unsynced.size();
+    s.unsynced_policies = m_shared->unsynced.lock()->size();
     return s;
   }
 
@@ -459,11 +453,7 @@ class FleetSyncThread final : public FleetSync {
   }
 
   void resend_unsynced() {
-    std::set<std::string> domains;
-    {
-      const std::lock_guard l{m_shared->unsynced_mu};
-      domains = m_shared->unsynced;
-    }
+    const std::set<std::string> domains = *m_shared->unsynced.lock();
     for (const auto& d : domains) {
       auto name = dns::DomainName::parse(d);
       if (!name) continue;

@@ -235,26 +235,22 @@ void PgLink::settle(const Error* e) {
   } else if (e == nullptr) {
     m_backoff = std::chrono::milliseconds{0};
   }
-  std::lock_guard h{m_health_mu};
+  const auto health = m_health.lock();
   if (e != nullptr) {
-    ++m_health.failed_calls;
-    m_health.last_error = e->detail;
+    ++health->failed_calls;
+    health->last_error = e->detail;
   }
-  if (down && m_health.up) ++m_health.outages;
-  if (down) m_health.up = false;
-  if (e == nullptr) m_health.up = true;
+  if (down && health->up) ++health->outages;
+  if (down) health->up = false;
+  if (e == nullptr) health->up = true;
 }
 
 Unexpected<Error> PgLink::unavailable(std::string why) {
-  std::lock_guard h{m_health_mu};
-  ++m_health.failed_calls;
+  ++m_health.lock()->failed_calls;
   return Unexpected{Error{Errc::CacheIo, Retry::Transient, "store: " + std::move(why)}};
 }
 
-PgHealth PgLink::health() const {
-  std::lock_guard h{m_health_mu};
-  return m_health;
-}
+PgHealth PgLink::health() const { return *m_health.lock(); }
 
 int pg_schema_version() noexcept {
   const auto scripts = pg_migration_scripts();

@@ -29,6 +29,7 @@
 #include <string_view>
 
 #include "tlspolicy/util/c_handle.hpp"
+#include "tlspolicy/util/locked.hpp"
 #include "tlspolicy/util/result.hpp"
 
 #include <libpq-fe.h>
@@ -154,8 +155,7 @@ class PgLink {
   std::unique_ptr<PgConn> m_conn;
   std::chrono::steady_clock::time_point m_retry_at{};
   std::chrono::milliseconds m_backoff{0};
-  mutable std::mutex m_health_mu;
-  PgHealth m_health;  // guarded by m_health_mu
+  util::Locked<PgHealth> m_health;
 };
 
 /// A migration: schema/pg/<name>, ending with "UPDATE tlspolicy_schema SET version = N;".

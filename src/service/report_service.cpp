@@ -99,9 +99,9 @@ Result<void> ReportService::record(const tlsrpt::ResultBatch& batch) { return m_
 std::string ReportService::random_hex(std::size_t bytes) {
   static constexpr std::string_view k_hex = "0123456789abcdef";
   std::string out;
-  const std::lock_guard lock{m_rng_mu};
+  const auto rng = m_rng.lock();
   for (std::size_t i = 0; i < bytes; ++i) {
-    const auto b = static_cast<unsigned>(m_rng() & 0xffU);
+    const auto b = static_cast<unsigned>((*rng)() & 0xffU);
     out += k_hex[b >> 4U];
     out += k_hex[b & 0xfU];
   }
@@ -133,10 +133,9 @@ Result<std::vector<cache::ReportRow>> ReportService::make_reports(std::optional<
     row.created_at = now;
     seconds delay{1};
     {
-      const std::lock_guard lock{m_rng_mu};
       const auto span = static_cast<std::uint64_t>(
           std::max<std::int64_t>(1, static_cast<std::int64_t>(m_options.max_delay.count())));
-      delay = seconds{1 + static_cast<std::int64_t>(m_rng() % span)};
+      delay = seconds{1 + static_cast<std::int64_t>((*m_rng.lock())() % span)};
     }
     // A day that ended long ago (the daemon was down) goes out now-ish.
     row.next_attempt_at = std::max(day_end(summary.day) + delay, now);

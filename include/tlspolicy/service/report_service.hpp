@@ -33,6 +33,7 @@
 #include "tlspolicy/tlsrpt/model.hpp"
 #include "tlspolicy/tlsrpt/sendmail.hpp"
 #include "tlspolicy/util/clock.hpp"
+#include "tlspolicy/util/locked.hpp"
 #include "tlspolicy/util/log.hpp"
 #include "tlspolicy/util/result.hpp"
 
@@ -133,8 +134,7 @@ class ReportService {
   util::Logger m_log;
   ReportOptions m_options;
   std::string m_claimant;  ///< "<node>/<pid>"
-  std::mutex m_rng_mu;
-  std::mt19937_64 m_rng;
+  util::Locked<std::mt19937_64> m_rng;
   std::mutex m_tick_mu;  ///< one tick or deliver at a time
 };
 
