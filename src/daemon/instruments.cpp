@@ -197,6 +197,7 @@ RuntimeHooks Instruments::hooks() {
   h.cache = [this](std::unique_ptr<cache::PolicyCache> c) {
     return counting_cache(std::move(c), *this);
   };
+  h.report_counters = reports;
   return h;
 }
 

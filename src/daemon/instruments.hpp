@@ -25,6 +25,7 @@
 #include "tlspolicy/fetch/https_fetcher.hpp"
 #include "tlspolicy/proto/metrics.hpp"
 #include "tlspolicy/service/decision_service.hpp"
+#include "tlspolicy/service/report_service.hpp"
 
 namespace tlspolicy::daemon {
 
@@ -39,6 +40,8 @@ struct Instruments {
   std::array<std::atomic<std::uint64_t>, proto::k_policy_changes * proto::k_policy_modes>
       policies_stored{};
   std::atomic<std::uint64_t> policies_expired{0};
+  /// The ReportService counters of every generation.
+  std::shared_ptr<service::ReportCounters> reports = std::make_shared<service::ReportCounters>();
   std::array<std::atomic<std::uint64_t>, proto::k_store_ops> store_errors{};
 
   /// Hooks for build_runtime() that wrap the resolver, fetcher and store in the decorators

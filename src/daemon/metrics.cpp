@@ -135,6 +135,9 @@ proto::MetricsSnapshot metrics_snapshot(const Context& ctx, const server::Server
   s.tlsrpt_report_ops = get(t.report_ops);
   s.tlsrpt_engine = get(t.engine);
   s.tlsrpt_store_errors = get(t.store_errors);
+  s.tlsrpt_reports_made = get(m.reports->made);
+  s.tlsrpt_reports_sent = get(m.reports->sent);
+  s.tlsrpt_reports_failed = get(m.reports->failed);
   return s;
 }
 

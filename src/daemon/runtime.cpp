@@ -115,6 +115,7 @@ Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings,
   ro.max_delay = r.max_delay;
   ro.keep_days = r.keep_days;
   ro.node = settings.fleet.node;
+  ro.counters = hooks.report_counters;
   rt->reports = std::make_unique<service::ReportService>(*rt->report_store, loop, *rt->resolver,
                                                          rt->poster.get(), rt->clock,
                                                          rt->log.with_name("tlsrpt"), ro);

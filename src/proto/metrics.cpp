@@ -348,6 +348,12 @@ std::string render_metrics(const MetricsSnapshot& s) {
   w.counter("tlspolicy_tlsrpt_store_errors_total",
             "TLS-RPT results the store could not take (or dropped: store backlog).",
             s.tlsrpt_store_errors);
+  w.family("tlspolicy_tlsrpt_reports_total", "counter",
+           "TLS-RPT reports by event: made (for a finished day), sent (delivered to at least "
+           "one rua), failed (given up after 24 hours of retries).");
+  w.sample("tlspolicy_tlsrpt_reports_total", {{"event", "made"}}, s.tlsrpt_reports_made);
+  w.sample("tlspolicy_tlsrpt_reports_total", {{"event", "sent"}}, s.tlsrpt_reports_sent);
+  w.sample("tlspolicy_tlsrpt_reports_total", {{"event", "failed"}}, s.tlsrpt_reports_failed);
   return out;
 }
 

@@ -58,6 +58,8 @@ struct RuntimeHooks {
   std::function<std::unique_ptr<dns::Resolver>(std::unique_ptr<dns::Resolver>)> resolver;
   std::function<std::unique_ptr<fetch::HttpsFetcher>(std::unique_ptr<fetch::HttpsFetcher>)> fetcher;
   std::function<std::unique_ptr<cache::PolicyCache>(std::unique_ptr<cache::PolicyCache>)> cache;
+  /// Where the report service counts made, sent and failed reports; null: nowhere.
+  std::shared_ptr<service::ReportCounters> report_counters;
 };
 
 [[nodiscard]] util::Level parse_log_level(std::string_view text);

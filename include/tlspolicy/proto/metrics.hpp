@@ -136,6 +136,9 @@ struct MetricsSnapshot {
   std::uint64_t tlsrpt_report_ops = 0;
   std::uint64_t tlsrpt_engine = 0;
   std::uint64_t tlsrpt_store_errors = 0;
+  std::uint64_t tlsrpt_reports_made = 0;
+  std::uint64_t tlsrpt_reports_sent = 0;
+  std::uint64_t tlsrpt_reports_failed = 0;
 };
 
 /// The text exposition (format 0.0.4) of `s`. Pure; the order of families and samples is

@@ -63,6 +63,9 @@ MetricsSnapshot sample_snapshot() {
   s.tlsrpt_report_ops = 2;
   s.tlsrpt_engine = 3;
   s.tlsrpt_store_errors = 4;
+  s.tlsrpt_reports_made = 5;
+  s.tlsrpt_reports_sent = 4;
+  s.tlsrpt_reports_failed = 1;
   return s;
 }
 
@@ -233,6 +236,11 @@ tlspolicy_tlsrpt_results_total{origin="engine"} 3
 # HELP tlspolicy_tlsrpt_store_errors_total TLS-RPT results the store could not take (or dropped: store backlog).
 # TYPE tlspolicy_tlsrpt_store_errors_total counter
 tlspolicy_tlsrpt_store_errors_total 4
+# HELP tlspolicy_tlsrpt_reports_total TLS-RPT reports by event: made (for a finished day), sent (delivered to at least one rua), failed (given up after 24 hours of retries).
+# TYPE tlspolicy_tlsrpt_reports_total counter
+tlspolicy_tlsrpt_reports_total{event="made"} 5
+tlspolicy_tlsrpt_reports_total{event="sent"} 4
+tlspolicy_tlsrpt_reports_total{event="failed"} 1
 )";
 
 TEST(MetricsText, ExactTextOfASnapshot) {
