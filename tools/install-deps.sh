@@ -38,6 +38,8 @@ packages=(
   postgresql postgresql-client
   # TLS-RPT suite: runs `tlspolicy report` one day ahead, when the day's reports are due
   faketime
+  # metrics suite: promtool checks the /metrics text, a real Prometheus server scrapes it
+  prometheus
   # systemd-analyze and systemd-socket-activate check the units in tools/systemd
   systemd
   # real clients: Postfix (postmap's dict_sockmap client); also the integration world's mail

@@ -774,6 +774,20 @@ const std::vector<SettingRow> k_settings_table = {
      [](const Settings& s) { return quote(s.server.admin); },
      [](Settings& s) { return derive_listener(s, s.server.admin, "admin.sock"); }},
 
+    {"server.metrics", "listener", "\"\"", "",
+     "Prometheus /metrics listener (HTTP): \"\" = off, \"IPv4:port\", \"[IPv6]:port\" or "
+     "\"unix:/path\".",
+     [](const toml::node& n, Settings& s) -> Result<void> {
+       auto v = get_string(n);
+       if (!v) return Unexpected{v.error()};
+       if (!v->empty()) {
+         if (auto ok = check_listener(*v); !ok) return ok;
+       }
+       s.server.metrics = *v;
+       return {};
+     },
+     [](const Settings& s) { return quote(s.server.metrics); }, nullptr},
+
     {"server.socket_mode", "string", "\"0666\"", "",
      "Permission bits (octal) of the socketmap and JSON Unix sockets; the admin socket is "
      "always 0600.",

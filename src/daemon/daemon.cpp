@@ -34,6 +34,7 @@
 #include "handlers.hpp"
 #include "maintenance.hpp"
 #include "notify.hpp"
+#include "metrics.hpp"
 #include "protocols.hpp"
 #include "state.hpp"
 
@@ -126,7 +127,8 @@ struct Listeners {
   util::Fd socketmap;
   util::Fd json;
   util::Fd admin;
-  util::Fd tlsrpt;  ///< empty when TLS-RPT collection is off
+  util::Fd tlsrpt;   ///< empty when TLS-RPT collection is off
+  util::Fd metrics;  ///< empty when server.metrics is off
 };
 
 Result<Listeners> open_listeners(const config::Settings& settings) {
@@ -152,6 +154,12 @@ Result<Listeners> open_listeners(const config::Settings& settings) {
     return Unexpected{r.error()};
   if (auto r = open(out.json, "json", s.json, shared); !r) return Unexpected{r.error()};
   if (auto r = open(out.admin, "admin", s.admin, owner_only); !r) return Unexpected{r.error()};
+  if (auto it = activated->find("metrics"); it != activated->end()) {
+    out.metrics = std::move(it->second);
+  } else if (!s.metrics.empty()) {
+    // A network port (or a socket for the local Prometheus): shared permissions.
+    if (auto r = open(out.metrics, "metrics", s.metrics, shared); !r) return Unexpected{r.error()};
+  }
   if (auto it = activated->find("tlsrpt"); it != activated->end()) {
     out.tlsrpt = std::move(it->second);
   } else if (settings.tlsrpt.enabled) {
@@ -233,10 +241,14 @@ int run(const std::optional<std::filesystem::path>& config_file,
   if (const auto interval = notify.watchdog()) {
     engine.start_watchdog(notify, watchdog_period(*interval));
   }
+  // Declared after the server: stopped and destroyed before it (it reads its counters).
+  std::optional<MetricsListener> metrics;
+  if (listeners->metrics) metrics.emplace(std::move(listeners->metrics), engine.ctx, server, log);
   const auto& s = settings.server;
   log.info("serving", {{"socketmap", s.socketmap},
                        {"json", s.json},
                        {"admin", s.admin},
+                       {"metrics", s.metrics.empty() ? std::string{"off"} : s.metrics},
                        {"tlsrpt", tlsrpt ? settings.tlsrpt.socket : std::string{"off"}},
                        {"resolver", settings.resolver.mode},
                        {"store", settings.store.url.empty() ? "sqlite" : "postgresql"},
@@ -275,6 +287,7 @@ int run(const std::optional<std::filesystem::path>& config_file,
     }
     log.info("stopping", {{"signal", std::to_string(sig)}});
     notify.stopping("stopping: draining connections");
+    if (metrics) metrics->stop();
     server.stop(std::chrono::seconds(5));
     engine.stop();
     return 0;

@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include "tlspolicy/proto/json_protocol.hpp"
+#include "tlspolicy/proto/metrics.hpp"
 #include "tlspolicy/proto/netstring.hpp"
 #include "tlspolicy/proto/socketmap.hpp"
 
@@ -81,6 +82,34 @@ std::string SocketmapProtocol::failure_reply(server::Failure why) {
       return proto::temp_reply("internal error");
   }
   return proto::temp_reply("internal error");
+}
+
+server::Frame HttpProtocol::decode(std::string& in, bool eof, std::size_t /*max_request_bytes*/) {
+  const std::size_t head = proto::http_head_length(in);
+  if (head > proto::k_max_http_head || (head == 0 && in.size() > proto::k_max_http_head)) {
+    return server::Frame::bad(server::Failure::TooLarge);
+  }
+  if (head == 0) {
+    if (eof && !in.empty()) return server::Frame::bad(server::Failure::Malformed);
+    return server::Frame::need_more();
+  }
+  // The whole input goes: a body (or anything sent after the head) is not read, and the
+  // connection closes after the reply.
+  return server::Frame::of(std::string_view{in}.substr(0, head), in.size());
+}
+void HttpProtocol::encode(std::string_view reply, std::string& out) { out += reply; }
+std::string HttpProtocol::failure_reply(server::Failure why) {
+  switch (why) {
+    case server::Failure::TooLarge:
+      return proto::http_response(431, "text/plain", "request header too large\n");
+    case server::Failure::Malformed:
+      return proto::http_response(400, "text/plain", "bad request\n");
+    case server::Failure::Timeout:
+      return proto::http_response(408, "text/plain", "request timeout\n");
+    case server::Failure::Internal:
+      return proto::http_response(500, "text/plain", "internal error\n");
+  }
+  return proto::http_response(500, "text/plain", "internal error\n");
 }
 
 server::Frame JsonLinesProtocol::decode(std::string& in, bool eof, std::size_t /*server_limit*/) {

@@ -21,7 +21,8 @@ util::Level parse_log_level(std::string_view text) {
 }
 
 Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings, util::Logger log,
-                                               event::Loop& loop, event::Offload& offload) {
+                                               event::Loop& loop, event::Offload& offload,
+                                               const RuntimeHooks& hooks) {
   auto rt = std::make_unique<Runtime>(loop, offload);
   rt->settings = settings;
   rt->log = std::move(log);
@@ -44,7 +45,7 @@ Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings,
                                        settings.resolver.root_hints, settings.resolver.timeout});
   }();
   if (!resolver) return Unexpected{resolver.error()};
-  rt->resolver = std::move(*resolver);
+  rt->resolver = hooks.resolver ? hooks.resolver(std::move(*resolver)) : std::move(*resolver);
 
   fetch::FetcherOptions fo;
   fo.ca_file = settings.mta_sts.ca_file;
@@ -55,7 +56,7 @@ Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings,
   fo.connect_to = settings.mta_sts.connect_to;
   auto fetcher = fetch::make_curl_fetcher(loop, fo);
   if (!fetcher) return Unexpected{fetcher.error()};
-  rt->fetcher = std::move(*fetcher);
+  rt->fetcher = hooks.fetcher ? hooks.fetcher(std::move(*fetcher)) : std::move(*fetcher);
   // TLS-RPT https: reports use the same HTTPS client settings (RFC 8460 §5.4).
   auto poster = fetch::make_curl_poster(fo);
   if (!poster) return Unexpected{poster.error()};
@@ -84,6 +85,7 @@ Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings,
     rt->report_store = std::move(fleet->reports);
     rt->fleet = std::move(fleet->sync);
   }
+  if (hooks.cache) rt->cache = hooks.cache(std::move(rt->cache));
 
   sts::StsOptions so;
   so.retry_interval = settings.mta_sts.retry_interval;
@@ -113,6 +115,7 @@ Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings,
   ro.max_delay = r.max_delay;
   ro.keep_days = r.keep_days;
   ro.node = settings.fleet.node;
+  ro.counters = hooks.report_counters;
   rt->reports = std::make_unique<service::ReportService>(*rt->report_store, loop, *rt->resolver,
                                                          rt->poster.get(), rt->clock,
                                                          rt->log.with_name("tlsrpt"), ro);

@@ -39,7 +39,7 @@ bool record_results(Runtime& rt, TlsRptCounters& counters, const tlsrpt::ResultB
 }
 
 Result<std::shared_ptr<State>> build_state(const config::Settings& settings, Context& ctx) {
-  auto rt = build_runtime(settings, ctx.log, ctx.loop, ctx.pool);
+  auto rt = build_runtime(settings, ctx.log, ctx.loop, ctx.pool, ctx.instruments.hooks());
   if (!rt) return Unexpected{rt.error()};
   auto owned = std::make_unique<State>();
   owned->runtime = std::move(*rt);
@@ -48,6 +48,7 @@ Result<std::shared_ptr<State>> build_state(const config::Settings& settings, Con
   service::ServiceOptions options;
   options.max_in_flight = settings.limits.max_in_flight;
   options.deadline = settings.limits.decision_deadline;
+  options.counters = ctx.instruments.service;
   if (settings.tlsrpt.enabled) {
     // RFC 8460 §4.3: the engine's own failures, for domains that ask for reports, counted
     // on the store pool (the loop never waits for SQLite). The generation outlives the jobs:

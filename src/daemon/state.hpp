@@ -25,6 +25,8 @@
 #include "tlspolicy/util/log.hpp"
 #include "tlspolicy/util/result.hpp"
 
+#include "instruments.hpp"
+
 namespace tlspolicy::daemon {
 
 struct State {
@@ -53,6 +55,7 @@ class Context {
   event::ThreadPool& pool;  ///< blocking work: SQLite, sendmail, TLS-RPT POST
   util::Logger log;
   TlsRptCounters counters;
+  Instruments instruments;  ///< the other counters of /metrics; every generation counts here
 
   /// The current generation. Any thread.
   [[nodiscard]] std::shared_ptr<State> state() const { return *m_state.lock(); }

@@ -213,7 +213,8 @@ class RateLimitedLog {
 
 class Server::Impl {
  public:
-  Impl(ServerOptions options, util::Logger log) : m_options(options), m_log(std::move(log)) {
+  Impl(ServerOptions options, util::Logger log)
+      : m_options(std::move(options)), m_log(std::move(log)) {
     util::Fd epoll{::epoll_create1(EPOLL_CLOEXEC)};
     if (!epoll) throw sys_error("epoll_create1");
     util::Fd event{::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
@@ -256,7 +257,7 @@ class Server::Impl {
     if (m_thread.joinable() || m_stopped) throw std::logic_error("Server::start twice");
     m_thread = std::thread([this] { run(); });
     // Named for ps -L and top -H (docs/architecture.md, "Thread roles").
-    (void)pthread_setname_np(m_thread.native_handle(), "tlspolicy-srv");
+    (void)pthread_setname_np(m_thread.native_handle(), m_options.thread_name.c_str());
   }
 
   void stop(std::chrono::milliseconds drain_timeout) {
@@ -483,7 +484,7 @@ class Server::Impl {
       if (c.peer_eof) c.state = State::Closing;  // nothing more will come
       break;
     }
-    touch_idle(id, c);
+    if (m_options.input_extends_idle) touch_idle(id, c);
     flush(c);
   }
 

@@ -17,6 +17,9 @@
 namespace tlspolicy::service {
 namespace {
 
+static_assert(answer_kind(policy::Action::Bounce, policy::Source::None) + 1 == k_answer_kinds,
+              "answer_kind() covers every action and source");
+
 std::string cache_key(const policy::DecideRequest& r) {
   return r.requiretls ? r.domain.str() + "|requiretls" : r.domain.str();
 }
@@ -75,16 +78,30 @@ struct DecisionService::Impl {
   bool stopped = false;
 
   // Counters are atomics so the cached path takes no exclusive lock.
-  std::atomic<std::uint64_t> hits{0};
-  std::atomic<std::uint64_t> misses{0};
-  std::atomic<std::uint64_t> joined{0};
-  std::atomic<std::uint64_t> overloaded{0};
-  std::atomic<std::uint64_t> deadlines{0};
+  std::shared_ptr<ServiceCounters> counters_owner;
+  ServiceCounters& counters;
   std::atomic<std::size_t> in_flight{0};
 
   Impl(policy::PolicyEngine& e, event::Loop& l, const util::Clock& c, util::Logger lg,
        ServiceOptions o)
-      : engine(e), loop(l), clock(c), log(std::move(lg)), options(std::move(o)) {}
+      : engine(e),
+        loop(l),
+        clock(c),
+        log(std::move(lg)),
+        options(std::move(o)),
+        counters_owner(options.counters ? options.counters : std::make_shared<ServiceCounters>()),
+        counters(*counters_owner) {}
+
+  void count_hit(const policy::Decision& d) noexcept {
+    counters.hits[answer_kind(d.action, d.source)].fetch_add(1, std::memory_order_relaxed);
+  }
+
+  /// Every answer that is not a hit goes through here: counted, then given.
+  void answer(const DecisionCallback& done, const DecisionPtr& d) {
+    counters.other_answers[answer_kind(d->action, d->source)].fetch_add(1,
+                                                                        std::memory_order_relaxed);
+    done(d);
+  }
 
   DecisionPtr lookup_cache(std::string_view key) const {
     const std::shared_lock lock{cache_mu};
@@ -119,28 +136,28 @@ struct DecisionService::Impl {
              const std::shared_ptr<Impl>& self) {
     const std::string key = cache_key(request);
     if (auto hit = lookup_cache(key)) {  // decided while this request was on its way
-      hits.fetch_add(1, std::memory_order_relaxed);
+      count_hit(*hit);
       done(std::move(hit));
       return;
     }
     if (stopped) {
-      done(refusal(request, "tlspolicy is shutting down"));
+      answer(done, refusal(request, "tlspolicy is shutting down"));
       return;
     }
     if (auto it = flights.find(key); it != flights.end()) {
-      joined.fetch_add(1, std::memory_order_relaxed);
+      counters.joined.fetch_add(1, std::memory_order_relaxed);
       it->second.waiting.push_back(std::move(done));
       arm_deadline(key, it->second, self);
       return;
     }
     if (running >= options.max_in_flight) {
-      overloaded.fetch_add(1, std::memory_order_relaxed);
+      counters.overloaded.fetch_add(1, std::memory_order_relaxed);
       log.warn("overloaded: lookup refused",
                {{"domain", request.domain.str()}, {"in_flight", std::to_string(running)}});
-      done(refusal(request, "tlspolicy is overloaded: too many lookups in flight"));
+      answer(done, refusal(request, "tlspolicy is overloaded: too many lookups in flight"));
       return;
     }
-    misses.fetch_add(1, std::memory_order_relaxed);
+    counters.misses.fetch_add(1, std::memory_order_relaxed);
     auto& flight = flights.emplace(key, Flight{request, {}, std::nullopt, 0}).first->second;
     flight.generation = current_generation();
     flight.waiting.push_back(std::move(done));
@@ -173,7 +190,7 @@ struct DecisionService::Impl {
     flight.deadline.reset();
     auto waiting = std::exchange(flight.waiting, {});
     if (waiting.empty()) return;
-    deadlines.fetch_add(1, std::memory_order_relaxed);
+    counters.deadlines.fetch_add(1, std::memory_order_relaxed);
     log.warn("decision deadline passed; answering defer, the lookup goes on",
              {{"domain", flight.request.domain.str()},
               {"deadline_ms", std::to_string(options.deadline.count())}});
@@ -181,7 +198,7 @@ struct DecisionService::Impl {
                                                " within the deadline of " +
                                                std::to_string(options.deadline.count()) +
                                                " ms (limits.decision_deadline); try again later");
-    for (auto& done : waiting) done(d);
+    for (auto& done : waiting) answer(done, d);
   }
 
   void complete(const std::string& key, const DecisionPtr& decision) {
@@ -194,7 +211,7 @@ struct DecisionService::Impl {
     if (flight.deadline) loop.cancel(*flight.deadline);
     if (options.on_evaluated) options.on_evaluated(*decision);
     store(key, decision, flight.generation);
-    for (auto& done : flight.waiting) done(decision);
+    for (auto& done : flight.waiting) answer(done, decision);
   }
 
   void stop() {
@@ -203,7 +220,7 @@ struct DecisionService::Impl {
       if (flight.deadline) loop.cancel(*flight.deadline);
       flight.deadline.reset();
       const auto d = refusal(flight.request, "tlspolicy is shutting down");
-      for (auto& done : std::exchange(flight.waiting, {})) done(d);
+      for (auto& done : std::exchange(flight.waiting, {})) answer(done, d);
     }
   }
 };
@@ -219,7 +236,7 @@ DecisionPtr DecisionService::decide_from_memory(const policy::DecideRequest& req
   // domain itself, looked up without building a copy.
   auto hit = request.requiretls ? m_impl->lookup_cache(cache_key(request))
                                 : m_impl->lookup_cache(request.domain.str());
-  if (hit) m_impl->hits.fetch_add(1, std::memory_order_relaxed);
+  if (hit) m_impl->count_hit(*hit);
   return hit;
 }
 
@@ -229,7 +246,7 @@ DecisionPtr DecisionService::decide_from_memory(std::string_view domain) {
   // trailing dot, U-labels, "d|requiretls") finds nothing here.
   auto hit = m_impl->lookup_cache(domain);
   if (!hit || hit->domain != domain) return nullptr;
-  m_impl->hits.fetch_add(1, std::memory_order_relaxed);
+  m_impl->count_hit(*hit);
   return hit;
 }
 
@@ -265,11 +282,16 @@ void DecisionService::forget(const std::string& domain) {
 
 ServiceStats DecisionService::stats() const {
   ServiceStats s;
-  s.hits = m_impl->hits.load(std::memory_order_relaxed);
-  s.misses = m_impl->misses.load(std::memory_order_relaxed);
-  s.joined = m_impl->joined.load(std::memory_order_relaxed);
-  s.overloaded = m_impl->overloaded.load(std::memory_order_relaxed);
-  s.deadlines = m_impl->deadlines.load(std::memory_order_relaxed);
+  const auto& c = m_impl->counters;
+  for (std::size_t i = 0; i < k_answer_kinds; ++i) {
+    const auto hits = c.hits[i].load(std::memory_order_relaxed);
+    s.hits += hits;
+    s.answered[i] = hits + c.other_answers[i].load(std::memory_order_relaxed);
+  }
+  s.misses = c.misses.load(std::memory_order_relaxed);
+  s.joined = c.joined.load(std::memory_order_relaxed);
+  s.overloaded = c.overloaded.load(std::memory_order_relaxed);
+  s.deadlines = c.deadlines.load(std::memory_order_relaxed);
   s.in_flight = m_impl->in_flight.load(std::memory_order_relaxed);
   const std::shared_lock lock{m_impl->cache_mu};
   s.cached = m_impl->cache.size();

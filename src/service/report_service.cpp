@@ -144,6 +144,9 @@ Result<std::vector<cache::ReportRow>> ReportService::make_reports(std::optional<
     if (!stored) return Unexpected{stored.error()};
     if (stored->report_id == row.report_id) made.push_back(std::move(*stored));
   }
+  if (m_options.counters) {
+    m_options.counters->made.fetch_add(made.size(), std::memory_order_relaxed);
+  }
   return made;
 }
 
@@ -211,6 +214,10 @@ Result<DeliveryOutcome> ReportService::deliver_claimed(const cache::ReportRow& c
     row.state = state;
     row.last_error = std::move(error);
     if (auto ok = m_store.update_report(row); !ok) return Unexpected{ok.error()};
+    if (const auto& c = m_options.counters) {
+      if (state == cache::ReportState::Sent) c->sent.fetch_add(1, std::memory_order_relaxed);
+      if (state == cache::ReportState::Failed) c->failed.fetch_add(1, std::memory_order_relaxed);
+    }
     m_log.info("TLS-RPT report", {{"report_id", row.report_id},
                                   {"domain", row.domain},
                                   {"day", tlsrpt::format_day(row.day)},

@@ -75,6 +75,7 @@ struct Settings {
     std::string socketmap;  ///< "unix:PATH" or "IP:port"
     std::string json;
     std::string admin;
+    std::string metrics;               ///< Prometheus listener; "" = off
     std::uint32_t socket_mode = 0666;  ///< socketmap and JSON sockets; admin is 0600
     std::string socket_owner;          ///< "" = unchanged
     std::string socket_group;          ///< "" = unchanged

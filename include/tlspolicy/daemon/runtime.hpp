@@ -9,6 +9,7 @@
 //   stopped), once engine->active() is 0: lookups in flight refer to it.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "tlspolicy/cache/fleet_store.hpp"
@@ -51,6 +52,16 @@ struct Runtime {
 };
 
 /// Parses "debug" | "info" | "notice" | "warning" | "error".
+/// Wrappers build_runtime() puts around the components it builds, before anything refers to
+/// them (the daemon counts for /metrics through them). Each may be empty.
+struct RuntimeHooks {
+  std::function<std::unique_ptr<dns::Resolver>(std::unique_ptr<dns::Resolver>)> resolver;
+  std::function<std::unique_ptr<fetch::HttpsFetcher>(std::unique_ptr<fetch::HttpsFetcher>)> fetcher;
+  std::function<std::unique_ptr<cache::PolicyCache>(std::unique_ptr<cache::PolicyCache>)> cache;
+  /// Where the report service counts made, sent and failed reports; null: nowhere.
+  std::shared_ptr<service::ReportCounters> report_counters;
+};
+
 [[nodiscard]] util::Level parse_log_level(std::string_view text);
 
 /// Builds every component. Errors: InvalidArgument/ConfigValue for settings
@@ -58,7 +69,8 @@ struct Runtime {
 /// CacheIo/CacheSchema when the store cannot be opened.
 [[nodiscard]] Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings,
                                                              util::Logger log, event::Loop& loop,
-                                                             event::Offload& offload);
+                                                             event::Offload& offload,
+                                                             const RuntimeHooks& hooks = {});
 
 /// The components outside the daemon (`tlspolicy lookup`, `tlspolicy report`): a Runtime with
 /// an engine loop on a thread of its own; store calls run on that thread too (one command

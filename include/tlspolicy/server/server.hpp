@@ -160,6 +160,13 @@ struct ServerOptions {
   std::chrono::milliseconds request_timeout = std::chrono::seconds(30);
   /// A client that does not read its replies is closed once this many bytes wait unsent.
   std::size_t max_output_bytes = std::size_t{1024} * 1024;
+  /// Whether input restarts idle_timeout. false: a connection with no request in progress is
+  /// closed idle_timeout after it was accepted or got its last reply, however slowly it sends
+  /// (a client that dribbles its request byte by byte cannot hold the connection: the
+  /// metrics listener).
+  bool input_extends_idle = true;
+  /// The loop thread's name (ps -L), at most 15 characters.
+  std::string thread_name = "tlspolicy-srv";
 };
 
 /// Counters, updated by the loop thread, readable from any thread (relaxed atomics).

@@ -22,6 +22,7 @@
 //   once running() is 0.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -41,6 +42,28 @@
 
 namespace tlspolicy::service {
 
+/// Decisions answered, [policy::Action][policy::Source].
+inline constexpr std::size_t k_answer_kinds = 4 * 5;
+[[nodiscard]] constexpr std::size_t answer_kind(policy::Action a, policy::Source s) noexcept {
+  return static_cast<std::size_t>(a) * 5 + static_cast<std::size_t>(s);
+}
+
+/// The counters of a DecisionService, kept apart so that they can outlive it: the daemon
+/// gives every configuration generation the same object, so a reload does not reset them.
+/// Relaxed atomics, any thread.
+struct ServiceCounters {
+  /// Answered from memory, by answer_kind(); their sum is ServiceStats::hits. The cached
+  /// path's only write.
+  std::array<std::atomic<std::uint64_t>, k_answer_kinds> hits{};
+  /// Answered otherwise (a lookup's decision, a deadline, overload or shutdown defer), by
+  /// answer_kind(). The loop thread writes them.
+  std::array<std::atomic<std::uint64_t>, k_answer_kinds> other_answers{};
+  std::atomic<std::uint64_t> misses{0};
+  std::atomic<std::uint64_t> joined{0};
+  std::atomic<std::uint64_t> overloaded{0};
+  std::atomic<std::uint64_t> deadlines{0};
+};
+
 struct ServiceOptions {
   std::size_t max_in_flight = 10000;  ///< cold lookups at once; beyond: an overload defer
   std::size_t max_cached = 200000;    ///< decisions kept in memory at most
@@ -51,6 +74,8 @@ struct ServiceOptions {
   /// memory), before the waiting callbacks run; TLS-RPT counts the engine's own failures
   /// here. Must not throw or block. May be empty.
   std::function<void(const policy::Decision&)> on_evaluated;
+  /// Where to count; null: counters of its own.
+  std::shared_ptr<ServiceCounters> counters;
 };
 
 struct ServiceStats {
@@ -61,6 +86,8 @@ struct ServiceStats {
   std::uint64_t deadlines = 0;   ///< answered "defer" because a lookup outlived its deadline
   std::size_t cached = 0;        ///< decisions in memory now
   std::size_t in_flight = 0;     ///< cold lookups running now
+  /// Decisions answered (from memory or not), by answer_kind().
+  std::array<std::uint64_t, k_answer_kinds> answered{};
 };
 
 using DecisionPtr = std::shared_ptr<const policy::Decision>;

@@ -15,6 +15,7 @@
 // store) never deliver one report at once.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -39,6 +40,14 @@
 
 namespace tlspolicy::service {
 
+/// Reports counted as they are made and as their delivery ends (for /metrics). Give every
+/// ReportService of a process the same object: a reload then resets nothing. Any thread.
+struct ReportCounters {
+  std::atomic<std::uint64_t> made{0};    ///< report rows made for a finished day
+  std::atomic<std::uint64_t> sent{0};    ///< delivered to at least one rua URI
+  std::atomic<std::uint64_t> failed{0};  ///< given up (RPT-17: 24 hours of retries)
+};
+
 struct ReportOptions {
   bool send = false;  ///< tick() delivers due reports
   std::string organization_name;
@@ -52,6 +61,8 @@ struct ReportOptions {
   /// the name "<node>/<pid>" ("local/<pid>" when empty): one name per sending process, so
   /// the daemon and `tlspolicy report send` on one node exclude each other too.
   std::string node;
+  /// Where made, sent and failed reports are counted; null: nowhere.
+  std::shared_ptr<ReportCounters> counters;
 };
 
 /// First retry after this long; each further one waits twice as long, at

@@ -316,6 +316,7 @@ max_connections = 2048
 socketmap = "unix:/tmp/sm.sock"
 json = "127.0.0.1:8461"
 admin = "[::1]:8462"
+metrics = "127.0.0.1:9466"
 socket_mode = "0660"
 socket_owner = "tlspolicy"
 socket_group = "postfix"
@@ -391,6 +392,7 @@ TEST(ConfigFile, OverridesEveryDefault) {
   EXPECT_EQ(s.server.socketmap, "unix:/tmp/sm.sock");
   EXPECT_EQ(s.server.json, "127.0.0.1:8461");
   EXPECT_EQ(s.server.admin, "[::1]:8462");
+  EXPECT_EQ(s.server.metrics, "127.0.0.1:9466");
   EXPECT_EQ(s.server.socket_mode, 0660u);
   EXPECT_EQ(s.server.socket_owner, "tlspolicy");
   EXPECT_EQ(s.server.socket_group, "postfix");
@@ -620,6 +622,7 @@ TEST(ConfigErrors, EveryTypeError) {
       {"server.json = \"127.0.0.1:0\"", "server.json"},
       {"server.admin = \"::1:8462\"", "server.admin"},
       {"server.admin = 8462", "server.admin"},
+      {"server.metrics = \"9466\"", "server.metrics"},
       {"resolver = 1", "resolver"},
       {"policy = 1", "policy"},
       {"policy = [1]", "policy"},

@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tlspolicy/proto/metrics.hpp"
+
 namespace tlspolicy::daemon {
 namespace {
 
@@ -127,6 +129,38 @@ TEST(JsonLinesFraming, EncodesLinesAndErrorObjects) {
   EXPECT_EQ(out, "{}\n");
   EXPECT_NE(json.failure_reply(Failure::Timeout).find("\"timeout\""), std::string::npos);
   EXPECT_NE(json.failure_reply(Failure::TooLarge).find("\"error\""), std::string::npos);
+}
+
+TEST(HttpFraming, OneHeadPerConnection) {
+  HttpProtocol http;
+  std::string partial = "GET /metrics HTTP/1.1\r\nHost: x\r\n";
+  EXPECT_EQ(http.decode(partial, false, k_server_limit).status, Status::NeedMore);
+  std::string whole = partial + "\r\nbody";
+  const auto f = http.decode(whole, false, k_server_limit);
+  ASSERT_EQ(f.status, Status::Request);
+  EXPECT_EQ(f.text(), partial + "\r\n");
+  EXPECT_EQ(f.consumed, whole.size());  // the body is not read
+}
+
+TEST(HttpFraming, EndOfInputBeforeTheHeadIsMalformed) {
+  HttpProtocol http;
+  std::string partial = "GET /metrics HTTP/1.1\r\n";
+  const auto f = http.decode(partial, true, k_server_limit);
+  EXPECT_EQ(f.status, Status::Bad);
+  EXPECT_EQ(f.failure, Failure::Malformed);
+}
+
+TEST(HttpFraming, HeadOverTheLimitIsTooLarge) {
+  HttpProtocol http;
+  std::string endless = "GET /metrics HTTP/1.1\r\nX: " + std::string(proto::k_max_http_head, 'a');
+  const auto f = http.decode(endless, false, k_server_limit);
+  EXPECT_EQ(f.status, Status::Bad);
+  EXPECT_EQ(f.failure, Failure::TooLarge);
+  EXPECT_TRUE(http.failure_reply(Failure::TooLarge).starts_with("HTTP/1.1 431 "));
+  EXPECT_TRUE(http.failure_reply(Failure::Malformed).starts_with("HTTP/1.1 400 "));
+  std::string out;
+  http.encode("HTTP/1.1 200 OK\r\n\r\n", out);
+  EXPECT_EQ(out, "HTTP/1.1 200 OK\r\n\r\n");
 }
 
 }  // namespace

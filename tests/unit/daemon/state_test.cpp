@@ -17,8 +17,11 @@
 
 #include "tlspolicy/config/settings.hpp"
 #include "tlspolicy/fetch/https_fetcher.hpp"
+#include "tlspolicy/server/listen.hpp"
+#include "tlspolicy/server/server.hpp"
 #include "tlspolicy/util/fd.hpp"
 
+#include "metrics.hpp"
 #include "support/testing.hpp"
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -126,6 +129,62 @@ TEST_F(Generations, ReloadKeepsTheOldGenerationUntilItsLookupsEnd) {
   ASSERT_EQ(answers.load(), 1);
   EXPECT_EQ(answer->action, policy::Action::Defer);
   EXPECT_TRUE(answer->postfix.starts_with("TEMP ")) << answer->postfix;
+}
+
+// The metrics listener reads what the engine loop and the server write, from its own thread:
+// a cold lookup shows in flight, its defer at shutdown is counted, and a reload resets no
+// counter (Context::instruments).
+TEST_F(Generations, MetricsScrapeSeesLookupsAndCountsAcrossReloads) {
+  auto first = build_state(settings(), ctx);
+  ASSERT_TRUE(first) << first.error().detail;
+  ctx.set_state(std::move(*first));
+  server::Server policy{server::ServerOptions{}, util::null_logger()};
+  auto fd = server::listen_endpoint("127.0.0.1:0");
+  ASSERT_TRUE(fd) << fd.error().detail;
+  auto port = server::bound_port(*fd);
+  ASSERT_TRUE(port);
+  MetricsListener metrics{std::move(*fd), ctx, policy, util::null_logger()};
+  const auto scrape = [&] {
+    util::Fd sock{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(*port);
+    if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return std::string{};
+    const std::string_view request = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+    if (::send(sock.get(), request.data(), request.size(), MSG_NOSIGNAL) < 0) return std::string{};
+    std::string reply;
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(sock.get(), buf, sizeof buf, 0)) > 0;) {
+      reply.append(buf, static_cast<std::size_t>(n));
+    }
+    return reply;
+  };
+  std::atomic<int> answers{0};
+  decide_cold([&](service::DecisionPtr) { ++answers; });
+  ASSERT_TRUE(wait_until([&] { return ctx.state()->service->stats().in_flight == 1; }));
+  const auto during = scrape();
+  EXPECT_TRUE(during.starts_with("HTTP/1.1 200 OK\r\n")) << during.substr(0, 80);
+  EXPECT_NE(during.find("\ntlspolicy_lookups_in_flight 1\n"), std::string::npos);
+  EXPECT_NE(during.find("\ntlspolicy_decision_cache_requests_total{result=\"miss\"} 1\n"),
+            std::string::npos);
+  // A reload, then shutdown: the first generation's waiter gets its defer.
+  auto second = build_state(settings(), ctx);
+  ASSERT_TRUE(second) << second.error().detail;
+  ctx.set_state(std::move(*second));
+  engine.call([&] { shutdown(ctx); });
+  ASSERT_TRUE(wait_until([&] { return answers.load() == 1; }));
+  const auto after = scrape();
+  EXPECT_NE(after.find("\ntlspolicy_decisions_total{action=\"defer\",source=\"none\"} 1\n"),
+            std::string::npos)
+      << after;
+  EXPECT_NE(after.find("\ntlspolicy_decision_cache_requests_total{result=\"miss\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(after.find("tlspolicy_connections_accepted_total{server=\"metrics\"} 2\n"),
+            std::string::npos);
+  metrics.stop();
+  ctx.set_state(nullptr);
+  ASSERT_TRUE(wait_until([&] { return ctx.generations.load() == 0; }));
 }
 
 }  // namespace

@@ -382,6 +382,25 @@ TEST_F(ServerTest, IdleTimeoutCloses) {
   EXPECT_TRUE(wait_until([&] { return get(stats().active) == 0; }));
 }
 
+TEST_F(ServerTest, DribblingClientClosedWhenInputDoesNotExtendIdle) {
+  ServerOptions options;
+  options.idle_timeout = 300ms;
+  options.input_extends_idle = false;
+  start(options);
+  Client c(socket_path());
+  const auto begin = std::chrono::steady_clock::now();
+  // One byte every 50 ms would keep the connection forever if input restarted the timer.
+  for (int i = 0; i < 12 && std::chrono::steady_clock::now() - begin < 500ms; ++i) {
+    c.send("e");
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(c.read_line(), "<eof>");
+  const auto took = std::chrono::steady_clock::now() - begin;
+  EXPECT_GE(took, 250ms);
+  EXPECT_LT(took, 2s);
+  EXPECT_EQ(get(stats().idle_timeouts), 1u);
+}
+
 TEST_F(ServerTest, RequestTimeoutSendsTimeoutReplyAndDropsLateReply) {
   ServerOptions options;
   options.request_timeout = 200ms;

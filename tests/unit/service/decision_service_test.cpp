@@ -207,6 +207,44 @@ TEST_F(Service, ForgetDuringALookupKeepsItsDecisionOutOfMemory) {
   EXPECT_TRUE(svc.cached(request("example.test")));
 }
 
+// Metrics (docs/operations.md): every answer counted once by action and source, hits
+// included; the counters given in the options outlive the service (a reload).
+TEST_F(Service, AnswersCountedByActionAndSourceAcrossServices) {
+  const auto counters = std::make_shared<ServiceCounters>();
+  ServiceOptions options;
+  options.counters = counters;
+  options.max_in_flight = 1;
+  const auto opportunistic = answer_kind(policy::Action::Opportunistic, policy::Source::None);
+  const auto defer = answer_kind(policy::Action::Defer, policy::Source::None);
+  {
+    auto svc = make(options);
+    ASSERT_TRUE(ask(svc, "example.test"));                // a lookup
+    ASSERT_TRUE(ask(svc, "example.test"));                // from memory
+    EXPECT_TRUE(svc.decide_from_memory("example.test"));  // from memory, by name
+    const auto s = svc.stats();
+    EXPECT_EQ(s.answered[opportunistic], 3u);
+    EXPECT_EQ(s.hits, 2u);
+    dns.close();
+    svc.decide(request("held.test"), [](DecisionPtr) {});
+    ASSERT_TRUE(ask(svc, "refused.test"));  // overload defer
+    EXPECT_EQ(svc.stats().answered[defer], 1u);
+    dns.open();
+    ASSERT_TRUE(run_until([&] { return svc.running() == 0; }));
+    EXPECT_EQ(svc.stats().answered[opportunistic], 4u);
+  }
+  auto next = make(options);  // the next generation goes on counting
+  ASSERT_TRUE(ask(next, "other.test"));
+  const auto s = next.stats();
+  EXPECT_EQ(s.answered[opportunistic], 5u);
+  EXPECT_EQ(s.answered[defer], 1u);
+  EXPECT_EQ(s.hits, 2u);
+  EXPECT_EQ(s.misses, 3u);
+  EXPECT_EQ(s.overloaded, 1u);
+  std::uint64_t total = 0;
+  for (const auto n : s.answered) total += n;
+  EXPECT_EQ(total, 6u);
+}
+
 TEST_F(Service, TooManyLookupsInFlightDeferAtOnce) {
   ServiceOptions options;
   options.max_in_flight = 2;

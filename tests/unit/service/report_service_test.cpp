@@ -159,6 +159,37 @@ TEST_F(Reports, Rpt17FailuresBackOffExponentiallyAndGiveUpAfter24Hours) {
   EXPECT_LE(out->row.attempts, 10);
 }
 
+// Metrics (docs/operations.md): made, sent and failed reports are counted where the options
+// say, across services (a reload builds a new one).
+TEST_F(Reports, MadeSentAndFailedAreCounted) {
+  options.counters = std::make_shared<ReportCounters>();
+  {
+    auto first = service();  // the generation before a reload
+    record(first, "ok.example", 1, 1);
+  }
+  auto s = service();
+  record(s, "bad.example", 0, 1);
+  rua("ok.example", "v=TLSRPTv1; rua=https://reports.ok.example/x");
+  rua("bad.example", "v=TLSRPTv1; rua=https://reports.bad.example/x");
+  poster.status["https://reports.ok.example/x"] = 200;
+  poster.status["https://reports.bad.example/x"] = 500;
+  clock.advance(13h);
+  const auto made = s.make_reports();
+  ASSERT_TRUE(made);
+  ASSERT_EQ(made->size(), 2u);
+  EXPECT_EQ(options.counters->made.load(), 2u);
+  for (const auto& row : *made) {
+    auto out = s.deliver(row);
+    for (int i = 0; i < 20 && out && out->row.state == cache::ReportState::Pending; ++i) {
+      clock.advance(4h);
+      out = service().deliver(out->row);
+    }
+    ASSERT_TRUE(out) << out.error().detail;
+  }
+  EXPECT_EQ(options.counters->sent.load(), 1u);
+  EXPECT_EQ(options.counters->failed.load(), 1u);
+}
+
 TEST_F(Reports, Rpt4OneAcceptingUriIsEnoughAndMailGoesThroughSendmail) {
   auto s = service();
   record(s, "example.com", 1, 0);
