@@ -33,8 +33,8 @@
 
 #include "handlers.hpp"
 #include "maintenance.hpp"
-#include "notify.hpp"
 #include "metrics.hpp"
+#include "notify.hpp"
 #include "protocols.hpp"
 #include "state.hpp"
 
