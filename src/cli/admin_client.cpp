@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "tlspolicy/util/endpoint.hpp"
 #include "tlspolicy/util/fd.hpp"
 
 #include <arpa/inet.h>
@@ -32,70 +33,46 @@ Unexpected<Error> io_error(std::string_view endpoint, std::string_view what, int
   return fail(Errc::Internal, Retry::Transient, std::move(detail));
 }
 
-/// Connects a blocking socket to `endpoint`.
+/// Connects a blocking socket to `endpoint`: util::parse_endpoint's grammar (a relative
+/// "unix:" path allowed), or a bare path ("/run/…", "./x.sock").
 Result<util::Fd> connect_to(std::string_view endpoint) {
-  std::string_view path = endpoint;
-  const bool unix_prefix = endpoint.substr(0, 5) == "unix:";
-  if (unix_prefix) path.remove_prefix(5);
-  if (unix_prefix || path.substr(0, 1) == "/" || path.substr(0, 1) == ".") {
-    sockaddr_un sa{};
-    sa.sun_family = AF_UNIX;
-    if (path.empty() || path.size() >= sizeof(sa.sun_path)) {
-      return fail(Errc::InvalidArgument, Retry::Permanent,
-                  "socket path empty or too long: " + std::string{endpoint});
-    }
-    std::memcpy(sa.sun_path, path.data(), path.size());
-    util::Fd fd{::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)};
-    if (!fd) return io_error(endpoint, "cannot create a socket for", errno);
-    // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
-    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof(sa)) != 0) {
-      return io_error(endpoint, "cannot connect to", errno);
-    }
-    return fd;
-  }
-  // "IP:port" or "[IPv6]:port"
-  const auto colon = endpoint.rfind(':');
-  if (colon == std::string_view::npos || colon + 1 == endpoint.size()) {
-    return fail(Errc::InvalidArgument, Retry::Permanent,
-                "not an endpoint (unix:PATH, IP:port): " + std::string{endpoint});
-  }
-  std::string host{endpoint.substr(0, colon)};
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  unsigned long port = 0;
-  for (const char c : endpoint.substr(colon + 1)) {
-    if (c < '0' || c > '9' || port > 65535) {
-      return fail(Errc::InvalidArgument, Retry::Permanent, "bad port in " + std::string{endpoint});
-    }
-    port = port * 10 + static_cast<unsigned long>(c - '0');
-  }
-  if (port == 0 || port > 65535) {
-    return fail(Errc::InvalidArgument, Retry::Permanent, "bad port in " + std::string{endpoint});
-  }
-  sockaddr_in6 sa6{};
-  sockaddr_in sa4{};
-  const sockaddr* sa = nullptr;
+  const bool bare_path = endpoint.starts_with('/') || endpoint.starts_with('.');
+  auto where = util::parse_endpoint(
+      bare_path ? "unix:" + std::string{endpoint} : std::string{endpoint}, util::UnixPath::AnyPath);
+  if (!where) return Unexpected{where.error()};
+  sockaddr_storage storage{};
   socklen_t len = 0;
-  int family = AF_INET;
-  if (::inet_pton(AF_INET, host.c_str(), &sa4.sin_addr) == 1) {
-    sa4.sin_family = AF_INET;
-    sa4.sin_port = htons(static_cast<std::uint16_t>(port));
-    sa = reinterpret_cast<const sockaddr*>(&sa4);  // NOLINT: the sockets API
-    len = sizeof(sa4);
-  } else if (::inet_pton(AF_INET6, host.c_str(), &sa6.sin6_addr) == 1) {
-    family = AF_INET6;
-    sa6.sin6_family = AF_INET6;
-    sa6.sin6_port = htons(static_cast<std::uint16_t>(port));
-    sa = reinterpret_cast<const sockaddr*>(&sa6);  // NOLINT: the sockets API
-    len = sizeof(sa6);
-  } else {
-    return fail(Errc::InvalidArgument, Retry::Permanent,
-                "not an IP address in " + std::string{endpoint});
+  switch (where->kind) {
+    case util::Endpoint::Kind::Unix: {
+      auto* sa = reinterpret_cast<sockaddr_un*>(&storage);  // NOLINT: the sockets API
+      sa->sun_family = AF_UNIX;
+      std::memcpy(sa->sun_path, where->path.data(), where->path.size());
+      len = sizeof(sockaddr_un);
+      break;
+    }
+    case util::Endpoint::Kind::Ipv4: {
+      auto* sa = reinterpret_cast<sockaddr_in*>(&storage);  // NOLINT: the sockets API
+      sa->sin_family = AF_INET;
+      sa->sin_port = htons(where->port);
+      (void)::inet_pton(AF_INET, where->address.c_str(), &sa->sin_addr);  // checked when parsed
+      len = sizeof(sockaddr_in);
+      break;
+    }
+    case util::Endpoint::Kind::Ipv6: {
+      auto* sa = reinterpret_cast<sockaddr_in6*>(&storage);  // NOLINT: the sockets API
+      sa->sin6_family = AF_INET6;
+      sa->sin6_port = htons(where->port);
+      (void)::inet_pton(AF_INET6, where->address.c_str(), &sa->sin6_addr);  // checked when parsed
+      len = sizeof(sockaddr_in6);
+      break;
+    }
   }
-  util::Fd fd{::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+  util::Fd fd{::socket(storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)};
   if (!fd) return io_error(endpoint, "cannot create a socket for", errno);
-  if (::connect(fd.get(), sa, len) != 0) return io_error(endpoint, "cannot connect to", errno);
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&storage), len) != 0) {
+    return io_error(endpoint, "cannot connect to", errno);
+  }
   return fd;
 }
 

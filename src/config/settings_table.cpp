@@ -29,6 +29,7 @@
 
 #include "tlspolicy/dns/name.hpp"
 #include "tlspolicy/dns/resolver.hpp"
+#include "tlspolicy/util/endpoint.hpp"
 #include "tlspolicy/util/quote.hpp"
 
 #include <arpa/inet.h>
@@ -255,37 +256,15 @@ bool valid_ip(std::string_view text, bool v6) {
   return inet_pton(v6 ? AF_INET6 : AF_INET, s.c_str(), buf.data()) == 1;
 }
 
-/// "unix:/abs/path", "IPv4:port" or "[IPv6]:port"; an empty string is OK
-/// (derived later).
+/// "unix:/abs/path", "IPv4:port" or "[IPv6]:port" (util::parse_endpoint), a port from 1; an
+/// empty string is OK (derived later).
 Result<void> check_listener(std::string_view text) {
   if (text.empty()) return {};
-  constexpr std::string_view k_expect =
-      "expected \"unix:/absolute/path\", \"IPv4:port\" or \"[IPv6]:port\", got ";
-  if (text.starts_with("unix:")) {
-    const auto path = text.substr(5);
-    if (path.empty() || path.front() != '/' || path.find('\0') != std::string_view::npos) {
-      return value_error(std::string{k_expect} + quote(printable(text)));
-    }
-    if (path.size() >= sizeof(sockaddr_un::sun_path)) {
-      return value_error("unix socket path longer than " +
-                         std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
-                         " bytes: " + quote(printable(path)));
-    }
-    return {};
+  auto endpoint = util::parse_endpoint(text);
+  if (!endpoint) return value_error(endpoint.error().detail);
+  if (endpoint->kind != util::Endpoint::Kind::Unix && endpoint->port == 0) {
+    return value_error("port 0 in " + util::quoted(text) + ": a listener needs a fixed port");
   }
-  const auto colon = text.rfind(':');
-  if (colon == std::string_view::npos) {
-    return value_error(std::string{k_expect} + quote(printable(text)));
-  }
-  std::string_view host = text.substr(0, colon);
-  const std::string_view port = text.substr(colon + 1);
-  bool ok = valid_port(port);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    ok = ok && valid_ip(host.substr(1, host.size() - 2), true);
-  } else {
-    ok = ok && valid_ip(host, false);
-  }
-  if (!ok) return value_error(std::string{k_expect} + quote(printable(text)));
   return {};
 }
 

@@ -123,7 +123,7 @@ class CountingCache final : public cache::PolicyCache {
 
 }  // namespace
 
-proto::DnsResult dns_result(const Result<dns::DnsAnswer>& r) noexcept {
+proto::DnsResult dns_result(const Result<dns::DnsAnswer>& r) {
   if (r) {
     switch (r->security) {
       case dns::Security::Secure:
@@ -153,7 +153,7 @@ proto::DnsResult dns_result(const Result<dns::DnsAnswer>& r) noexcept {
   }
 }
 
-proto::FetchResult fetch_result(const Result<fetch::HttpsResponse>& r) noexcept {
+proto::FetchResult fetch_result(const Result<fetch::HttpsResponse>& r) {
   if (r) return r->status == 200 ? proto::FetchResult::Ok : proto::FetchResult::HttpStatus;
   switch (r.error().code) {
     case Errc::FetchConnect:

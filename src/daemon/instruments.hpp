@@ -50,9 +50,9 @@ struct Instruments {
 };
 
 /// What a lookup's result counts as.
-[[nodiscard]] proto::DnsResult dns_result(const Result<dns::DnsAnswer>& r) noexcept;
+[[nodiscard]] proto::DnsResult dns_result(const Result<dns::DnsAnswer>& r);
 /// What a fetch's result counts as.
-[[nodiscard]] proto::FetchResult fetch_result(const Result<fetch::HttpsResponse>& r) noexcept;
+[[nodiscard]] proto::FetchResult fetch_result(const Result<fetch::HttpsResponse>& r);
 
 /// Delegates to `inner`, counting each lookup's result in `m.dns`.
 [[nodiscard]] std::unique_ptr<dns::Resolver> counting_resolver(std::unique_ptr<dns::Resolver> inner,

@@ -149,7 +149,7 @@ MetricsListener::MetricsListener(util::Fd listener, Context& ctx, const server::
   options.idle_timeout = 10s;  // from the accept: the whole request must arrive by then
   options.input_extends_idle = false;
   options.request_timeout = 10s;
-  options.max_output_bytes = 4 * 1024 * 1024;
+  options.max_output_bytes = std::size_t{4} * 1024 * 1024;
   options.thread_name = "tlspolicy-mtrc";
   m_server = std::make_unique<server::Server>(std::move(options), log.with_name("metrics"));
   const server::Server* self = m_server.get();

@@ -241,7 +241,7 @@ std::string_view to_string(StoreOp op) noexcept {
 
 std::string render_metrics(const MetricsSnapshot& s) {
   std::string out;
-  out.reserve(16 * 1024);
+  out.reserve(std::size_t{16} * 1024);
   Writer w{out};
 
   w.family("tlspolicy_build_info", "gauge", "Always 1; the version of the running daemon.");

@@ -15,6 +15,8 @@
 #include <system_error>
 #include <vector>
 
+#include "tlspolicy/util/endpoint.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -142,46 +144,22 @@ Result<util::Fd> bind_unix(const std::string& path, const ListenOptions& options
   return fd;
 }
 
-Result<util::Fd> listen_inet(std::string_view endpoint, const ListenOptions& options) {
-  std::string host;
-  std::string_view port_text;
-  bool v6 = false;
-  if (endpoint.starts_with('[')) {
-    const auto close = endpoint.find("]:");
-    if (close == std::string_view::npos)
-      return config_fail("bad endpoint: " + std::string(endpoint));
-    host = std::string(endpoint.substr(1, close - 1));
-    port_text = endpoint.substr(close + 2);
-    v6 = true;
-  } else {
-    const auto colon = endpoint.rfind(':');
-    if (colon == std::string_view::npos || endpoint.find(':') != colon) {
-      return config_fail("endpoint must be unix:PATH, IP:port or [IPv6]:port: " +
-                         std::string(endpoint));
-    }
-    host = std::string(endpoint.substr(0, colon));
-    port_text = endpoint.substr(colon + 1);
-  }
-  std::uint16_t port = 0;
-  if (!parse_number(port_text, port)) return config_fail("bad port in " + std::string(endpoint));
-
+Result<util::Fd> listen_inet(std::string_view endpoint, const util::Endpoint& where,
+                             const ListenOptions& options) {
+  const bool v6 = where.kind == util::Endpoint::Kind::Ipv6;
   sockaddr_storage storage{};
   socklen_t len = 0;
   if (v6) {
     auto* sa = reinterpret_cast<sockaddr_in6*>(&storage);
     sa->sin6_family = AF_INET6;
-    sa->sin6_port = htons(port);
-    if (::inet_pton(AF_INET6, host.c_str(), &sa->sin6_addr) != 1) {
-      return config_fail("bad IPv6 address in " + std::string(endpoint));
-    }
+    sa->sin6_port = htons(where.port);
+    (void)::inet_pton(AF_INET6, where.address.c_str(), &sa->sin6_addr);  // checked by the parser
     len = sizeof(sockaddr_in6);
   } else {
     auto* sa = reinterpret_cast<sockaddr_in*>(&storage);
     sa->sin_family = AF_INET;
-    sa->sin_port = htons(port);
-    if (::inet_pton(AF_INET, host.c_str(), &sa->sin_addr) != 1) {
-      return config_fail("bad IPv4 address in " + std::string(endpoint));
-    }
+    sa->sin_port = htons(where.port);
+    (void)::inet_pton(AF_INET, where.address.c_str(), &sa->sin_addr);  // checked by the parser
     len = sizeof(sockaddr_in);
   }
   util::Fd fd = new_socket(storage.ss_family);
@@ -199,17 +177,21 @@ Result<util::Fd> listen_inet(std::string_view endpoint, const ListenOptions& opt
 }  // namespace
 
 Result<util::Fd> listen_endpoint(std::string_view endpoint, const ListenOptions& options) {
-  if (endpoint.starts_with("unix:")) {
-    return bind_unix(std::string(endpoint.substr(5)), options, SOCK_STREAM);
+  auto where = util::parse_endpoint(endpoint);
+  if (!where) return config_fail(where.error().detail);
+  if (where->kind == util::Endpoint::Kind::Unix) {
+    return bind_unix(where->path, options, SOCK_STREAM);
   }
-  return listen_inet(endpoint, options);
+  return listen_inet(endpoint, *where, options);
 }
 
 Result<util::Fd> bind_datagram_endpoint(std::string_view endpoint, const ListenOptions& options) {
-  if (!endpoint.starts_with("unix:")) {
+  auto where = util::parse_endpoint(endpoint);
+  if (!where) return config_fail(where.error().detail);
+  if (where->kind != util::Endpoint::Kind::Unix) {
     return config_fail("a datagram socket must be \"unix:/path\": " + std::string(endpoint));
   }
-  return bind_unix(std::string(endpoint.substr(5)), options, SOCK_DGRAM);
+  return bind_unix(where->path, options, SOCK_DGRAM);
 }
 
 Result<std::uint16_t> bound_port(const util::Fd& socket) {

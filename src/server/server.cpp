@@ -777,7 +777,7 @@ class Server::Impl {
 };
 
 Server::Server(ServerOptions options, util::Logger log)
-    : m_impl(std::make_unique<Impl>(options, std::move(log))) {}
+    : m_impl(std::make_unique<Impl>(std::move(options), std::move(log))) {}
 
 Server::~Server() = default;
 

@@ -43,7 +43,7 @@
 namespace tlspolicy::service {
 
 /// Decisions answered, [policy::Action][policy::Source].
-inline constexpr std::size_t k_answer_kinds = 4 * 5;
+inline constexpr std::size_t k_answer_kinds = std::size_t{4} * 5;
 [[nodiscard]] constexpr std::size_t answer_kind(policy::Action a, policy::Source s) noexcept {
   return static_cast<std::size_t>(a) * 5 + static_cast<std::size_t>(s);
 }
