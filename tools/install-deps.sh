@@ -27,8 +27,6 @@ packages=(
   libcli11-dev
   # the manual: roff pages made from docs/ at build time, checked with man --warnings
   go-md2man man-db
-  # sd_notify: Type=notify readiness and watchdog (src/daemon/notify.cpp)
-  libsystemd-dev
   # run time data: the root trust anchor for resolver.mode = validate
   dns-root-data ca-certificates
   # integration test world: authoritative DNS, validating resolver, HTTPS

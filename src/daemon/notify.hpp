@@ -3,7 +3,8 @@
 // NAME
 //   notify - the daemon's state told to the service manager (sd_notify(3))
 // PROTOCOL
-//   Datagrams of "KEY=VALUE" lines to $NOTIFY_SOCKET, sent by libsystemd's sd_notify():
+//   Datagrams of "KEY=VALUE" lines to $NOTIFY_SOCKET (a path, or "@name" in the abstract
+//   namespace), as sd_notify(3) sends them; notify.cpp speaks the protocol itself:
 //     READY=1 + STATUS=…         every listener open, the first generation built
 //     RELOADING=1 + MONOTONIC_USEC=… + STATUS=…   a SIGHUP reload begins
 //     READY=1 + STATUS=…         the reload ended, with the new or the old configuration
@@ -15,12 +16,11 @@
 //   Any thread; the environment is read when the object is made (never changed after).
 // SEE ALSO
 //   tools/systemd/tlspolicy.service (Type=notify, WatchdogSec=), docs/operations.md
-// BUGS
-//   Only this file's .cpp names libsystemd.
 #pragma once
 
 #include <chrono>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace tlspolicy::daemon {
@@ -47,6 +47,7 @@ class Notifier {
   void send(std::string_view state, std::string_view status) const;
 
   bool m_enabled = false;
+  std::string m_socket;  ///< NOTIFY_SOCKET's address ('\0' first for the abstract namespace)
   std::optional<std::chrono::microseconds> m_watchdog;
 };
 

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// The service manager notifications (src/daemon/notify.hpp) through libsystemd's real
-// sd_notify(): the test binds the datagram socket that NOTIFY_SOCKET names, as systemd
-// would, and reads what arrives. Each test sets the variables it needs (one process per
-// test under ctest; nothing else runs threads here).
+// The service manager notifications (src/daemon/notify.hpp), the sd_notify(3) protocol: the
+// test binds the datagram socket that NOTIFY_SOCKET names, as systemd would (a path, or a
+// name in the abstract namespace), and reads what arrives. Each test sets the variables it needs
+// (one process per test under ctest; nothing else runs threads here).
 #include "notify.hpp"
 
 #include <chrono>
+#include <cstddef>
 #include <cstdlib>
 #include <string>
 
@@ -27,12 +28,21 @@ using namespace std::chrono_literals;
 /// A bound Unix datagram socket and NOTIFY_SOCKET naming it.
 class NotifySocket {
  public:
-  NotifySocket() : m_path((m_dir.path() / "notify.sock").string()) {
+  /// `abstract`: "@tlspolicy-test-<pid>" in the abstract namespace, as systemd's own
+  /// manager socket may be; else a file in a temporary directory.
+  explicit NotifySocket(bool abstract = false)
+      : m_path(abstract ? "@tlspolicy-test-" + std::to_string(::getpid())
+                        : (m_dir.path() / "notify.sock").string()) {
     m_fd = util::Fd{::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)};
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     m_path.copy(addr.sun_path, sizeof addr.sun_path - 1);
-    EXPECT_EQ(::bind(m_fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+    socklen_t len = sizeof addr;
+    if (abstract) {
+      addr.sun_path[0] = '\0';
+      len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + m_path.size());
+    }
+    EXPECT_EQ(::bind(m_fd.get(), reinterpret_cast<const sockaddr*>(&addr), len), 0);
     ::setenv("NOTIFY_SOCKET", m_path.c_str(), 1);
   }
   ~NotifySocket() { ::unsetenv("NOTIFY_SOCKET"); }
@@ -77,6 +87,22 @@ TEST(Notifier, SendsEachStateWithItsStatusLine) {
   notify.watchdog_ping();
   EXPECT_EQ(socket.next(), "WATCHDOG=1");
   EXPECT_EQ(socket.next(), "");
+}
+
+TEST(Notifier, AbstractNamespaceSocket) {
+  NotifySocket socket{true};
+  const Notifier n;
+  ASSERT_TRUE(n.enabled());
+  n.ready("ok");
+  EXPECT_EQ(socket.next(), "READY=1\nSTATUS=ok");
+}
+
+TEST(Notifier, SocketsItCannotSpeakToAreOff) {
+  ::setenv("NOTIFY_SOCKET", "vsock:2:1234", 1);
+  EXPECT_FALSE(Notifier{}.enabled());
+  ::setenv("NOTIFY_SOCKET", "relative.sock", 1);
+  EXPECT_FALSE(Notifier{}.enabled());
+  ::unsetenv("NOTIFY_SOCKET");
 }
 
 TEST(Notifier, StatusStaysOneLine) {
