@@ -56,7 +56,7 @@ mta_packages=(
   # tlspolicy's build dependencies (tools/install-deps.sh has the Debian 12 list)
   build-essential cmake pkg-config libldns-dev libunbound-dev libcurl4-openssl-dev libssl-dev
   libsqlite3-dev zlib1g-dev libpq-dev nlohmann-json3-dev libgtest-dev libgmock-dev
-  libidn2-dev libtomlplusplus-dev libcli11-dev dns-root-data go-md2man man-db
+  libidn2-dev libtomlplusplus-dev libcli11-dev dns-root-data go-md2man man-db python3
 )
 # A system that boots (systemd as PID 1 under systemd-nspawn) and reads manual pages.
 systemd_packages=(systemd systemd-sysv dbus man-db)
