@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tlspolicy/proto/decision_json.hpp"
+#include "tlspolicy/util/json_fields.hpp"
 #include "tlspolicy/util/quote.hpp"
 
 namespace tlspolicy::proto {
@@ -102,29 +103,13 @@ Result<void> check_fields(const ordered_json& obj, std::string_view op,
                                         unknown + " for op \"" + std::string{op} + "\"");
 }
 
-/// Reads an optional field that must have the type `is_type` checks.
-template <class Pred>
-Result<const ordered_json*> optional_field(const ordered_json& obj, const char* name, Pred is_type,
-                                           std::string_view type_name) {
-  const auto it = obj.find(name);
-  if (it == obj.end()) return static_cast<const ordered_json*>(nullptr);
-  if (!is_type(*it)) {
-    return reject(k_code_bad_request,
-                  "\"" + std::string{name} + "\" must be " + std::string{type_name});
-  }
-  return &*it;
-}
+/// The fields of a request. Strings are kept whole (the line is bounded already) with their
+/// controls: the domain and recipient checks that follow read them.
+const util::JsonFieldReader<ordered_json> k_fields{"bad-request: ",
+                                                   {k_max_json_line, k_max_json_line}};
 
-Result<const ordered_json*> optional_string(const ordered_json& obj, const char* name) {
-  return optional_field(
-      obj, name, [](const ordered_json& j) { return j.is_string(); }, "a string");
-}
-
-Result<bool> optional_bool(const ordered_json& obj, const char* name) {
-  auto field = optional_field(
-      obj, name, [](const ordered_json& j) { return j.is_boolean(); }, "true or false");
-  if (!field) return Unexpected{field.error()};
-  return *field != nullptr && (*field)->get<bool>();
+Result<std::optional<std::string>> optional_string(const ordered_json& obj, std::string_view name) {
+  return k_fields.optional_string(obj, name, "", util::Controls::Keep);
 }
 
 Result<dns::DomainName> parse_domain(std::string_view text) {
@@ -143,17 +128,17 @@ Result<void> parse_decide(const ordered_json& obj, JsonRequest& out) {
   if (!domain) return Unexpected{domain.error()};
   auto recipient = optional_string(obj, "recipient");
   if (!recipient) return Unexpected{recipient.error()};
-  auto requiretls = optional_bool(obj, "requiretls");
+  auto requiretls = k_fields.optional_bool(obj, "requiretls", "");
   if (!requiretls) return Unexpected{requiretls.error()};
-  auto explain = optional_bool(obj, "explain");
+  auto explain = k_fields.optional_bool(obj, "explain", "");
   if (!explain) return Unexpected{explain.error()};
 
   std::string domain_text;
-  if (*domain != nullptr) {
-    domain_text = (*domain)->get<std::string>();
-  } else if (*recipient != nullptr) {
+  if (*domain) {
+    domain_text = std::move(**domain);
+  } else if (*recipient) {
     // The domain part follows the last '@' (a quoted local part may hold '@').
-    const auto& rcpt = (*recipient)->get_ref<const std::string&>();
+    const auto& rcpt = **recipient;
     const auto at = rcpt.rfind('@');
     if (at == std::string::npos) {
       return reject(k_code_bad_request, "\"recipient\" has no domain part and no \"domain\" given");
@@ -166,8 +151,8 @@ Result<void> parse_decide(const ordered_json& obj, JsonRequest& out) {
   if (!name) return Unexpected{name.error()};
 
   bool wants_requiretls = *requiretls;
-  if (*recipient != nullptr) {
-    out.recipient = (*recipient)->get<std::string>();
+  if (*recipient) {
+    out.recipient = std::move(**recipient);
     // SPEC §3: a local part ending in +requiretls marks the message REQUIRETLS.
     wants_requiretls = wants_requiretls || policy::recipient_requests_requiretls(*out.recipient);
   }
@@ -190,14 +175,14 @@ Result<void> parse_cache(const ordered_json& obj, JsonOp op, JsonRequest& out) {
   if (auto ok = check_fields(obj, op_name, {"op", "v", "id", "domain"}); !ok) return ok;
   auto domain = optional_string(obj, "domain");
   if (!domain) return Unexpected{domain.error()};
-  if (*domain == nullptr) {
+  if (!*domain) {
     if (op == JsonOp::CacheShow || op == JsonOp::CacheRefresh) {
       return reject(k_code_bad_request,
                     "op \"" + std::string{op_name} + "\" needs a \"domain\" string");
     }
     return {};
   }
-  auto name = parse_domain((*domain)->get_ref<const std::string&>());
+  auto name = parse_domain(**domain);
   if (!name) return Unexpected{name.error()};
   out.domain = std::move(*name);
   return {};

@@ -38,11 +38,9 @@ namespace {
 
 using nlohmann::json;
 
-const detail::FieldReader<json> in{"libtlsrpt datagram: "};
-using detail::Controls;
-using detail::index_path;
-using detail::key_path;
+const util::JsonFieldReader<json> in{"libtlsrpt datagram: ", detail::k_json_limits};
 using detail::normalise_mx_hostname;
+using util::Controls;
 
 /// RFC 8460 §4.4 receiving-mx-helo is the name the receiving MX announced: the first word of
 /// an EHLO response (Postfix sends it whole: "250-<name> <greeting>", a line per extension,
@@ -66,7 +64,7 @@ Result<FailureDetail> parse_detail(const json& obj, const std::string& where) {
   if (!code) return Unexpected{code.error()};
   const auto type = result_type_from_libtlsrpt(*code);
   if (!type) {
-    return in.reject("\"" + key_path(where, "c") + "\" is " + std::to_string(*code) +
+    return in.reject("\"" + util::json_key_path(where, "c") + "\" is " + std::to_string(*code) +
                      ", not a libtlsrpt failure code");
   }
   FailureDetail d;
@@ -104,15 +102,15 @@ Result<PolicyResult> parse_policy(const json& obj, const std::string& where,
   if (!type_code) return Unexpected{type_code.error()};
   const auto type = policy_type_from_libtlsrpt(*type_code);
   if (!type) {
-    return in.reject("\"" + key_path(where, "policy-type") + "\" is " + std::to_string(*type_code) +
-                     ", not 1 (tlsa), 2 (sts) or 9 (no-policy-found)");
+    return in.reject("\"" + util::json_key_path(where, "policy-type") + "\" is " +
+                     std::to_string(*type_code) + ", not 1 (tlsa), 2 (sts) or 9 (no-policy-found)");
   }
   out.policy.type = *type;
 
   auto domain = in.optional_string(obj, "policy-domain", where);
   if (!domain) return Unexpected{domain.error()};
   if (*domain) {
-    auto normalised = in.domain(**domain, key_path(where, "policy-domain"));
+    auto normalised = detail::domain(in, **domain, util::json_key_path(where, "policy-domain"));
     if (!normalised) return Unexpected{normalised.error()};
     out.policy.policy_domain = std::move(*normalised);
   } else {
@@ -126,16 +124,13 @@ Result<PolicyResult> parse_policy(const json& obj, const std::string& where,
   if (!mx) return Unexpected{mx.error()};
   out.policy.mx_hosts = std::move(*mx);
 
-  if (const auto it = obj.find("failure-details"); it != obj.end()) {
-    const std::string path = key_path(where, "failure-details");
-    if (!it->is_array()) return in.reject("\"" + path + "\" must be an array of objects");
-    if (it->size() > k_max_list_items) {
-      return in.reject("\"" + path + "\" has more than " + std::to_string(k_max_list_items) +
-                       " failure details");
-    }
-    out.details.reserve(it->size());
-    for (std::size_t i = 0; i < it->size(); ++i) {
-      auto d = parse_detail((*it)[i], index_path(path, i));
+  const std::string details_path = util::json_key_path(where, "failure-details");
+  auto details = in.optional_object_list(obj, "failure-details", where, "failure details");
+  if (!details) return Unexpected{details.error()};
+  if (const auto* list = *details) {
+    out.details.reserve(list->size());
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      auto d = parse_detail((*list)[i], util::json_index_path(details_path, i));
       if (!d) return Unexpected{d.error()};
       out.details.push_back(std::move(*d));
     }
@@ -146,8 +141,8 @@ Result<PolicyResult> parse_policy(const json& obj, const std::string& where,
   const auto final_result = in.required_int(obj, "f", where);
   if (!final_result) return Unexpected{final_result.error()};
   if (*final_result != 0 && *final_result != 1) {
-    return in.reject("\"" + key_path(where, "f") + "\" is " + std::to_string(*final_result) +
-                     ", not 0 (success) or 1 (failure)");
+    return in.reject("\"" + util::json_key_path(where, "f") + "\" is " +
+                     std::to_string(*final_result) + ", not 0 (success) or 1 (failure)");
   }
   const bool failed = *final_result == 1;
   out.successes = failed ? 0 : 1;
@@ -175,7 +170,7 @@ Result<ResultBatch> parse(std::string_view bytes, util::TimePoint at) {
 
   auto d = in.required_string(root, "d", "");
   if (!d) return Unexpected{d.error()};
-  auto domain = in.domain(*d, "d");
+  auto domain = detail::domain(in, *d, "d");
   if (!domain) return Unexpected{domain.error()};
   batch.domain = std::move(*domain);
 
@@ -192,7 +187,7 @@ Result<ResultBatch> parse(std::string_view bytes, util::TimePoint at) {
   }
   batch.policies.reserve(policies->size());
   for (std::size_t i = 0; i < policies->size(); ++i) {
-    auto p = parse_policy((*policies)[i], index_path("policies", i), batch.domain);
+    auto p = parse_policy((*policies)[i], util::json_index_path("policies", i), batch.domain);
     if (!p) return Unexpected{p.error()};
     batch.policies.push_back(std::move(*p));
   }

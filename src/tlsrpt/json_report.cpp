@@ -36,9 +36,7 @@ namespace {
 
 using nlohmann::ordered_json;
 
-const detail::FieldReader<ordered_json> in{"report: "};
-using detail::index_path;
-using detail::key_path;
+const util::JsonFieldReader<ordered_json> in{"report: ", detail::k_json_limits};
 using detail::normalise_mx_hostname;
 
 /// Rejects the first key of `obj` that is not in `allowed`, naming it.
@@ -68,8 +66,8 @@ Result<FailureDetail> parse_detail(const ordered_json& obj, const std::string& w
   if (!name) return Unexpected{name.error()};
   const auto type = parse_result_type(*name);
   if (!type) {
-    return in.reject("\"" + key_path(where, "result-type") + "\" " + util::quoted(*name) +
-                     " is not an RFC 8460 result type");
+    return in.reject("\"" + util::json_key_path(where, "result-type") + "\" " +
+                     util::quoted(*name) + " is not an RFC 8460 result type");
   }
   FailureDetail d;
   d.result_type = *type;
@@ -111,7 +109,7 @@ Result<PolicyKey> parse_policy(const ordered_json& obj, const std::string& repor
   auto domain = in.optional_string(obj, "policy-domain", where);
   if (!domain) return Unexpected{domain.error()};
   if (*domain) {
-    auto normalised = in.domain(**domain, "policy.policy-domain");
+    auto normalised = detail::domain(in, **domain, "policy.policy-domain");
     if (!normalised) return Unexpected{normalised.error()};
     key.policy_domain = std::move(*normalised);
   } else {
@@ -148,7 +146,7 @@ Result<JsonReport> parse(std::string_view text) {
 
   auto domain_text = in.required_string(root, "domain", "");
   if (!domain_text) return Unexpected{domain_text.error()};
-  auto domain = in.domain(*domain_text, "domain");
+  auto domain = detail::domain(in, *domain_text, "domain");
   if (!domain) return Unexpected{domain.error()};
   batch.domain = std::move(*domain);
 
@@ -174,15 +172,12 @@ Result<JsonReport> parse(std::string_view text) {
     policy.policy.policy_domain = batch.domain;
   }
 
-  if (const auto it = root.find("failure-details"); it != root.end()) {
-    if (!it->is_array()) return in.reject("\"failure-details\" must be an array of objects");
-    if (it->size() > k_max_list_items) {
-      return in.reject("\"failure-details\" has more than " + std::to_string(k_max_list_items) +
-                       " entries");
-    }
-    policy.details.reserve(it->size());
-    for (std::size_t i = 0; i < it->size(); ++i) {
-      auto d = parse_detail((*it)[i], index_path("failure-details", i));
+  auto details = in.optional_object_list(root, "failure-details", "", "entries");
+  if (!details) return Unexpected{details.error()};
+  if (const auto* list = *details) {
+    policy.details.reserve(list->size());
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      auto d = parse_detail((*list)[i], util::json_index_path("failure-details", i));
       if (!d) return Unexpected{d.error()};
       policy.details.push_back(std::move(*d));
     }

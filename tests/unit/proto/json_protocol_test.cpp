@@ -299,6 +299,8 @@ TEST(JsonRequest, ErrorCodes) {
       {"bad domain", R"({"op":"decide","domain":"exa mple.com"})", "bad-domain"},
       {"ip literal", R"({"op":"decide","domain":"192.0.2.1"})", "bad-domain"},
       {"empty domain", R"({"op":"decide","domain":""})", "bad-domain"},
+      // A control character is the domain check's to refuse (util::Controls::Keep).
+      {"domain with a control", R"({"op":"decide","domain":"a\u0001b.example"})", "bad-domain"},
       {"recipient empty domain", R"({"op":"decide","recipient":"a@"})", "bad-domain"},
       {"recipient address literal", R"({"op":"decide","recipient":"a@[192.0.2.1]"})", "bad-domain"},
       {"report no result", R"({"op":"report"})", "bad-request"},
