@@ -14,8 +14,10 @@
 #include "tlspolicy/proto/decision_json.hpp"
 #include "tlspolicy/proto/json_protocol.hpp"
 #include "tlspolicy/proto/socketmap.hpp"
+#include "tlspolicy/proto/stats_json.hpp"
 #include "tlspolicy/proto/status_json.hpp"
 
+#include "metrics.hpp"
 #include "status.hpp"
 
 namespace tlspolicy::daemon {
@@ -34,31 +36,6 @@ cache::StoreStatus store_status(const Runtime& rt) {
   auto s = rt.cache->status();
   if (s.node.empty()) s.node = rt.settings.fleet.node;  // a SQLite store knows no node
   return s;
-}
-
-std::string stats_json(const State& state, const server::ServerStats& server,
-                       const TlsRptCounters& t) {
-  const auto s = state.service->stats();
-  return "{\"decisions\":{\"hits\":" + std::to_string(s.hits) +
-         ",\"misses\":" + std::to_string(s.misses) + ",\"joined\":" + std::to_string(s.joined) +
-         ",\"overloaded\":" + std::to_string(s.overloaded) +
-         ",\"deadlines\":" + std::to_string(s.deadlines) +
-         ",\"cached\":" + std::to_string(s.cached) +
-         ",\"in_flight\":" + std::to_string(s.in_flight) +
-         "},\"connections\":{\"accepted\":" + std::to_string(server.accepted.load()) +
-         ",\"active\":" + std::to_string(server.active.load()) +
-         ",\"rejected_max_connections\":" + std::to_string(server.rejected_max_connections.load()) +
-         "},\"requests\":" + std::to_string(server.requests.load()) +
-         ",\"too_large\":" + std::to_string(server.too_large.load()) +
-         ",\"malformed\":" + std::to_string(server.malformed.load()) +
-         ",\"request_timeouts\":" + std::to_string(server.request_timeouts.load()) +
-         ",\"idle_timeouts\":" + std::to_string(server.idle_timeouts.load()) +
-         ",\"tlsrpt\":{\"datagrams\":" + std::to_string(t.datagrams.load()) +
-         ",\"malformed\":" + std::to_string(t.malformed.load()) +
-         ",\"report_ops\":" + std::to_string(t.report_ops.load()) +
-         ",\"engine\":" + std::to_string(t.engine.load()) +
-         ",\"store_errors\":" + std::to_string(t.store_errors.load()) +
-         "},\"store\":" + proto::store_status_json(store_status(*state.runtime)) + "}";
 }
 
 // cache.refresh: fetch the domain's policy anew, whatever the TXT record says (RFC 8461
@@ -274,7 +251,10 @@ void Handlers::json(std::string_view line, const server::Responder& respond, boo
       return;
     }
     case proto::JsonOp::Stats:
-      respond(proto::render_ok("stats", stats_json(*state, m_server.stats(), m_ctx.counters), idp));
+      respond(proto::render_ok("stats",
+                               proto::stats_json(metrics_snapshot(m_ctx, m_server.stats(), nullptr),
+                                                 store_status(*state->runtime)),
+                               idp));
       return;
     case proto::JsonOp::Status:  // reads the stores: the pool
       on_pool(m_ctx, id, respond, [state, id](const server::Responder& r) {
