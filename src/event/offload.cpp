@@ -68,6 +68,7 @@ class ThreadPool::Impl {
     }
   }
 
+  // A raw mutex, not util::Locked: the condition variable waits on it.
   mutable std::mutex m_mu;
   std::condition_variable m_cv;
   std::deque<std::function<void()>> m_jobs;  // guarded by m_mu

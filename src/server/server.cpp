@@ -16,7 +16,6 @@
 #include <array>
 #include <cerrno>
 #include <list>
-#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
@@ -254,15 +253,15 @@ class Server::Impl {
   }
 
   void start() {
-    if (m_thread.joinable() || m_stopped) throw std::logic_error("Server::start twice");
+    if (m_thread.joinable() || *m_stopped.lock()) throw std::logic_error("Server::start twice");
     m_thread = std::thread([this] { run(); });
     // Named for ps -L and top -H (docs/architecture.md, "Thread roles").
     (void)pthread_setname_np(m_thread.native_handle(), m_options.thread_name.c_str());
   }
 
   void stop(std::chrono::milliseconds drain_timeout) {
-    std::lock_guard lock(m_stop_mutex);
-    m_stopped = true;
+    const auto stopped = m_stopped.lock();
+    *stopped = true;
     if (!m_thread.joinable()) return;
     m_drain_timeout.store(drain_timeout, std::memory_order_relaxed);
     m_stop_requested.store(true, std::memory_order_release);
@@ -748,8 +747,9 @@ class Server::Impl {
   std::vector<Listener> m_listeners;
   ServerStats m_stats;
 
-  std::mutex m_stop_mutex;
-  bool m_stopped = false;  // guarded by m_stop_mutex
+  /// Set by the first stop(); held while that stop joins the thread, so a second stop()
+  /// waits for the first.
+  util::Locked<bool> m_stopped{false};
   std::thread m_thread;
   std::atomic<bool> m_stop_requested{false};
   std::atomic<std::chrono::milliseconds> m_drain_timeout{};

@@ -6,13 +6,13 @@
 
 #include <array>
 #include <atomic>
-#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "tlspolicy/util/locked.hpp"
 
 namespace tlspolicy::service {
 namespace {
@@ -56,6 +56,14 @@ struct Flight {
   std::uint64_t generation = 0;
 };
 
+/// The decisions kept, and a generation bumped by every forget(): a lookup that started
+/// before one may have read what was forgotten (a purged or refreshed policy), so its
+/// decision answers its waiters but is not kept.
+struct Memory {
+  std::unordered_map<std::string, Entry, KeyHash, std::equal_to<>> cache;
+  std::uint64_t generation = 0;
+};
+
 }  // namespace
 
 struct DecisionService::Impl {
@@ -65,12 +73,8 @@ struct DecisionService::Impl {
   util::Logger log;
   ServiceOptions options;
 
-  mutable std::shared_mutex cache_mu;
-  std::unordered_map<std::string, Entry, KeyHash, std::equal_to<>> cache;  // guarded by cache_mu
-  /// Bumped by every forget(): a lookup that started before one may have read what was
-  /// forgotten (a purged or refreshed policy), so its decision answers its waiters but is not
-  /// kept. Guarded by cache_mu.
-  std::uint64_t generation = 0;
+  /// The decision memory: read by the server thread (and stats), written by the loop.
+  util::SharedLocked<Memory> memory;
 
   // Loop thread only.
   std::unordered_map<std::string, Flight> flights;
@@ -104,16 +108,13 @@ struct DecisionService::Impl {
   }
 
   DecisionPtr lookup_cache(std::string_view key) const {
-    const std::shared_lock lock{cache_mu};
-    const auto it = cache.find(key);
-    if (it == cache.end() || it->second.expires <= clock.now()) return nullptr;
+    const auto m = memory.read();
+    const auto it = m->cache.find(key);
+    if (it == m->cache.end() || it->second.expires <= clock.now()) return nullptr;
     return it->second.decision;
   }
 
-  std::uint64_t current_generation() const {
-    const std::shared_lock lock{cache_mu};
-    return generation;
-  }
+  std::uint64_t current_generation() const { return memory.read()->generation; }
 
   void store(const std::string& key, const DecisionPtr& d, std::uint64_t started_in) {
     // Temporary failures are never kept: the next query tries again.
@@ -122,8 +123,9 @@ struct DecisionService::Impl {
     const auto expires = d->decided_at + d->ttl;
     const auto now = clock.now();
     if (expires <= now) return;
-    const std::unique_lock lock{cache_mu};
-    if (started_in != generation) return;  // forgotten while in flight
+    const auto m = memory.write();
+    if (started_in != m->generation) return;  // forgotten while in flight
+    auto& cache = m->cache;
     if (cache.size() >= options.max_cached) {
       std::erase_if(cache, [now](const auto& kv) { return kv.second.expires <= now; });
       if (cache.size() >= options.max_cached) cache.erase(cache.begin());
@@ -270,14 +272,14 @@ DecisionPtr DecisionService::cached(const policy::DecideRequest& request) const 
 }
 
 void DecisionService::forget(const std::string& domain) {
-  const std::unique_lock lock{m_impl->cache_mu};
-  ++m_impl->generation;  // lookups in flight now will not be kept
+  const auto m = m_impl->memory.write();
+  ++m->generation;  // lookups in flight now will not be kept
   if (domain.empty()) {
-    m_impl->cache.clear();
+    m->cache.clear();
     return;
   }
-  m_impl->cache.erase(domain);
-  m_impl->cache.erase(domain + "|requiretls");
+  m->cache.erase(domain);
+  m->cache.erase(domain + "|requiretls");
 }
 
 ServiceStats DecisionService::stats() const {
@@ -293,8 +295,7 @@ ServiceStats DecisionService::stats() const {
   s.overloaded = c.overloaded.load(std::memory_order_relaxed);
   s.deadlines = c.deadlines.load(std::memory_order_relaxed);
   s.in_flight = m_impl->in_flight.load(std::memory_order_relaxed);
-  const std::shared_lock lock{m_impl->cache_mu};
-  s.cached = m_impl->cache.size();
+  s.cached = m_impl->memory.read()->cache.size();
   return s;
 }
 
@@ -304,8 +305,8 @@ std::vector<std::pair<policy::Action, std::size_t>> DecisionService::cached_by_a
   std::array<std::size_t, k_actions.size()> counts{};
   const auto now = m_impl->clock.now();
   {
-    const std::shared_lock lock{m_impl->cache_mu};
-    for (const auto& [key, entry] : m_impl->cache) {
+    const auto m = m_impl->memory.read();
+    for (const auto& [key, entry] : m->cache) {
       if (entry.expires <= now) continue;
       for (std::size_t i = 0; i < k_actions.size(); ++i) {
         if (entry.decision->action == k_actions[i]) ++counts[i];

@@ -60,7 +60,7 @@ std::string_view level_name(Level l) {
 
 void stderr_sink(Level level, std::string_view name, std::string_view message,
                  const std::vector<Field>& fields) {
-  static std::mutex mu;
+  static std::mutex mu;  // one writer of stderr at a time: guards the fd, not a value
   std::string line = "<";
   line += std::to_string(static_cast<int>(level));
   line += ">level=";
@@ -95,9 +95,9 @@ std::string format_fields(const std::vector<Field>& fields) {
 
 bool RateLimiter::allow(const std::string& key, std::chrono::steady_clock::time_point now,
                         std::size_t& suppressed) {
-  const std::lock_guard lock{m_mu};
-  if (m_slots.size() > 10000) m_slots.clear();  // bounded memory under a key flood
-  auto& slot = m_slots[key];
+  const auto slots = m_slots.lock();
+  if (slots->size() > 10000) slots->clear();  // bounded memory under a key flood
+  auto& slot = (*slots)[key];
   if (slot.count == 0 || now - slot.start >= m_window) {
     suppressed = slot.dropped;
     slot = Slot{now, 1, 0};

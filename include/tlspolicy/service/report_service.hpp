@@ -146,7 +146,9 @@ class ReportService {
   ReportOptions m_options;
   std::string m_claimant;  ///< "<node>/<pid>"
   util::Locked<std::mt19937_64> m_rng;
-  std::mutex m_tick_mu;  ///< one tick or deliver at a time
+  /// One tick or deliver at a time: guards an activity (the claim-deliver-store sequence),
+  /// not a value, so a raw mutex.
+  std::mutex m_tick_mu;
 };
 
 }  // namespace tlspolicy::service

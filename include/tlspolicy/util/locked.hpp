@@ -1,31 +1,37 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Locked<T>: a value and the one mutex that guards it; the only way to the
-// value is through lock(), whose guard unlocks at scope end (PowerDNS
-// LockGuarded style, HOUSE-STYLE §2).
+// Locked<T> and SharedLocked<T>: a value and the one mutex that guards it; the only way to
+// the value is through a guard that unlocks at scope end (PowerDNS LockGuarded style,
+// HOUSE-STYLE §2). SharedLocked is for state read far more often than written (the decision
+// memory): read() shares the lock and gives a const value, write() takes it alone.
+//
+// A raw mutex stays only where it guards an activity rather than a value (one report tick at a
+// time, one writer of stderr), or where a condition variable waits on it; each says so where
+// it is declared (docs/architecture.md, "Shared state").
 #pragma once
 
 #include <mutex>
+#include <shared_mutex>
 #include <utility>
 
 namespace tlspolicy::util {
 
+/// Access to a guarded value for as long as the guard lives.
+template <class Value, class Lock>
+class LockGuarded {
+ public:
+  LockGuarded(Lock lock, Value* value) noexcept : m_lock(std::move(lock)), m_value(value) {}
+  Value* operator->() const noexcept { return m_value; }
+  Value& operator*() const noexcept { return *m_value; }
+
+ private:
+  Lock m_lock;
+  Value* m_value;
+};
+
 template <class T>
 class Locked {
  public:
-  template <class Value>
-  class Guard {
-   public:
-    Guard(std::unique_lock<std::mutex> lock, Value* value) noexcept
-        : m_lock(std::move(lock)), m_value(value) {}
-    Value* operator->() const noexcept { return m_value; }
-    Value& operator*() const noexcept { return *m_value; }
-
-   private:
-    std::unique_lock<std::mutex> m_lock;
-    Value* m_value;
-  };
-
   template <class... Args>
   explicit Locked(Args&&... args) : m_value(std::forward<Args>(args)...) {}
 
@@ -33,13 +39,38 @@ class Locked {
   Locked& operator=(const Locked&) = delete;
 
   /// Blocks until the mutex is free; the guard gives access until it is destroyed.
-  [[nodiscard]] Guard<T> lock() { return Guard<T>(std::unique_lock(m_mutex), &m_value); }
-  [[nodiscard]] Guard<const T> lock() const {
-    return Guard<const T>(std::unique_lock(m_mutex), &m_value);
+  [[nodiscard]] LockGuarded<T, std::unique_lock<std::mutex>> lock() {
+    return {std::unique_lock(m_mutex), &m_value};
+  }
+  [[nodiscard]] LockGuarded<const T, std::unique_lock<std::mutex>> lock() const {
+    return {std::unique_lock(m_mutex), &m_value};
   }
 
  private:
   mutable std::mutex m_mutex;
+  T m_value;
+};
+
+template <class T>
+class SharedLocked {
+ public:
+  template <class... Args>
+  explicit SharedLocked(Args&&... args) : m_value(std::forward<Args>(args)...) {}
+
+  SharedLocked(const SharedLocked&) = delete;
+  SharedLocked& operator=(const SharedLocked&) = delete;
+
+  /// Shared with other readers; blocks while a writer holds it.
+  [[nodiscard]] LockGuarded<const T, std::shared_lock<std::shared_mutex>> read() const {
+    return {std::shared_lock(m_mutex), &m_value};
+  }
+  /// Alone.
+  [[nodiscard]] LockGuarded<T, std::unique_lock<std::shared_mutex>> write() {
+    return {std::unique_lock(m_mutex), &m_value};
+  }
+
+ private:
+  mutable std::shared_mutex m_mutex;
   T m_value;
 };
 

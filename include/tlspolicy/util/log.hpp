@@ -10,12 +10,13 @@
 #include <functional>
 #include <initializer_list>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "tlspolicy/util/locked.hpp"
 
 namespace tlspolicy::util {
 
@@ -49,8 +50,7 @@ class RateLimiter {
   };
   std::size_t m_burst;
   std::chrono::seconds m_window;
-  std::mutex m_mu;
-  std::unordered_map<std::string, Slot> m_slots;
+  util::Locked<std::unordered_map<std::string, Slot>> m_slots;
 };
 
 class Logger {
