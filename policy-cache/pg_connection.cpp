@@ -5,12 +5,13 @@
 #include "pg_connection.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <span>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "tlspolicy/util/fd.hpp"
 
 #include <poll.h>
 
@@ -18,20 +19,6 @@ namespace tlspolicy::cache {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-/// poll() on one socket until `deadline`; false on timeout. EINTR waits again.
-bool wait_socket(int fd, short events, Clock::time_point deadline) {
-  for (;;) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) return false;
-    pollfd p{fd, events, 0};
-    const int n = ::poll(&p, 1, static_cast<int>(left));
-    if (n > 0) return true;
-    if (n == 0) return false;
-    if (errno != EINTR) return true;  // let libpq see and report the socket's error
-  }
-}
 
 /// libpq's message on one line: line breaks and tabs become spaces, the end is trimmed.
 std::string trimmed_message(const char* m) {
@@ -96,7 +83,7 @@ Result<std::unique_ptr<PgConn>> PgConn::open(const PgOptions& options) {
   while (PQstatus(conn.get()) != CONNECTION_BAD && status != PGRES_POLLING_OK &&
          status != PGRES_POLLING_FAILED) {
     const short events = status == PGRES_POLLING_READING ? POLLIN : POLLOUT;
-    if (!wait_socket(PQsocket(conn.get()), events, deadline)) {
+    if (!util::wait_ready(PQsocket(conn.get()), events, deadline)) {
       return fail(Errc::CacheIo, Retry::Transient,
                   "store.url: no connection to PostgreSQL within " +
                       std::to_string(options.timeout.count()) + " ms");
@@ -156,7 +143,7 @@ Result<PgRows> PgConn::finish(std::string_view sql) {
   // Send what libpq buffered, reading meanwhile (the server may answer before it reads all).
   for (int f = PQflush(m_conn.get()); f != 0; f = PQflush(m_conn.get())) {
     if (f < 0) return lost(trimmed_message(PQerrorMessage(m_conn.get())));
-    if (!wait_socket(socket(), POLLIN | POLLOUT, deadline)) return timed_out();
+    if (!util::wait_ready(socket(), POLLIN | POLLOUT, deadline)) return timed_out();
     if (PQconsumeInput(m_conn.get()) == 0) {
       return lost(trimmed_message(PQerrorMessage(m_conn.get())));
     }
@@ -166,7 +153,7 @@ Result<PgRows> PgConn::finish(std::string_view sql) {
   std::optional<Error> first_error;
   for (;;) {
     while (PQisBusy(m_conn.get()) != 0) {
-      if (!wait_socket(socket(), POLLIN, deadline)) return timed_out();
+      if (!util::wait_ready(socket(), POLLIN, deadline)) return timed_out();
       if (PQconsumeInput(m_conn.get()) == 0) {
         return lost(trimmed_message(PQerrorMessage(m_conn.get())));
       }

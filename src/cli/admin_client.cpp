@@ -76,19 +76,6 @@ Result<util::Fd> connect_to(std::string_view endpoint) {
   return fd;
 }
 
-/// Waits until `fd` is ready for `events` or the deadline passes.
-bool wait_for(int fd, short events, Clock::time_point deadline) {
-  for (;;) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) return false;
-    pollfd p{fd, events, 0};
-    const int n = ::poll(&p, 1, static_cast<int>(left));
-    if (n > 0) return true;
-    if (n < 0 && errno != EINTR) return false;
-  }
-}
-
 }  // namespace
 
 Result<std::string> exchange_line(std::string_view endpoint, std::string_view request,
@@ -100,7 +87,8 @@ Result<std::string> exchange_line(std::string_view endpoint, std::string_view re
   out += '\n';
   std::size_t sent = 0;
   while (sent < out.size()) {
-    if (!wait_for(fd->get(), POLLOUT, deadline)) return io_error(endpoint, "timeout writing to");
+    if (!util::wait_ready(fd->get(), POLLOUT, deadline))
+      return io_error(endpoint, "timeout writing to");
     const auto n = ::send(fd->get(), out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -118,7 +106,7 @@ Result<std::string> exchange_line(std::string_view endpoint, std::string_view re
       return in;
     }
     if (in.size() > k_max_response_bytes) return io_error(endpoint, "response too long from");
-    if (!wait_for(fd->get(), POLLIN, deadline)) {
+    if (!util::wait_ready(fd->get(), POLLIN, deadline)) {
       return io_error(endpoint, "timeout waiting for the answer of");
     }
     const auto n = ::recv(fd->get(), buf, sizeof(buf), 0);

@@ -54,6 +54,7 @@
 
 #include "ldns.hpp"
 #include "ldns_handles.hpp"
+#include "options.hpp"
 #include "packet.hpp"
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -88,9 +89,7 @@ std::string status_text(ldns_status s) {
   return text != nullptr ? std::string{text} : "ldns status " + std::to_string(static_cast<int>(s));
 }
 
-Unexpected<Error> invalid(std::string detail) {
-  return fail(Errc::InvalidArgument, Retry::Permanent, std::move(detail));
-}
+Unexpected<Error> invalid(std::string detail) { return detail::invalid_option(std::move(detail)); }
 
 std::uint16_t random_id() {
   std::uint16_t id = 0;
@@ -481,14 +480,7 @@ Result<Server> server_of(ServerAddress address) {
 
 Result<std::unique_ptr<Resolver>> make_trust_ad_resolver(event::Loop& loop,
                                                          const ResolverOptions& options) {
-  if (options.timeout <= std::chrono::milliseconds::zero()) {
-    return invalid("the DNS timeout must be positive, got " +
-                   std::to_string(options.timeout.count()) + " ms");
-  }
-  if (options.timeout.count() > std::numeric_limits<int>::max()) {
-    return invalid("the DNS timeout of " + std::to_string(options.timeout.count()) +
-                   " ms is too long");
-  }
+  if (auto ok = detail::check_timeout(options.timeout); !ok) return Unexpected{ok.error()};
   if (options.attempts < 1 || options.attempts > k_max_attempts) {
     return invalid("the number of DNS attempts must be from 1 to 255, got " +
                    std::to_string(options.attempts));

@@ -72,6 +72,7 @@
 
 #include "ldns.hpp"
 #include "ldns_handles.hpp"
+#include "options.hpp"
 #include "packet.hpp"
 #include "unbound_handles.hpp"
 #include <sys/epoll.h>
@@ -84,9 +85,7 @@ using detail::LdnsPacket;
 using detail::UbContext;
 using detail::UbResult;
 
-Unexpected<Error> invalid(std::string detail) {
-  return fail(Errc::InvalidArgument, Retry::Permanent, std::move(detail));
-}
+Unexpected<Error> invalid(std::string detail) { return detail::invalid_option(std::move(detail)); }
 
 std::string ub_error_text(int err) {
   const char* text = ub_strerror(err);
@@ -428,14 +427,7 @@ Result<void> set_option(ub_ctx* ctx, const char* option, const std::string& valu
 
 Result<std::unique_ptr<Resolver>> make_validating_resolver(
     event::Loop& loop, const ValidatingResolverOptions& options) {
-  if (options.timeout <= std::chrono::milliseconds::zero()) {
-    return invalid("the DNS timeout must be positive, got " +
-                   std::to_string(options.timeout.count()) + " ms");
-  }
-  if (options.timeout.count() > std::numeric_limits<int>::max()) {
-    return invalid("the DNS timeout of " + std::to_string(options.timeout.count()) +
-                   " ms is too long");
-  }
+  if (auto ok = detail::check_timeout(options.timeout); !ok) return Unexpected{ok.error()};
   // Without an anchor every answer would come out Insecure: refuse, rather
   // than silently turning DANE off (RFC 7672 §2.1.1 needs secure answers).
   if (options.trust_anchor.empty()) {

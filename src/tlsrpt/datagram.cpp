@@ -39,7 +39,8 @@ namespace {
 using nlohmann::json;
 
 const util::JsonFieldReader<json> in{"libtlsrpt datagram: ", detail::k_json_limits};
-using detail::normalise_mx_hostname;
+using detail::read_detail_texts;
+using detail::read_policy_names;
 using util::Controls;
 
 /// RFC 8460 §4.4 receiving-mx-helo is the name the receiving MX announced: the first word of
@@ -69,26 +70,13 @@ Result<FailureDetail> parse_detail(const json& obj, const std::string& where) {
   }
   FailureDetail d;
   d.result_type = *type;
-  struct Field {
-    std::string_view key;
-    std::string* target;
-  };
-  const std::array<Field, 6> fields{{
-      {"s", &d.sending_mta_ip},
-      {"n", &d.receiving_mx_hostname},
-      {"h", &d.receiving_mx_helo},
-      {"r", &d.receiving_ip},
-      {"a", &d.additional_information},
-      {"f", &d.failure_reason_code},
-  }};
   // Free text, as MTAs send it: Postfix 3.10 passes the receiving MX's whole EHLO response as
   // "h", one line per extension (seen from Postfix 3.10.13 in suites/deliveries.py).
-  for (const auto& f : fields) {
-    auto s = in.optional_string(obj, f.key, where, Controls::AsSpaces);
-    if (!s) return Unexpected{s.error()};
-    if (*s) *f.target = std::move(**s);
+  if (auto ok =
+          read_detail_texts(in, obj, where, {"s", "n", "h", "r", "a", "f"}, Controls::AsSpaces, d);
+      !ok) {
+    return Unexpected{ok.error()};
   }
-  d.receiving_mx_hostname = normalise_mx_hostname(std::move(d.receiving_mx_hostname));
   d.receiving_mx_helo = helo_name(d.receiving_mx_helo);
   return d;
 }
@@ -107,22 +95,9 @@ Result<PolicyResult> parse_policy(const json& obj, const std::string& where,
   }
   out.policy.type = *type;
 
-  auto domain = in.optional_string(obj, "policy-domain", where);
-  if (!domain) return Unexpected{domain.error()};
-  if (*domain) {
-    auto normalised = detail::domain(in, **domain, util::json_key_path(where, "policy-domain"));
-    if (!normalised) return Unexpected{normalised.error()};
-    out.policy.policy_domain = std::move(*normalised);
-  } else {
-    out.policy.policy_domain = report_domain;
+  if (auto ok = read_policy_names(in, obj, where, report_domain, out.policy); !ok) {
+    return Unexpected{ok.error()};
   }
-
-  auto strings = in.optional_string_list(obj, "policy-string", where);
-  if (!strings) return Unexpected{strings.error()};
-  out.policy.policy_strings = std::move(*strings);
-  auto mx = in.optional_string_list(obj, "mx-host", where);
-  if (!mx) return Unexpected{mx.error()};
-  out.policy.mx_hosts = std::move(*mx);
 
   const std::string details_path = util::json_key_path(where, "failure-details");
   auto details = in.optional_object_list(obj, "failure-details", where, "failure details");

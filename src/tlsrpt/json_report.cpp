@@ -37,7 +37,7 @@ namespace {
 using nlohmann::ordered_json;
 
 const util::JsonFieldReader<ordered_json> in{"report: ", detail::k_json_limits};
-using detail::normalise_mx_hostname;
+using detail::read_detail_texts;
 
 /// Rejects the first key of `obj` that is not in `allowed`, naming it.
 template <std::size_t N>
@@ -71,24 +71,13 @@ Result<FailureDetail> parse_detail(const ordered_json& obj, const std::string& w
   }
   FailureDetail d;
   d.result_type = *type;
-  struct Field {
-    std::string_view key;
-    std::string* target;
-  };
-  const std::array<Field, 6> fields{{
-      {"sending-mta-ip", &d.sending_mta_ip},
-      {"receiving-mx-hostname", &d.receiving_mx_hostname},
-      {"receiving-mx-helo", &d.receiving_mx_helo},
-      {"receiving-ip", &d.receiving_ip},
-      {"additional-information", &d.additional_information},
-      {"failure-reason-code", &d.failure_reason_code},
-  }};
-  for (const auto& f : fields) {
-    auto s = in.optional_string(obj, f.key, where);
-    if (!s) return Unexpected{s.error()};
-    if (*s) *f.target = std::move(**s);
+  if (auto ok = read_detail_texts(in, obj, where,
+                                  {"sending-mta-ip", "receiving-mx-hostname", "receiving-mx-helo",
+                                   "receiving-ip", "additional-information", "failure-reason-code"},
+                                  util::Controls::Refuse, d);
+      !ok) {
+    return Unexpected{ok.error()};
   }
-  d.receiving_mx_hostname = normalise_mx_hostname(std::move(d.receiving_mx_hostname));
   return d;
 }
 
@@ -106,22 +95,9 @@ Result<PolicyKey> parse_policy(const ordered_json& obj, const std::string& repor
   }
   key.type = *type;
 
-  auto domain = in.optional_string(obj, "policy-domain", where);
-  if (!domain) return Unexpected{domain.error()};
-  if (*domain) {
-    auto normalised = detail::domain(in, **domain, "policy.policy-domain");
-    if (!normalised) return Unexpected{normalised.error()};
-    key.policy_domain = std::move(*normalised);
-  } else {
-    key.policy_domain = report_domain;
+  if (auto ok = detail::read_policy_names(in, obj, where, report_domain, key); !ok) {
+    return Unexpected{ok.error()};
   }
-
-  auto strings = in.optional_string_list(obj, "policy-string", where);
-  if (!strings) return Unexpected{strings.error()};
-  key.policy_strings = std::move(*strings);
-  auto mx = in.optional_string_list(obj, "mx-host", where);
-  if (!mx) return Unexpected{mx.error()};
-  key.mx_hosts = std::move(*mx);
   return key;
 }
 

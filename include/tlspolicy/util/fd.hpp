@@ -2,9 +2,10 @@
 //
 // Fd: a move-only owner of one POSIX file descriptor (ccache util/fd.hpp,
 // fmt buffered_file). The destructor closes it and never throws; release()
-// hands ownership back to the caller.
+// hands ownership back to the caller. And waiting for one to be ready.
 #pragma once
 
+#include <chrono>
 #include <utility>
 
 namespace tlspolicy::util {
@@ -35,5 +36,10 @@ class Fd {
  private:
   int m_fd = -1;
 };
+
+/// Waits with poll(2) until `fd` is ready for `events` (POLLIN, POLLOUT) or `deadline`
+/// passes; false only for the deadline. An error on the socket counts as ready, so that the
+/// read or write that follows reports it; EINTR waits on.
+[[nodiscard]] bool wait_ready(int fd, short events, std::chrono::steady_clock::time_point deadline);
 
 }  // namespace tlspolicy::util
