@@ -13,6 +13,8 @@
 
 #include "tlspolicy/sts/policy.hpp"
 
+#include "fuzz_support.hpp"
+
 // Declared here for -Wmissing-declarations; libFuzzer or standalone_main.cpp calls it.
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
 
@@ -34,15 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::abort();
   }
 
-  std::vector<std::string> records;
-  std::size_t start = 0;
-  while (start <= input.size()) {
-    const std::size_t lf = input.find('\n', start);
-    const std::size_t end = lf == std::string_view::npos ? input.size() : lf;
-    records.emplace_back(input.substr(start, end - start));
-    start = end + 1;
-  }
-  const auto selected = select_sts_txt(records);
+  const auto selected = select_sts_txt(tlspolicy::fuzz::split_lines(input));
   if (selected && selected->id.empty()) std::abort();
   return 0;
 }

@@ -16,6 +16,8 @@
 
 #include "tlspolicy/tlsrpt/record.hpp"
 
+#include "fuzz_support.hpp"
+
 // Declared here for -Wmissing-declarations; libFuzzer or standalone_main.cpp calls it.
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
 
@@ -69,15 +71,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::abort();
   }
 
-  std::vector<std::string> records;
-  std::size_t start = 0;
-  while (start <= input.size()) {
-    const std::size_t lf = input.find('\n', start);
-    const std::size_t end = lf == std::string_view::npos ? input.size() : lf;
-    records.emplace_back(input.substr(start, end - start));
-    start = end + 1;
-  }
-  const auto selected = select_tlsrpt_record(records);
+  const auto selected = select_tlsrpt_record(tlspolicy::fuzz::split_lines(input));
   if (!selected) std::abort();
   if (selected->has_value() && (*selected)->rua.empty()) std::abort();
   return 0;

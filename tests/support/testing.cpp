@@ -7,9 +7,19 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace tlspolicy::testing {
+
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  }
+  return done();
+}
 
 std::filesystem::path test_data(std::string_view relative) {
   return std::filesystem::path{TLSPOLICY_TEST_DATA} / relative;

@@ -3,7 +3,9 @@
 // Small helpers shared by all unit tests.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string_view>
 
 #include "tlspolicy/dns/name.hpp"
@@ -17,6 +19,10 @@ namespace tlspolicy::testing {
 /// domain, its leading service labels ("_25._tcp.", "_mta-sts.") added with
 /// DomainName::prefixed(). Throws std::runtime_error on a bad name.
 [[nodiscard]] dns::DomainName query_name(std::string_view text);
+
+/// Polls `done` every millisecond until it is true or `limit` passed; its last answer.
+[[nodiscard]] bool wait_until(const std::function<bool()>& done,
+                              std::chrono::milliseconds limit = std::chrono::seconds{10});
 
 /// A fresh directory under $TMPDIR, removed with everything in it at scope end. Throws
 /// std::runtime_error when it cannot be made.

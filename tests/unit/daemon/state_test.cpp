@@ -31,15 +31,7 @@ namespace tlspolicy::daemon {
 namespace {
 
 using namespace std::chrono_literals;
-
-bool wait_until(const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return done();
-}
+using testing::wait_until;
 
 /// A UDP port on 127.0.0.1 that receives and never answers.
 class SilentUdpPort {

@@ -42,16 +42,7 @@ namespace tlspolicy::server {
 namespace {
 
 using namespace std::chrono_literals;
-
-/// Polls `done` every millisecond for up to 10 s.
-bool wait_until(const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return done();
-}
+using testing::wait_until;
 
 using testing::TempDir;
 
