@@ -12,6 +12,15 @@
 
 namespace tlspolicy::testing {
 
+std::string param_name(std::string_view row_name) {
+  std::string name;
+  for (const char c : row_name) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    name += alnum ? c : '_';
+  }
+  return name;
+}
+
 bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {

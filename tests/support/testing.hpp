@@ -6,7 +6,10 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <string>
 #include <string_view>
+
+#include <gtest/gtest.h>
 
 #include "tlspolicy/dns/name.hpp"
 
@@ -19,6 +22,18 @@ namespace tlspolicy::testing {
 /// domain, its leading service labels ("_25._tcp.", "_mta-sts.") added with
 /// DomainName::prefixed(). Throws std::runtime_error on a bad name.
 [[nodiscard]] dns::DomainName query_name(std::string_view text);
+
+/// A GoogleTest parameter name from a table row's name: each character other than an ASCII
+/// letter or digit becomes '_'.
+[[nodiscard]] std::string param_name(std::string_view row_name);
+
+/// For INSTANTIATE_TEST_SUITE_P: names each instance after its row's `name` member.
+struct RowName {
+  template <class Row>
+  std::string operator()(const ::testing::TestParamInfo<Row>& info) const {
+    return param_name(info.param.name);
+  }
+};
 
 /// Polls `done` every millisecond until it is true or `limit` passed; its last answer.
 [[nodiscard]] bool wait_until(const std::function<bool()>& done,

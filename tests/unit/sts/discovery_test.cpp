@@ -4,13 +4,13 @@
 // fall-back rules of RFC 8461 §3 and §5.1 (RFC-CHECKLIST IDs in test names).
 #include "tlspolicy/sts/discovery.hpp"
 
-#include <cctype>
 #include <ostream>
 
 #include <gtest/gtest.h>
 
 #include "support/fake_clock.hpp"
 #include "support/fakes.hpp"
+#include "support/testing.hpp"
 
 namespace tlspolicy::sts {
 namespace {
@@ -499,13 +499,7 @@ INSTANTIATE_TEST_SUITE_P(
         ResponseCase{"302", 302, "text/plain", false, Errc::FetchRedirect},
         ResponseCase{"404", 404, "text/plain", false, Errc::FetchStatus},
         ResponseCase{"204", 204, "text/plain", false, Errc::FetchStatus}),
-    [](const ::testing::TestParamInfo<ResponseCase>& p) {
-      std::string n = p.param.name;
-      for (auto& ch : n) {
-        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-      }
-      return n;
-    });
+    testing::RowName{});
 
 TEST(RefreshDue, Sts34RefreshAboutDailyAndBeforeExpiry) {
   using namespace std::chrono;

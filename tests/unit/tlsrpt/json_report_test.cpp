@@ -15,6 +15,8 @@
 #include "tlspolicy/tlsrpt/model.hpp"
 #include "tlspolicy/util/quote.hpp"
 
+#include "support/testing.hpp"
+
 namespace tlspolicy::tlsrpt {
 namespace {
 
@@ -287,17 +289,7 @@ std::vector<RejectRow> reject_rows() {
   };
 }
 
-// gtest and ctest names from the row names.
-std::string row_name(const testing::TestParamInfo<RejectRow>& param) {
-  std::string name;
-  for (const char c : std::string_view{param.param.name}) {
-    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    name += alnum ? c : '_';
-  }
-  return name;
-}
-
-class TlsrptJsonReportReject : public testing::TestWithParam<RejectRow> {};
+class TlsrptJsonReportReject : public ::testing::TestWithParam<RejectRow> {};
 
 // Every rejection rule of json_report.hpp, including unknown keys (RPT-7, RPT-9, RPT-10).
 TEST_P(TlsrptJsonReportReject, Rejected) {
@@ -311,7 +303,8 @@ TEST_P(TlsrptJsonReportReject, Rejected) {
   EXPECT_LT(r.error().detail.size(), 400U) << row.name << ": " << r.error().detail;
 }
 
-INSTANTIATE_TEST_SUITE_P(Rules, TlsrptJsonReportReject, testing::ValuesIn(reject_rows()), row_name);
+INSTANTIATE_TEST_SUITE_P(Rules, TlsrptJsonReportReject, ::testing::ValuesIn(reject_rows()),
+                         tlspolicy::testing::RowName{});
 
 }  // namespace
 }  // namespace tlspolicy::tlsrpt

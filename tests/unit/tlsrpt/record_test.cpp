@@ -15,6 +15,8 @@
 
 #include "tlspolicy/dns/name.hpp"
 
+#include "support/testing.hpp"
+
 namespace tlspolicy::tlsrpt {
 namespace {
 
@@ -132,7 +134,7 @@ std::vector<ValidRow> valid_rows() {
   };
 }
 
-class TlsrptRecordValid : public testing::TestWithParam<ValidRow> {};
+class TlsrptRecordValid : public ::testing::TestWithParam<ValidRow> {};
 
 TEST_P(TlsrptRecordValid, Parses) {
   const ValidRow& row = GetParam();
@@ -151,19 +153,8 @@ TEST_P(TlsrptRecordValid, Parses) {
   EXPECT_EQ(**selected, *r);
 }
 
-std::string test_name(std::string_view text) {
-  std::string name;
-  for (const char c : text) {
-    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    name += alnum ? c : '_';
-  }
-  return name;
-}
-
-INSTANTIATE_TEST_SUITE_P(Rfc8460, TlsrptRecordValid, testing::ValuesIn(valid_rows()),
-                         [](const testing::TestParamInfo<ValidRow>& param) {
-                           return test_name(param.param.name);
-                         });
+INSTANTIATE_TEST_SUITE_P(Rfc8460, TlsrptRecordValid, ::testing::ValuesIn(valid_rows()),
+                         tlspolicy::testing::RowName{});
 
 // RPT-4: at most k_max_rua_targets destinations are kept, in order.
 TEST(TlsrptRecord, KeepsAtMostSixteenTargets) {
@@ -240,7 +231,7 @@ std::vector<InvalidRow> invalid_rows() {
   };
 }
 
-class TlsrptRecordInvalid : public testing::TestWithParam<InvalidRow> {};
+class TlsrptRecordInvalid : public ::testing::TestWithParam<InvalidRow> {};
 
 TEST_P(TlsrptRecordInvalid, Rejected) {
   const InvalidRow& row = GetParam();
@@ -256,10 +247,8 @@ TEST_P(TlsrptRecordInvalid, Rejected) {
   EXPECT_FALSE(selected->has_value()) << row.name;
 }
 
-INSTANTIATE_TEST_SUITE_P(Rfc8460, TlsrptRecordInvalid, testing::ValuesIn(invalid_rows()),
-                         [](const testing::TestParamInfo<InvalidRow>& param) {
-                           return test_name(param.param.name);
-                         });
+INSTANTIATE_TEST_SUITE_P(Rfc8460, TlsrptRecordInvalid, ::testing::ValuesIn(invalid_rows()),
+                         tlspolicy::testing::RowName{});
 
 // RPT-1: error details quote the untrusted record cut and escaped.
 TEST(TlsrptRecord, ErrorDetailIsBoundedAndPrintable) {
