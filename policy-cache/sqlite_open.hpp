@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "tlspolicy/cache/policy_cache.hpp"
+#include "tlspolicy/util/locked.hpp"
 #include "tlspolicy/util/result.hpp"
 
 #include "sqlite_handles.hpp"
@@ -43,58 +44,83 @@ using StatementSlot = std::pair<SqliteStmt*, const char*>;
                                                  std::string_view what,
                                                  std::span<const StatementSlot> statements);
 
-/// What each store object keeps: its connection, the statements prepared on
-/// it and the path (for error messages), with the one mutex that serialises
-/// every use of them. A private base of SqlitePolicyCache and
-/// SqliteReportStore.
+/// What each store object keeps: its connection and the statements prepared on it, reachable
+/// only through a Session (util::Locked: one session at a time, so a call's whole statement
+/// sequence runs alone), and the path for error messages. A private base of
+/// SqlitePolicyCache and SqliteReportStore.
 template <class Statements>
 class SqliteStoreBase {
  public:
   SqliteStoreBase(SqliteDb db, Statements stmts, std::string path) noexcept
-      : m_db(std::move(db)), m_stmts(std::move(stmts)), m_path(std::move(path)) {}
+      : m_path(std::move(path)), m_conn(Connection{std::move(db), std::move(stmts)}) {}
 
  protected:
-  /// The Error for a failed SQLite call on this connection.
-  [[nodiscard]] Unexpected<Error> error(int rc) const {
-    return Unexpected{sqlite_error(m_db.get(), rc, m_path)};
-  }
+  struct Connection {
+    SqliteDb db;  ///< declared first: closed after the statements are finalised
+    Statements stmts;
+  };
 
-  /// What `read(stmt, m_path)` rebuilds from the current row of a statement (it returns a
-  /// Result of that).
-  template <class Read>
-  using RowOf = typename std::invoke_result_t<Read, sqlite3_stmt*, const std::string&>::value_type;
+  /// The connection, held alone for as long as the Session lives. Helpers that run inside a
+  /// call take the caller's Session, so none can run without one.
+  class Session {
+   public:
+    Session(util::LockGuarded<Connection, std::unique_lock<std::mutex>> guard,
+            const std::string& path) noexcept
+        : m_guard(std::move(guard)), m_path(path) {}
 
-  /// The first row of the bound SELECT `stmt`, if there is one, rebuilt by `read`. The caller
-  /// holds m_mutex and resets `stmt`.
-  template <class Read>
-  [[nodiscard]] Result<std::optional<RowOf<Read>>> read_row(sqlite3_stmt* stmt, Read read) const {
-    const int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE) return std::optional<RowOf<Read>>{};
-    if (rc != SQLITE_ROW) return error(rc);
-    auto row = read(stmt, m_path);
-    if (!row) return Unexpected{row.error()};
-    return std::optional<RowOf<Read>>{std::move(*row)};
-  }
+    [[nodiscard]] sqlite3* db() const noexcept { return m_guard->db.get(); }
+    [[nodiscard]] Statements& stmts() const noexcept { return m_guard->stmts; }
 
-  /// Every row of the bound SELECT `stmt`, each rebuilt by `read`. The caller holds m_mutex and
-  /// resets `stmt`.
-  template <class Read>
-  [[nodiscard]] Result<std::vector<RowOf<Read>>> read_rows(sqlite3_stmt* stmt, Read read) const {
-    std::vector<RowOf<Read>> out;
-    for (;;) {
+    /// The Error for a failed SQLite call on this connection.
+    [[nodiscard]] Unexpected<Error> error(int rc) const {
+      return Unexpected{sqlite_error(db(), rc, m_path)};
+    }
+
+    /// What `read(stmt, path)` rebuilds from the current row of a statement (it returns a
+    /// Result of that).
+    template <class Read>
+    using RowOf =
+        typename std::invoke_result_t<Read, sqlite3_stmt*, const std::string&>::value_type;
+
+    /// The first row of the bound SELECT `stmt`, if there is one, rebuilt by `read`. The
+    /// caller resets `stmt`.
+    template <class Read>
+    [[nodiscard]] Result<std::optional<RowOf<Read>>> read_row(sqlite3_stmt* stmt, Read read) const {
       const int rc = sqlite3_step(stmt);
-      if (rc == SQLITE_DONE) return out;
+      if (rc == SQLITE_DONE) return std::optional<RowOf<Read>>{};
       if (rc != SQLITE_ROW) return error(rc);
       auto row = read(stmt, m_path);
       if (!row) return Unexpected{row.error()};
-      out.push_back(std::move(*row));
+      return std::optional<RowOf<Read>>{std::move(*row)};
     }
-  }
 
-  mutable std::mutex m_mutex;  ///< guards m_db and every statement in m_stmts
-  SqliteDb m_db;               ///< declared first: closed after the statements are finalised
-  Statements m_stmts;
-  std::string m_path;  ///< for error messages
+    /// Every row of the bound SELECT `stmt`, each rebuilt by `read`. The caller resets `stmt`.
+    template <class Read>
+    [[nodiscard]] Result<std::vector<RowOf<Read>>> read_rows(sqlite3_stmt* stmt, Read read) const {
+      std::vector<RowOf<Read>> out;
+      for (;;) {
+        const int rc = sqlite3_step(stmt);
+        if (rc == SQLITE_DONE) return out;
+        if (rc != SQLITE_ROW) return error(rc);
+        auto row = read(stmt, m_path);
+        if (!row) return Unexpected{row.error()};
+        out.push_back(std::move(*row));
+      }
+    }
+
+   private:
+    util::LockGuarded<Connection, std::unique_lock<std::mutex>> m_guard;
+    const std::string& m_path;
+  };
+
+  /// Blocks until no other call holds the connection. Const: a query steps the statements
+  /// too, so the connection is mutable behind the lock.
+  [[nodiscard]] Session session() const { return Session{m_conn.lock(), m_path}; }
+
+  const std::string m_path;  ///< for error messages; never changes
+
+ private:
+  mutable util::Locked<Connection> m_conn;
 };
 
 }  // namespace tlspolicy::cache

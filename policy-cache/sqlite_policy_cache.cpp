@@ -3,8 +3,8 @@
 // cache::PolicyCache over SQLite: the persistent MTA-STS policy store that
 // survives restarts (RFC 8461 §5.1). One connection per cache object, opened
 // by open_sqlite_store() (sqlite_open.cpp, shared with the report store)
-// SQLITE_OPEN_NOMUTEX and serialised by one std::mutex, so the object is
-// thread-safe: every call holds the mutex for its whole statement sequence
+// SQLITE_OPEN_NOMUTEX and serialised by one lock (SqliteStoreBase::Session), so the object is
+// thread-safe: every call holds its session for its whole statement sequence
 // (bind, step, reset), which SQLite's own FULLMUTEX could not guarantee for
 // statements shared between threads. Statements are prepared once per
 // connection and reused; values are always bound, never spliced into SQL.
@@ -23,7 +23,6 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -93,11 +92,11 @@ class SqlitePolicyCache final : public PolicyCache, private SqliteStoreBase<Stat
 
   [[nodiscard]] Result<std::optional<CachedPolicy>> get(
       const dns::DomainName& domain) const override {
-    const std::lock_guard lock{m_mutex};
-    sqlite3_stmt* stmt = m_stmts.get_policy.get();
+    const auto s = session();
+    sqlite3_stmt* stmt = s.stmts().get_policy.get();
     const StmtReset reset{stmt};
-    if (const int rc = bind_text(stmt, 1, domain.str()); rc != SQLITE_OK) return error(rc);
-    return read_row(stmt, read_policy);
+    if (const int rc = bind_text(stmt, 1, domain.str()); rc != SQLITE_OK) return s.error(rc);
+    return s.read_row(stmt, read_policy);
   }
 
   [[nodiscard]] Result<void> put(const CachedPolicy& p) override {
@@ -105,11 +104,11 @@ class SqlitePolicyCache final : public PolicyCache, private SqliteStoreBase<Stat
       return fail(Errc::InvalidArgument, Retry::Permanent, "cache put: empty domain");
     }
     const std::string mx = join_mx(p.policy.mx);  // bound below: must outlive `reset`
-    const std::lock_guard lock{m_mutex};
-    auto tx = Transaction::begin(m_db.get(), m_path);
+    const auto s = session();
+    auto tx = Transaction::begin(s.db(), m_path);
     if (!tx) return Unexpected{tx.error()};
     {
-      sqlite3_stmt* stmt = m_stmts.put_policy.get();
+      sqlite3_stmt* stmt = s.stmts().put_policy.get();
       const StmtReset reset{stmt};
       int rc = bind_text(stmt, 1, p.domain);
       if (rc == SQLITE_OK) rc = bind_text(stmt, 2, p.id);
@@ -120,22 +119,22 @@ class SqlitePolicyCache final : public PolicyCache, private SqliteStoreBase<Stat
       if (rc == SQLITE_OK) rc = bind_time(stmt, 7, p.fetched_at);
       if (rc == SQLITE_OK) rc = bind_time(stmt, 8, p.expires_at);
       if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
-      if (rc != SQLITE_DONE) return error(rc);
+      if (rc != SQLITE_DONE) return s.error(rc);
     }
     // A successful fetch ends the back-off for this domain.
-    if (auto r = delete_by_domain(m_stmts.delete_failure.get(), p.domain); !r) return r;
+    if (auto r = delete_by_domain(s, s.stmts().delete_failure.get(), p.domain); !r) return r;
     return tx->commit();
   }
 
   [[nodiscard]] Result<bool> remove(const dns::DomainName& domain) override {
-    const std::lock_guard lock{m_mutex};
-    auto tx = Transaction::begin(m_db.get(), m_path);
+    const auto s = session();
+    auto tx = Transaction::begin(s.db(), m_path);
     if (!tx) return Unexpected{tx.error()};
-    if (auto r = delete_by_domain(m_stmts.delete_policy.get(), domain.str()); !r) {
+    if (auto r = delete_by_domain(s, s.stmts().delete_policy.get(), domain.str()); !r) {
       return Unexpected{r.error()};
     }
-    const bool had_policy = sqlite3_changes(m_db.get()) > 0;
-    if (auto r = delete_by_domain(m_stmts.delete_failure.get(), domain.str()); !r) {
+    const bool had_policy = sqlite3_changes(s.db()) > 0;
+    if (auto r = delete_by_domain(s, s.stmts().delete_failure.get(), domain.str()); !r) {
       return Unexpected{r.error()};
     }
     if (auto r = tx->commit(); !r) return Unexpected{r.error()};
@@ -143,20 +142,20 @@ class SqlitePolicyCache final : public PolicyCache, private SqliteStoreBase<Stat
   }
 
   [[nodiscard]] Result<std::vector<CachedPolicy>> list() const override {
-    const std::lock_guard lock{m_mutex};
-    sqlite3_stmt* stmt = m_stmts.list_policies.get();
+    const auto s = session();
+    sqlite3_stmt* stmt = s.stmts().list_policies.get();
     const StmtReset reset{stmt};
-    return read_rows(stmt, read_policy);
+    return s.read_rows(stmt, read_policy);
   }
 
   [[nodiscard]] Result<std::size_t> purge_expired(util::TimePoint now) override {
-    const std::lock_guard lock{m_mutex};
-    sqlite3_stmt* stmt = m_stmts.purge.get();
+    const auto s = session();
+    sqlite3_stmt* stmt = s.stmts().purge.get();
     const StmtReset reset{stmt};
     int rc = bind_time(stmt, 1, now);
     if (rc == SQLITE_OK) rc = sqlite3_step(stmt);  // one statement: atomic on its own
-    if (rc != SQLITE_DONE) return error(rc);
-    return static_cast<std::size_t>(sqlite3_changes(m_db.get()));
+    if (rc != SQLITE_DONE) return s.error(rc);
+    return static_cast<std::size_t>(sqlite3_changes(s.db()));
   }
 
   [[nodiscard]] Result<void> record_fetch_failure(const FetchFailure& f) override {
@@ -164,27 +163,27 @@ class SqlitePolicyCache final : public PolicyCache, private SqliteStoreBase<Stat
       return fail(Errc::InvalidArgument, Retry::Permanent,
                   "cache record_fetch_failure: empty domain");
     }
-    const std::lock_guard lock{m_mutex};
-    sqlite3_stmt* stmt = m_stmts.put_failure.get();
+    const auto s = session();
+    sqlite3_stmt* stmt = s.stmts().put_failure.get();
     const StmtReset reset{stmt};
     int rc = bind_text(stmt, 1, f.domain);
     if (rc == SQLITE_OK) rc = bind_text(stmt, 2, f.id);
     if (rc == SQLITE_OK) rc = bind_time(stmt, 3, f.failed_at);
     if (rc == SQLITE_OK) rc = bind_text(stmt, 4, f.error);
     if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE) return error(rc);
+    if (rc != SQLITE_DONE) return s.error(rc);
     return {};
   }
 
   [[nodiscard]] Result<std::optional<FetchFailure>> last_fetch_failure(
       const dns::DomainName& domain) const override {
-    const std::lock_guard lock{m_mutex};
-    sqlite3_stmt* stmt = m_stmts.get_failure.get();
+    const auto s = session();
+    sqlite3_stmt* stmt = s.stmts().get_failure.get();
     const StmtReset reset{stmt};
-    if (const int rc = bind_text(stmt, 1, domain.str()); rc != SQLITE_OK) return error(rc);
+    if (const int rc = bind_text(stmt, 1, domain.str()); rc != SQLITE_OK) return s.error(rc);
     const int rc = sqlite3_step(stmt);
     if (rc == SQLITE_DONE) return std::optional<FetchFailure>{};
-    if (rc != SQLITE_ROW) return error(rc);
+    if (rc != SQLITE_ROW) return s.error(rc);
     FetchFailure f;
     f.domain = column_string(stmt, 0);
     f.id = column_string(stmt, 1);
@@ -194,12 +193,13 @@ class SqlitePolicyCache final : public PolicyCache, private SqliteStoreBase<Stat
   }
 
  private:
-  /// Runs a "DELETE ... WHERE domain = ?1" statement. Caller holds m_mutex.
-  [[nodiscard]] Result<void> delete_by_domain(sqlite3_stmt* stmt, std::string_view domain) {
+  /// Runs a "DELETE ... WHERE domain = ?1" statement in the caller's session.
+  [[nodiscard]] static Result<void> delete_by_domain(const Session& s, sqlite3_stmt* stmt,
+                                                     std::string_view domain) {
     const StmtReset reset{stmt};
     int rc = bind_text(stmt, 1, domain);
     if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE) return error(rc);
+    if (rc != SQLITE_DONE) return s.error(rc);
     return {};
   }
 };

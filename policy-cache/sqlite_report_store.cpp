@@ -6,8 +6,8 @@
 // policy-cache/schema/migrations/0003_tlsrpt.sql; report claims and the push
 // counter, version 4, 0004_fleet.sql). Same connection pattern as
 // sqlite_policy_cache.cpp, opened the same way (sqlite_open.cpp): one
-// connection per store object, SQLITE_OPEN_NOMUTEX, serialised by one
-// std::mutex (every method is thread-safe); statements prepared once and
+// connection per store object, SQLITE_OPEN_NOMUTEX, serialised by its session
+// (every method is thread-safe); statements prepared once and
 // reused, values always bound; every write is one BEGIN IMMEDIATE
 // transaction, so a crash loses no counted result that add() reported as
 // stored and never leaves half a batch; WAL and
@@ -42,7 +42,6 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -266,15 +265,15 @@ class SqliteReportStore final : public ReportStore, private SqliteStoreBase<Stat
       keys.push_back({encode_strings(p.policy.policy_strings), encode_strings(p.policy.mx_hosts)});
     }
 
-    const std::lock_guard lock{m_mutex};
-    auto tx = Transaction::begin(m_db.get(), m_path);
+    const auto s = session();
+    auto tx = Transaction::begin(s.db(), m_path);
     if (!tx) return Unexpected{tx.error()};
     for (std::size_t i = 0; i < b.policies.size(); ++i) {
       const tlsrpt::PolicyResult& p = b.policies[i];
-      auto id = upsert_policy(*day, b.domain, p, keys[i]);
+      auto id = upsert_policy(s, *day, b.domain, p, keys[i]);
       if (!id) return Unexpected{id.error()};
       for (const tlsrpt::FailureDetail& d : p.details) {
-        if (auto r = count_failure(*id, d); !r) return r;
+        if (auto r = count_failure(s, *id, d); !r) return r;
       }
     }
     return tx->commit();
@@ -287,16 +286,16 @@ class SqliteReportStore final : public ReportStore, private SqliteStoreBase<Stat
       if (!key) return std::vector<ReportDaySummary>{};  // no such day can be stored
       day_text = std::move(*key);
     }
-    const std::lock_guard lock{m_mutex};
-    sqlite3_stmt* stmt = m_stmts.days.get();
+    const auto s = session();
+    sqlite3_stmt* stmt = s.stmts().days.get();
     const StmtReset reset{stmt};
-    if (const int rc = bind_filter(stmt, f, day_text); rc != SQLITE_OK) return error(rc);
+    if (const int rc = bind_filter(stmt, f, day_text); rc != SQLITE_OK) return s.error(rc);
     std::vector<ReportDaySummary> out;
     std::string last_day;
     for (;;) {
       const int rc = sqlite3_step(stmt);
       if (rc == SQLITE_DONE) return out;
-      if (rc != SQLITE_ROW) return error(rc);
+      if (rc != SQLITE_ROW) return s.error(rc);
       std::string row_day = column_string(stmt, 0);
       std::string domain = column_string(stmt, 1);
       const auto successes = column_count(stmt, 2);
@@ -319,18 +318,18 @@ class SqliteReportStore final : public ReportStore, private SqliteStoreBase<Stat
       tlsrpt::Day day, const std::string& domain) const override {
     auto key = day_key(day);
     if (!key) return std::vector<tlsrpt::AggregatedPolicy>{};  // no such day can be stored
-    const std::lock_guard lock{m_mutex};
-    return aggregate_of(*key, domain);
+    const auto s = session();
+    return aggregate_of(s, *key, domain);
   }
 
   [[nodiscard]] Result<ReportRow> create_report(const ReportRow& row) override {
     auto day = checked_new_report(row);
     if (!day) return Unexpected{day.error()};
-    const std::lock_guard lock{m_mutex};
-    auto tx = Transaction::begin(m_db.get(), m_path);
+    const auto s = session();
+    auto tx = Transaction::begin(s.db(), m_path);
     if (!tx) return Unexpected{tx.error()};
     {
-      sqlite3_stmt* stmt = m_stmts.insert_report.get();
+      sqlite3_stmt* stmt = s.stmts().insert_report.get();
       const StmtReset reset{stmt};
       int rc = bind_text(stmt, 1, row.report_id);
       if (rc == SQLITE_OK) rc = bind_text(stmt, 2, *day);
@@ -347,15 +346,15 @@ class SqliteReportStore final : public ReportStore, private SqliteStoreBase<Stat
       if (rc != SQLITE_DONE) {
         // ON CONFLICT covers (day, domain) only: the same report id for
         // another day or domain is the caller's mistake.
-        if (sqlite3_extended_errcode(m_db.get()) == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        if (sqlite3_extended_errcode(s.db()) == SQLITE_CONSTRAINT_PRIMARYKEY) {
           return fail(Errc::InvalidArgument, Retry::Permanent,
                       "tlsrpt store create_report: report id " + row.report_id +
                           " is already used by another day or domain");
         }
-        return error(rc);
+        return s.error(rc);
       }
     }
-    auto stored = report_of(*day, row.domain);
+    auto stored = report_of(s, *day, row.domain);
     if (!stored) return Unexpected{stored.error()};
     if (!*stored) {
       return fail(Errc::Internal, Retry::Transient,
@@ -372,25 +371,25 @@ class SqliteReportStore final : public ReportStore, private SqliteStoreBase<Stat
       if (!key) return std::vector<ReportRow>{};
       day_text = std::move(*key);
     }
-    const std::lock_guard lock{m_mutex};
-    sqlite3_stmt* stmt = m_stmts.reports.get();
+    const auto s = session();
+    sqlite3_stmt* stmt = s.stmts().reports.get();
     const StmtReset reset{stmt};
-    if (const int rc = bind_filter(stmt, f, day_text); rc != SQLITE_OK) return error(rc);
-    return read_rows(stmt, read_report);
+    if (const int rc = bind_filter(stmt, f, day_text); rc != SQLITE_OK) return s.error(rc);
+    return s.read_rows(stmt, read_report);
   }
 
   [[nodiscard]] Result<std::vector<ReportRow>> due_reports(util::TimePoint now) const override {
-    const std::lock_guard lock{m_mutex};
-    sqlite3_stmt* stmt = m_stmts.due_reports.get();
+    const auto s = session();
+    sqlite3_stmt* stmt = s.stmts().due_reports.get();
     const StmtReset reset{stmt};
-    if (const int rc = bind_time(stmt, 1, now); rc != SQLITE_OK) return error(rc);
-    return read_rows(stmt, read_report);
+    if (const int rc = bind_time(stmt, 1, now); rc != SQLITE_OK) return s.error(rc);
+    return s.read_rows(stmt, read_report);
   }
 
   [[nodiscard]] Result<void> update_report(const ReportRow& row) override {
     if (auto ok = checked_update(row); !ok) return ok;
-    const std::lock_guard lock{m_mutex};
-    sqlite3_stmt* stmt = m_stmts.update_report.get();
+    const auto s = session();
+    sqlite3_stmt* stmt = s.stmts().update_report.get();
     const StmtReset reset{stmt};
     int rc = bind_text(stmt, 1, row.report_id);
     if (rc == SQLITE_OK) rc = bind_text(stmt, 2, to_string(row.state));
@@ -402,8 +401,8 @@ class SqliteReportStore final : public ReportStore, private SqliteStoreBase<Stat
     }
     if (rc == SQLITE_OK) rc = bind_text(stmt, 7, row.sent_to);
     if (rc == SQLITE_OK) rc = sqlite3_step(stmt);  // one statement: atomic on its own
-    if (rc != SQLITE_DONE) return error(rc);
-    if (sqlite3_changes(m_db.get()) == 0) {
+    if (rc != SQLITE_DONE) return s.error(rc);
+    if (sqlite3_changes(s.db()) == 0) {
       return fail(Errc::InvalidArgument, Retry::Permanent,
                   "tlsrpt store update_report: unknown report id " + row.report_id);
     }
@@ -412,12 +411,12 @@ class SqliteReportStore final : public ReportStore, private SqliteStoreBase<Stat
 
   [[nodiscard]] Result<bool> claim_report(const std::string& report_id, std::string_view node,
                                           std::chrono::seconds lease) override {
-    const std::lock_guard lock{m_mutex};
-    auto tx = Transaction::begin(m_db.get(), m_path);
+    const auto s = session();
+    auto tx = Transaction::begin(s.db(), m_path);
     if (!tx) return Unexpected{tx.error()};
     bool granted = false;
     {
-      sqlite3_stmt* stmt = m_stmts.claim_report.get();
+      sqlite3_stmt* stmt = s.stmts().claim_report.get();
       const StmtReset reset{stmt};
       int rc = bind_text(stmt, 1, report_id);
       if (rc == SQLITE_OK) rc = bind_text(stmt, 2, node);
@@ -427,7 +426,7 @@ class SqliteReportStore final : public ReportStore, private SqliteStoreBase<Stat
         granted = true;
         rc = sqlite3_step(stmt);  // RETURNING: at most one row (report_id is the key)
       }
-      if (rc != SQLITE_DONE) return error(rc);
+      if (rc != SQLITE_DONE) return s.error(rc);
     }
     if (auto r = tx->commit(); !r) return Unexpected{r.error()};
     return granted;
@@ -436,23 +435,23 @@ class SqliteReportStore final : public ReportStore, private SqliteStoreBase<Stat
   [[nodiscard]] Result<std::size_t> purge_before(tlsrpt::Day before) override {
     auto key = day_key(before);
     if (!key) return Unexpected{key.error()};
-    const std::lock_guard lock{m_mutex};
-    auto tx = Transaction::begin(m_db.get(), m_path);
+    const auto s = session();
+    auto tx = Transaction::begin(s.db(), m_path);
     if (!tx) return Unexpected{tx.error()};
     std::int64_t purged = 0;
     {
-      sqlite3_stmt* stmt = m_stmts.count_purge.get();
+      sqlite3_stmt* stmt = s.stmts().count_purge.get();
       const StmtReset reset{stmt};
       int rc = bind_text(stmt, 1, *key);
       if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
-      if (rc != SQLITE_ROW) return error(rc);
+      if (rc != SQLITE_ROW) return s.error(rc);
       purged = column_int64(stmt, 0);
     }
-    for (sqlite3_stmt* stmt : {m_stmts.purge_policies.get(), m_stmts.purge_reports.get()}) {
+    for (sqlite3_stmt* stmt : {s.stmts().purge_policies.get(), s.stmts().purge_reports.get()}) {
       const StmtReset reset{stmt};
       int rc = bind_text(stmt, 1, *key);
       if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
-      if (rc != SQLITE_DONE) return error(rc);
+      if (rc != SQLITE_DONE) return s.error(rc);
     }
     if (auto r = tx->commit(); !r) return Unexpected{r.error()};
     return static_cast<std::size_t>(purged);
@@ -460,28 +459,28 @@ class SqliteReportStore final : public ReportStore, private SqliteStoreBase<Stat
 
   /// push_local_results() on this store (report_push.hpp).
   [[nodiscard]] Result<std::size_t> push(const PushFn& push_fn) {
-    const std::lock_guard lock{m_mutex};
+    const auto s = session();
     {
       // Nothing counted (the usual case between pushes): no write lock taken.
-      sqlite3_stmt* stmt = m_stmts.push_days.get();
+      sqlite3_stmt* stmt = s.stmts().push_days.get();
       const StmtReset reset{stmt};
       const int rc = sqlite3_step(stmt);
       if (rc == SQLITE_DONE) return std::size_t{0};
-      if (rc != SQLITE_ROW) return error(rc);
+      if (rc != SQLITE_ROW) return s.error(rc);
     }
-    if (auto seeded = seed_push_counter(); !seeded) return Unexpected{seeded.error()};
-    auto tx = Transaction::begin(m_db.get(), m_path);
+    if (auto seeded = seed_push_counter(s); !seeded) return Unexpected{seeded.error()};
+    auto tx = Transaction::begin(s.db(), m_path);
     if (!tx) return Unexpected{tx.error()};
     // Under the write lock nothing is added between this read and the
     // delete below: what is deleted is exactly what was pushed.
     std::vector<DayAggregate> days;
     {
-      sqlite3_stmt* stmt = m_stmts.push_days.get();
+      sqlite3_stmt* stmt = s.stmts().push_days.get();
       const StmtReset reset{stmt};
       for (;;) {
         const int rc = sqlite3_step(stmt);
         if (rc == SQLITE_DONE) break;
-        if (rc != SQLITE_ROW) return error(rc);
+        if (rc != SQLITE_ROW) return s.error(rc);
         const std::string day = column_string(stmt, 0);
         auto parsed = tlsrpt::parse_day(day);
         if (!parsed) return Unexpected{bad_row("stored tlsrpt day '" + day + "'", m_path)};
@@ -492,11 +491,11 @@ class SqliteReportStore final : public ReportStore, private SqliteStoreBase<Stat
     for (DayAggregate& d : days) {
       auto key = day_key(d.day);
       if (!key) return Unexpected{key.error()};
-      auto policies = aggregate_of(*key, d.domain);
+      auto policies = aggregate_of(s, *key, d.domain);
       if (!policies) return Unexpected{policies.error()};
       d.policies = std::move(*policies);
     }
-    auto counter = push_counter();
+    auto counter = push_counter(s);
     if (!counter) return Unexpected{counter.error()};
     if (!*counter || **counter == std::numeric_limits<std::int64_t>::max()) {
       return Unexpected{bad_row("tlsrpt push counter missing or at its maximum", m_path)};
@@ -504,31 +503,31 @@ class SqliteReportStore final : public ReportStore, private SqliteStoreBase<Stat
     const std::int64_t seq = **counter + 1;
     if (auto pushed = push_fn(seq, days); !pushed) return Unexpected{pushed.error()};
     {
-      sqlite3_stmt* stmt = m_stmts.push_delete.get();
+      sqlite3_stmt* stmt = s.stmts().push_delete.get();
       const StmtReset reset{stmt};
-      if (const int rc = sqlite3_step(stmt); rc != SQLITE_DONE) return error(rc);
+      if (const int rc = sqlite3_step(stmt); rc != SQLITE_DONE) return s.error(rc);
     }
-    if (auto stored = set_push_counter(seq); !stored) return Unexpected{stored.error()};
+    if (auto stored = set_push_counter(s, seq); !stored) return Unexpected{stored.error()};
     if (auto r = tx->commit(); !r) return Unexpected{r.error()};
     return days.size();
   }
 
  private:
-  /// The aggregated policies of one (day, domain) in aggregate()'s order. Caller holds
-  /// m_mutex. One statement (one read snapshot) for the policies and their details.
+  /// The aggregated policies of one (day, domain) in aggregate()'s order. In the caller's
+  /// session. One statement (one read snapshot) for the policies and their details.
   [[nodiscard]] Result<std::vector<tlsrpt::AggregatedPolicy>> aggregate_of(
-      const std::string& day, const std::string& domain) const {
+      const Session& s, const std::string& day, const std::string& domain) const {
     std::vector<tlsrpt::AggregatedPolicy> out;  // by id: insertion order
-    sqlite3_stmt* stmt = m_stmts.aggregate.get();
+    sqlite3_stmt* stmt = s.stmts().aggregate.get();
     const StmtReset reset{stmt};
     int rc = bind_text(stmt, 1, day);
     if (rc == SQLITE_OK) rc = bind_text(stmt, 2, domain);
-    if (rc != SQLITE_OK) return error(rc);
+    if (rc != SQLITE_OK) return s.error(rc);
     std::int64_t last_id = 0;
     for (;;) {
       rc = sqlite3_step(stmt);
       if (rc == SQLITE_DONE) break;
-      if (rc != SQLITE_ROW) return error(rc);
+      if (rc != SQLITE_ROW) return s.error(rc);
       const std::int64_t id = column_int64(stmt, 0);
       if (out.empty() || last_id != id) {
         auto p = read_policy(stmt, m_path);
@@ -546,52 +545,52 @@ class SqliteReportStore final : public ReportStore, private SqliteStoreBase<Stat
     return out;
   }
 
-  /// The stored push counter, if any. Caller holds m_mutex.
-  [[nodiscard]] Result<std::optional<std::int64_t>> push_counter() const {
-    sqlite3_stmt* stmt = m_stmts.get_meta.get();
+  /// The stored push counter, if any; in the caller's session.
+  [[nodiscard]] static Result<std::optional<std::int64_t>> push_counter(const Session& s) {
+    sqlite3_stmt* stmt = s.stmts().get_meta.get();
     const StmtReset reset{stmt};
     int rc = bind_text(stmt, 1, k_push_seq_key);
     if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
     if (rc == SQLITE_DONE) return std::optional<std::int64_t>{};
-    if (rc != SQLITE_ROW) return error(rc);
+    if (rc != SQLITE_ROW) return s.error(rc);
     return std::optional<std::int64_t>{column_int64(stmt, 0)};
   }
 
-  /// Stores `seq` as the push counter. Caller holds m_mutex.
-  [[nodiscard]] Result<void> set_push_counter(std::int64_t seq) {
-    sqlite3_stmt* stmt = m_stmts.set_meta.get();
+  /// Stores `seq` as the push counter; in the caller's session.
+  [[nodiscard]] static Result<void> set_push_counter(const Session& s, std::int64_t seq) {
+    sqlite3_stmt* stmt = s.stmts().set_meta.get();
     const StmtReset reset{stmt};
     int rc = bind_text(stmt, 1, k_push_seq_key);
     if (rc == SQLITE_OK) rc = bind_int64(stmt, 2, seq);
     if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE) return error(rc);
+    if (rc != SQLITE_DONE) return s.error(rc);
     return {};
   }
 
   /// Starts the push counter at the current Unix time in milliseconds when there is none, in
-  /// a transaction of its own (see push_local_results). Caller holds m_mutex.
-  [[nodiscard]] Result<void> seed_push_counter() {
-    auto counter = push_counter();
+  /// a transaction of its own (see push_local_results); in the caller's session.
+  [[nodiscard]] Result<void> seed_push_counter(const Session& s) {
+    auto counter = push_counter(s);
     if (!counter) return Unexpected{counter.error()};
     if (*counter) return {};
-    auto tx = Transaction::begin(m_db.get(), m_path);
+    auto tx = Transaction::begin(s.db(), m_path);
     if (!tx) return Unexpected{tx.error()};
-    counter = push_counter();  // another process may have seeded it meanwhile
+    counter = push_counter(s);  // another process may have seeded it meanwhile
     if (!counter) return Unexpected{counter.error()};
     if (*counter) return {};
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::system_clock::now().time_since_epoch());
-    if (auto r = set_push_counter(static_cast<std::int64_t>(now.count())); !r) return r;
+    if (auto r = set_push_counter(s, static_cast<std::int64_t>(now.count())); !r) return r;
     return tx->commit();
   }
 
-  /// Adds one policy's counts; returns its rpt_policy id. Caller holds
-  /// m_mutex inside a transaction.
-  [[nodiscard]] Result<std::int64_t> upsert_policy(const std::string& day,
-                                                   const std::string& domain,
-                                                   const tlsrpt::PolicyResult& p,
-                                                   const EncodedKey& key) {
-    sqlite3_stmt* stmt = m_stmts.add_policy.get();
+  /// Adds one policy's counts; returns its rpt_policy id. Inside the caller's
+  /// session and transaction.
+  [[nodiscard]] static Result<std::int64_t> upsert_policy(const Session& s, const std::string& day,
+                                                          const std::string& domain,
+                                                          const tlsrpt::PolicyResult& p,
+                                                          const EncodedKey& key) {
+    sqlite3_stmt* stmt = s.stmts().add_policy.get();
     const StmtReset reset{stmt};
     int rc = bind_text(stmt, 1, day);
     if (rc == SQLITE_OK) rc = bind_text(stmt, 2, domain);
@@ -603,17 +602,18 @@ class SqliteReportStore final : public ReportStore, private SqliteStoreBase<Stat
     if (rc == SQLITE_OK) rc = bind_int64(stmt, 7, static_cast<std::int64_t>(p.successes));
     if (rc == SQLITE_OK) rc = bind_int64(stmt, 8, static_cast<std::int64_t>(p.failures));
     if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
-    if (rc != SQLITE_ROW) return error(rc);  // RETURNING id: one row
+    if (rc != SQLITE_ROW) return s.error(rc);  // RETURNING id: one row
     const std::int64_t id = column_int64(stmt, 0);
     rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE) return error(rc);
+    if (rc != SQLITE_DONE) return s.error(rc);
     return id;
   }
 
   /// Counts one failed session with detail `d` for policy `policy_id`.
-  /// Caller holds m_mutex inside a transaction.
-  [[nodiscard]] Result<void> count_failure(std::int64_t policy_id, const tlsrpt::FailureDetail& d) {
-    sqlite3_stmt* stmt = m_stmts.add_failure.get();
+  /// Inside the caller's session and transaction.
+  [[nodiscard]] static Result<void> count_failure(const Session& s, std::int64_t policy_id,
+                                                  const tlsrpt::FailureDetail& d) {
+    sqlite3_stmt* stmt = s.stmts().add_failure.get();
     const StmtReset reset{stmt};
     int rc = bind_int64(stmt, 1, policy_id);
     if (rc == SQLITE_OK) rc = bind_text(stmt, 2, tlsrpt::to_string(d.result_type));
@@ -624,19 +624,20 @@ class SqliteReportStore final : public ReportStore, private SqliteStoreBase<Stat
     if (rc == SQLITE_OK) rc = bind_text(stmt, 7, d.additional_information);
     if (rc == SQLITE_OK) rc = bind_text(stmt, 8, d.failure_reason_code);
     if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
-    if (rc != SQLITE_DONE) return error(rc);
+    if (rc != SQLITE_DONE) return s.error(rc);
     return {};
   }
 
-  /// The report of (day, domain), if any. Caller holds m_mutex.
-  [[nodiscard]] Result<std::optional<ReportRow>> report_of(const std::string& day,
-                                                           const std::string& domain) const {
-    sqlite3_stmt* stmt = m_stmts.get_report.get();
+  /// The report of (day, domain), if any; in the caller's session.
+  [[nodiscard]] static Result<std::optional<ReportRow>> report_of(const Session& s,
+                                                                  const std::string& day,
+                                                                  const std::string& domain) {
+    sqlite3_stmt* stmt = s.stmts().get_report.get();
     const StmtReset reset{stmt};
     int rc = bind_text(stmt, 1, day);
     if (rc == SQLITE_OK) rc = bind_text(stmt, 2, domain);
-    if (rc != SQLITE_OK) return error(rc);
-    return read_row(stmt, read_report);
+    if (rc != SQLITE_OK) return s.error(rc);
+    return s.read_row(stmt, read_report);
   }
 };
 
