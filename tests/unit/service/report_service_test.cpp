@@ -88,6 +88,20 @@ class Reports : public ::testing::Test {
   void rua(const std::string& domain, const std::string& record) {
     dns.set("_smtp._tls." + domain, dns::RrType::Txt, txt_answer({{record}}));
   }
+  /// A day of `ok` and `bad` sessions for example.com, which publishes an HTTPS rua that
+  /// answers `status`; then the day ends and its one report is made.
+  cache::ReportRow day_report(ReportService& s, std::uint64_t ok, std::uint64_t bad, int status) {
+    record(s, "example.com", ok, bad);
+    rua("example.com", "v=TLSRPTv1; rua=https://reports.example.com/x");
+    poster.status["https://reports.example.com/x"] = status;
+    clock.advance(13h);
+    auto made = s.make_reports();
+    if (!made || made->size() != 1) {
+      ADD_FAILURE() << "expected one report";
+      return {};
+    }
+    return made->front();
+  }
   std::string read(const std::string& name) {
     std::ifstream f{dir / name};
     return {std::istreambuf_iterator<char>(f), {}};
@@ -116,11 +130,7 @@ TEST_F(Reports, Rpt8ReportsAreMadeOnlyForFinishedDaysWithARandomDelay) {
 
 TEST_F(Reports, Rpt16HttpsPostOf200IsDeliveredAndNeverSentAgain) {
   auto s = service();
-  record(s, "example.com", 3, 1);
-  rua("example.com", "v=TLSRPTv1; rua=https://reports.example.com/x");
-  poster.status["https://reports.example.com/x"] = 200;
-  clock.advance(13h);
-  const auto row = s.make_reports()->front();
+  const auto row = day_report(s, 3, 1, 200);
   auto out = s.deliver(row);
   ASSERT_TRUE(out) << out.error().detail;
   EXPECT_EQ(out->row.state, cache::ReportState::Sent);
@@ -138,11 +148,7 @@ TEST_F(Reports, Rpt16HttpsPostOf200IsDeliveredAndNeverSentAgain) {
 
 TEST_F(Reports, Rpt17FailuresBackOffExponentiallyAndGiveUpAfter24Hours) {
   auto s = service();
-  record(s, "example.com", 0, 2);
-  rua("example.com", "v=TLSRPTv1; rua=https://reports.example.com/x");
-  poster.status["https://reports.example.com/x"] = 500;
-  clock.advance(13h);
-  auto row = s.make_reports()->front();
+  auto row = day_report(s, 0, 2, 500);
   auto out = s.deliver(row);
   ASSERT_TRUE(out);
   EXPECT_EQ(out->row.state, cache::ReportState::Pending);
@@ -309,11 +315,7 @@ TEST_F(Reports, TickLeavesAReportAnotherSenderHoldsAndSendsItOnceReleased) {
 
 TEST_F(Reports, DeliverRefusesAReportAnotherSenderHoldsAndSaysSo) {
   auto s = service();
-  record(s, "example.com", 1, 0);
-  rua("example.com", "v=TLSRPTv1; rua=https://reports.example.com/x");
-  poster.status["https://reports.example.com/x"] = 200;
-  clock.advance(13h);
-  const auto row = s.make_reports()->front();
+  const auto row = day_report(s, 1, 0, 200);
   auto held = store->claim_report(row.report_id, "other-node/1", 10min);
   ASSERT_TRUE(held && *held);
   auto out = s.deliver(row);
@@ -326,11 +328,7 @@ TEST_F(Reports, DeliverRefusesAReportAnotherSenderHoldsAndSaysSo) {
 
 TEST_F(Reports, DeliverRetriesAFailedReportOnTheOperatorsWord) {
   auto s = service();
-  record(s, "example.com", 1, 0);
-  rua("example.com", "v=TLSRPTv1; rua=https://reports.example.com/x");
-  poster.status["https://reports.example.com/x"] = 200;
-  clock.advance(13h);
-  auto row = s.make_reports()->front();
+  auto row = day_report(s, 1, 0, 200);
   row.state = cache::ReportState::Failed;  // the daemon gave up on it (RPT-17)
   ASSERT_TRUE(store->update_report(row));
   auto out = s.deliver(row);  // `tlspolicy report send`: try again now
@@ -341,11 +339,7 @@ TEST_F(Reports, DeliverRetriesAFailedReportOnTheOperatorsWord) {
 
 TEST_F(Reports, DeliverRefusesASkippedReportAndSaysSo) {
   auto s = service();
-  record(s, "example.com", 1, 0);
-  rua("example.com", "v=TLSRPTv1; rua=https://reports.example.com/x");
-  poster.status["https://reports.example.com/x"] = 200;
-  clock.advance(13h);
-  auto row = s.make_reports()->front();
+  auto row = day_report(s, 1, 0, 200);
   row.state = cache::ReportState::Skipped;
   ASSERT_TRUE(store->update_report(row));
   auto out = s.deliver(row);
@@ -360,11 +354,7 @@ TEST_F(Reports, DeliverRefusesASkippedReportAndSaysSo) {
 // (or this one, later) may try again.
 TEST_F(Reports, AFailedAttemptReleasesTheClaim) {
   auto s = service();
-  record(s, "example.com", 0, 1);
-  rua("example.com", "v=TLSRPTv1; rua=https://reports.example.com/x");
-  poster.status["https://reports.example.com/x"] = 503;
-  clock.advance(13h);
-  auto out = s.deliver(s.make_reports()->front());
+  auto out = s.deliver(day_report(s, 0, 1, 503));
   ASSERT_TRUE(out) << out.error().detail;
   EXPECT_EQ(out->row.state, cache::ReportState::Pending);
   auto other = store->claim_report(out->row.report_id, "other-node/1", 10min);
