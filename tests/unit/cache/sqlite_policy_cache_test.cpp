@@ -47,8 +47,8 @@ TEST(SqlitePolicyCache, GetOfUnknownDomainIsEmpty) {
   EXPECT_FALSE(got->has_value());
 }
 
-TEST(SqlitePolicyCache, RoundTripInMemory) {
-  auto cache = open_memory();
+/// A policy put into `cache` comes back equal.
+void expect_round_trip(PolicyCache* cache) {
   ASSERT_NE(cache, nullptr);
   const auto want = make_policy("example.com");
   ASSERT_TRUE(cache->put(want));
@@ -58,16 +58,11 @@ TEST(SqlitePolicyCache, RoundTripInMemory) {
   EXPECT_EQ(**got, want);
 }
 
+TEST(SqlitePolicyCache, RoundTripInMemory) { expect_round_trip(open_memory().get()); }
+
 TEST(SqlitePolicyCache, RoundTripInTempFile) {
   TempDir dir;
-  auto cache = open_or_fail(dir / "policies.sqlite");
-  ASSERT_NE(cache, nullptr);
-  const auto want = make_policy("example.com");
-  ASSERT_TRUE(cache->put(want));
-  auto got = cache->get(name("example.com"));
-  ASSERT_TRUE(got) << got.error().detail;
-  ASSERT_TRUE(got->has_value());
-  EXPECT_EQ(**got, want);
+  expect_round_trip(open_or_fail(dir / "policies.sqlite").get());
 }
 
 TEST(SqlitePolicyCache, RoundTripKeepsModeNoneWithoutMxAndOddBytes) {
