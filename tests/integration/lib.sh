@@ -337,6 +337,22 @@ nsd_serial() {
 unbound_ctl() { unbound-control -c "$WORLD_DIR/unbound/unbound.conf" "$@"; }
 nsd_ctl() { nsd-control -c "$WORLD_DIR/nsd/nsd.conf" "$@"; }
 
+# reload_zone ORIGIN SERIAL: signs and publishes the edited zones, has NSD load ORIGIN and waits
+# (up to 10 s) until it serves SERIAL, then drops what Unbound remembers of the zone.
+reload_zone() {
+  local origin="$1" serial="$2" i
+  publish_zones
+  nsd_ctl reload "$origin" >/dev/null || wdie "nsd-control reload $origin failed"
+  for ((i = 0; i < 500; i++)); do
+    [ "$(nsd_serial "$origin")" = "$serial" ] && break
+    sleep 0.02
+  done
+  [ "$(nsd_serial "$origin")" = "$serial" ] || wdie "NSD did not load serial $serial of $origin"
+  unbound_ctl flush_zone "$origin" >/dev/null || wdie "unbound-control flush_zone failed"
+  unbound_ctl flush_bogus >/dev/null || true
+  unbound_ctl flush_negative >/dev/null || true
+}
+
 # world_set_txt NAME [RDATA...]: replace the TXT RRset at NAME (fully qualified or not).
 world_set_txt() {
   : "${WORLD_DIR:?WORLD_DIR is not set (source DIR/env.sh)}"
@@ -373,16 +389,7 @@ world_set_txt() {
   serial="$(($(zone_serial "$zonefile") + 1))"
   awk -v s="$serial" '$3 == "SOA" { $6 = s } { print }' "$tmp" >"$zonefile"
   rm -f "$tmp"
-  publish_zones
-  nsd_ctl reload "$origin" >/dev/null || wdie "nsd-control reload $origin failed"
-  for ((i = 0; i < 250; i++)); do
-    [ "$(nsd_serial "$origin")" = "$serial" ] && break
-    sleep 0.02
-  done
-  [ "$(nsd_serial "$origin")" = "$serial" ] || wdie "NSD did not load serial $serial of $origin"
-  unbound_ctl flush_zone "$origin" >/dev/null || wdie "unbound-control flush_zone failed"
-  unbound_ctl flush_bogus >/dev/null || true
-  unbound_ctl flush_negative >/dev/null || true
+  reload_zone "$origin" "$serial"
 }
 
 # --- HTTPS -----------------------------------------------------------------------------------
@@ -796,15 +803,7 @@ world_bench_add_records() {
   { awk -v s="$serial" '$3 == "SOA" { $6 = s } { print }' "$zonefile"; cat "$file"; } \
     >"$zonefile.tmp"
   mv -f "$zonefile.tmp" "$zonefile"
-  publish_zones
-  nsd_ctl reload "$origin" >/dev/null || wdie "nsd-control reload $origin failed"
-  for ((i = 0; i < 500; i++)); do
-    [ "$(nsd_serial "$origin")" = "$serial" ] && break
-    sleep 0.02
-  done
-  [ "$(nsd_serial "$origin")" = "$serial" ] || wdie "NSD did not load serial $serial of $origin"
-  unbound_ctl flush_zone "$origin" >/dev/null || wdie "unbound-control flush_zone failed"
-  unbound_ctl flush_negative >/dev/null || true
+  reload_zone "$origin" "$serial"
 }
 
 # Executed rather than sourced: run one helper, e.g. lib.sh world_set_txt NAME RDATA.
