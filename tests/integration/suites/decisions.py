@@ -14,10 +14,9 @@ import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from lib_cases import CONFIG, VALIDATE_CONFIG, WORLD, Cases, lookup, run_suite
-from lib_world import EXPECT
+from lib_cases import Cases, lookup, run_suite
+from lib_world import CONFIG, EXPECT, MODES, VALIDATE_CONFIG, WORLD
 
-MODES = {"trust-ad": CONFIG, "validate": VALIDATE_CONFIG}
 FIELDS = ("postfix", "action", "source", "verify")
 
 CASES = Cases()

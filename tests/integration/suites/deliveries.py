@@ -37,9 +37,12 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-INTEGRATION = os.path.dirname(HERE)
-REPO = os.path.dirname(os.path.dirname(INTEGRATION))
+# lib_world reads the environment when imported: in the --cases process that is the inner
+# world's (the outer processes use only its paths).
+from lib_daemon import CLIENTS, EXIM_GUIDE, POSTFIX_GUIDE, Daemon, guide_block
+from lib_results import Results, TempDir
+from lib_world import BIN, CONFIG, INTEGRATION, REPO
+
 LIB_SH = os.path.join(INTEGRATION, "lib.sh")
 CHROOT_SH = os.path.join(REPO, "tools", "debian-chroot.sh")
 ENVIRONMENTS = ("host", "trixie", "forky")
@@ -66,9 +69,9 @@ def environments(argv):
 
 def outer(argv):
     if os.geteuid() != 0 or not shutil.which("unshare"):
-        say("skip deliveries: needs root and unshare (a network namespace of its own)")
-        say("suite-result: passed=0 failed=0 skipped=1")
-        return 77
+        R = Results()
+        R.skip("deliveries", "needs root and unshare (a network namespace of its own)")
+        return R.finish()
     args = ["unshare", "--net", "--mount", "--propagation", "private", "--",
             sys.executable, os.path.abspath(__file__), "--in-namespace", *argv]
     return subprocess.run(args).returncode
@@ -86,17 +89,19 @@ def bind(source, target):
 def in_namespace(argv):
     envs = environments(argv)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    base = tempfile.mkdtemp(prefix="tlspolicy-deliveries.")
-    os.chmod(base, 0o755)  # Postfix's smtp (postfix) and Exim (Debian-exim) reach the sockets
+    # Not under the outer world: this namespace builds a world of its own. 0755: Postfix's smtp
+    # (postfix) and Exim (Debian-exim) reach the sockets.
+    tmp = TempDir("tlspolicy-deliveries.", parent=tempfile.gettempdir(), mode=0o755)
+    base = tmp.path
     world = os.path.join(base, "world")
     roots = {}
     try:
         p = subprocess.run([LIB_SH, "world_start", world], capture_output=True, text=True,
                            env=dict(os.environ, WORLD_DNS53=DNS53, WORLD_DELIVERY_PORT="25"))
         if p.returncode != 0:
-            say(f"FAIL deliveries-world: world_start exited {p.returncode}: {p.stderr[-3000:]}")
-            say("suite-result: passed=0 failed=1 skipped=0")
-            return 1
+            R = Results()
+            R.case("deliveries-world", [f"world_start exited {p.returncode}: {p.stderr[-3000:]}"])
+            return R.finish()
         resolv = os.path.join(base, "resolv.conf")
         with open(resolv, "w", encoding="utf-8") as f:
             f.write(f"nameserver {DNS53}\noptions trust-ad edns0\n")
@@ -135,7 +140,7 @@ def in_namespace(argv):
                 os.rmdir(root + base)
             except OSError:
                 pass
-        shutil.rmtree(base, ignore_errors=True)
+        tmp.remove()
 
 
 # --- the scenarios ---------------------------------------------------------------------------
@@ -438,11 +443,6 @@ def alive(pid):
 # --- the cases -------------------------------------------------------------------------------
 
 def cases():
-    sys.path.insert(0, HERE)
-    from daemon_clients import (CLIENTS, EXIM_GUIDE, POSTFIX_GUIDE, Daemon, Results, guide_block,
-                                stats)
-    from lib_cases import BIN, CONFIG
-
     R = Results()
     base = os.environ["DELIVERIES_BASE"]
     roots = json.loads(os.environ["DELIVERIES_ROOTS"])
@@ -548,7 +548,7 @@ def cases():
         deadline = time.monotonic() + WAIT
         counted = {}
         while time.monotonic() < deadline:
-            counted = stats(daemon).get("tlsrpt", {})
+            counted = daemon.stats().get("tlsrpt", {})
             if counted.get("datagrams", 0) >= 2:
                 break
             time.sleep(0.2)
@@ -616,7 +616,6 @@ def cases():
             continue  # its chroot failed to build: already a failure
         # One daemon per environment: its store holds exactly that environment's results.
         daemon = Daemon(f"tlspolicy-{env}", CONFIG, base)
-        daemon.tlsrpt = os.path.join(daemon.dir, "tlsrpt.sock")
         try:
             daemon.wait_ready()
             pf_log = run_postfix(env, daemon)
@@ -630,7 +629,7 @@ def cases():
             daemon.stop()
             daemon.kill()
             if R.failed:
-                say(f"--- {env} tlspolicy log (last 3000 bytes)\n{daemon.log()[-3000:]}")
+                daemon.logs.dump(f"{env} tlspolicy log")
     return R.finish()
 
 
