@@ -51,9 +51,11 @@ class Run:
                 f"  stdout: {self.out.strip()[:2000]}\n  stderr: {self.err.strip()[:2000]}")
 
 
-def lookup(domain, *sets, config=None, timeout=30, flags=()):
-    """`tlspolicy lookup DOMAIN --json --config CONFIG [FLAGS] [--set S]...`"""
-    args = [BIN, "lookup", domain, "--json", *flags, "--config", config or CONFIG]
+def lookup(domain, *sets, config=None, timeout=30, flags=(), as_json=True):
+    """`tlspolicy lookup DOMAIN --json --config CONFIG [FLAGS] [--set S]...` (without --json
+    when as_json is false: the text for people)"""
+    args = [BIN, "lookup", domain, *(["--json"] if as_json else []), *flags, "--config",
+            config or CONFIG]
     for s in sets:
         args += ["--set", s]
     start = time.monotonic()

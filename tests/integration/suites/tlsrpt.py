@@ -18,6 +18,7 @@
 # "suite-result: passed=N failed=M skipped=K".
 
 import base64
+import datetime
 import gzip
 import json
 import os
@@ -29,10 +30,11 @@ import tempfile
 import time
 
 from lib_daemon import CLIENTS, EXIM_GUIDE, Daemon, guide_block, json_request
+from lib_golden import golden, json_text
 from lib_results import Results, TempDir
 from lib_tlsrpt import (FAKETIME_ENV, FAKETIME_LIB, TODAY, TOMORROW_OFFSET, check_mail,
                         check_report_json, faked, https_requests, libtlsrpt_datagram,
-                        parse_mail, send_datagram, sink_messages, wait_for)
+                        parse_mail, rfc3339_day, send_datagram, sink_messages, wait_for)
 from lib_world import BIN, CONFIG, ENV, REPO, WORLD
 
 R = Results()
@@ -253,6 +255,32 @@ def report_show(p, sets):
             p.append(f"{dom}: engine failure {want} not in {types} (exit {rc}, {err.strip()})")
 
 
+def report_golden(p, sets):
+    """The whole report of a day (`report show`) for the enforce and testing domains, compared
+    with golden/tlsrpt/report-DOMAIN.json: what the cases above sent (datagrams, report ops,
+    the Exim event), the daemon's own MTA-STS policy of the testing domain (the world's
+    env/policies/testing.txt) and the reporter's settings (sets_for). Normalised: the day
+    (date-range) and the report-id; the policies in a stable order (their order carries no
+    meaning, RFC 8460 §4.4)."""
+    for dom in (ENV["RPT_DOMAIN_ENFORCE"], ENV["RPT_DOMAIN_TESTING"]):
+        rc, out, err = cli(sets, "report", "show", "--date", str(TODAY), "--domain", dom)
+        if rc != 0:
+            p.append(f"report show {dom}: exit {rc}: {err.strip()}")
+            continue
+        report = json.loads(out)
+        want_range = {"start-datetime": rfc3339_day(TODAY),
+                      "end-datetime": rfc3339_day(TODAY + datetime.timedelta(days=1))}
+        if report.get("date-range") != want_range:
+            p.append(f"{dom}: date-range {report.get('date-range')}, want {want_range}")
+        report["date-range"] = {"start-datetime": "<day>T00:00:00Z",
+                                "end-datetime": "<day+1>T00:00:00Z"}
+        if "report-id" in report:
+            report["report-id"] = "<report-id>"
+        report["policies"] = sorted(report.get("policies", []), key=json_text)
+        p += golden(f"tlsrpt/report-{dom}.json", json_text(report))
+    return "enforce and testing reports as golden"
+
+
 def deliver(p, sets):
     enforce, testing = ENV["RPT_DOMAIN_ENFORCE"], ENV["RPT_DOMAIN_TESTING"]
     mails_before, posts_before = len(sink_messages()), len(https_requests())
@@ -393,6 +421,7 @@ def main():
         check("kill-9-loses-no-result",
               lambda p: holder.update(d=restart_keeps_results(p, d, sets)))
         check("report-json-rfc8460-4", report_show, sets)
+        check("report-json-golden", report_golden, sets)
         check("deliver-mailto-and-https", deliver, sets)
         check("sent-once-failed-retried", never_twice, sets)
         check("daemon-sends-after-the-day", daemon_sends, base, sets_for)
