@@ -845,7 +845,7 @@ class Load:
             try:
                 if conn is None:
                     conn = Conn(node.sm, timeout=15)
-                got = conn.sm_query("postfix", dom)
+                got = conn.query("postfix", dom)
             except Exception as e:
                 got = f"{type(e).__name__}: {e}"
                 if conn is not None:
