@@ -39,7 +39,7 @@ import time
 
 # lib_world reads the environment when imported: in the --cases process that is the inner
 # world's (the outer processes use only its paths).
-from lib_daemon import CLIENTS, EXIM_GUIDE, POSTFIX_GUIDE, Daemon, guide_block
+from lib_daemon import CLIENTS, EXIM_GUIDE, POSTFIX_GUIDE, Daemon, LogCapture, guide_block
 from lib_results import Results, TempDir
 from lib_world import BIN, CONFIG, INTEGRATION, REPO
 
@@ -262,6 +262,7 @@ class Postfix:
         self.dir, self.root = directory, root
         self.etc = os.path.join(directory, "etc")
         self.maillog = os.path.join(directory, "maillog")
+        self.logs = LogCapture(self.maillog)
         self.started = False
 
     def cmd(self, *args):
@@ -326,11 +327,7 @@ smtp_tls_loglevel = 1
         return f"no delivery attempt logged within {WAIT:.0f}s"
 
     def log(self):
-        try:
-            with open(self.maillog, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return self.logs.text()
 
     def stop(self):
         if not self.started:
@@ -358,6 +355,7 @@ class Exim:
 
     def __init__(self, directory, guide, json_socket, ca, clients, root=None):
         self.dir, self.root = directory, root
+        self.logs = LogCapture(os.path.join(directory, "log", "mainlog"))
         os.makedirs(directory, exist_ok=True)
         body, n = re.subn(r"^TLSPOLICY_SOCKET = .*$", f"TLSPOLICY_SOCKET = {json_socket}",
                           guide, flags=re.M)
@@ -404,18 +402,13 @@ class Exim:
                 f"{p.stderr.decode(errors='replace')[-800:]} {log[-1500:]}")
 
     def log(self):
-        path = os.path.join(self.dir, "log", "mainlog")
-        try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return self.logs.text()
 
 
-def with_log(problems, log, domain):
+def with_log(problems, logs, domain):
     """problems, and when there are any, the MTA's log lines about domain (the evidence)."""
     if problems:
-        lines = [ln for ln in log.splitlines() if domain in ln][-6:]
+        lines = logs.lines(domain)[-6:]
         problems = problems + ["log: " + " | ".join(lines)]
     return problems
 
@@ -480,14 +473,14 @@ def cases():
                 p = received.problems(s, rcpt, pf.outcome(rcpt))
                 if s.name == "dlv-sts-mx":
                     p += mx_pattern_problems(env, pf, mx1_before)
-                R.case(f"{env}-postfix-{s.name}", with_log(p, pf.log(), s.domain),
+                R.case(f"{env}-postfix-{s.name}", with_log(p, pf.logs, s.domain),
                        f"Postfix {version}: {s.why}: {received.summary(s, rcpt)}")
             if env == "forky":
                 requiretls_cases(pf, version)
         finally:
             pf.stop()
             if R.failed:
-                say(f"--- {env} postfix maillog (last 4000 bytes)\n{pf.log()[-4000:]}")
+                pf.logs.dump(f"{env} postfix maillog", 4000)
         return pf.log()
 
     def mx1_sessions():
@@ -504,10 +497,10 @@ def cases():
         if env == "host" and pf is not None:
             return [] if sessions else ["mx1 saw no session: want a TLS session, no message"]
         p = [f"mx1 saw {sessions} sessions: want none"] if sessions else []
-        if pf is not None and not re.search(
-                r"MX name 'mx1\.dlv-sts-mx\.unsigned\.test' does not match STS MX pattern",
-                pf.log()):
-            p.append("no 'does not match STS MX pattern' warning for mx1 in the maillog")
+        if pf is not None:
+            pf.logs.expect(
+                p, r"MX name 'mx1\.dlv-sts-mx\.unsigned\.test' does not match STS MX pattern",
+                "no 'does not match STS MX pattern' warning for mx1 in the maillog")
         return p
 
     def requiretls_cases(pf, version):
@@ -533,7 +526,7 @@ def cases():
                 if has != flag:
                     p.append(f"MAIL FROM parameters {got[0].get('mail_params')}: REQUIRETLS "
                              f"{'missing' if flag else 'sent to a server that did not offer it'}")
-            R.case(f"forky-postfix-requiretls-{name}", with_log(p, pf.log(), s.domain),
+            R.case(f"forky-postfix-requiretls-{name}", with_log(p, pf.logs, s.domain),
                    f"Postfix {version}: {why}: {received.summary(s, rcpt)}")
 
     def tlsrpt_case(env, daemon, pf_log):
@@ -606,10 +599,10 @@ def cases():
             p = received.problems(s, rcpt, exim.deliver(rcpt), s.exim_want)
             if s.name == "dlv-sts-mx":
                 p += mx_pattern_problems(env, None, mx1_before)
-            R.case(f"{env}-exim-{s.name}", with_log(p, exim.log(), s.domain),
+            R.case(f"{env}-exim-{s.name}", with_log(p, exim.logs, s.domain),
                    f"Exim {version}: {s.why}: {received.summary(s, rcpt)}")
         if R.failed:
-            say(f"--- {env} exim mainlog (last 4000 bytes)\n{exim.log()[-4000:]}")
+            exim.logs.dump(f"{env} exim mainlog", 4000)
 
     for env in envs:
         if env != "host" and env not in roots:
