@@ -45,6 +45,8 @@ from lib_daemon import (CRASH_MARKERS, ENFORCE, ENFORCE_REPLY, Conn, Daemon, fin
                         in_background, LogCapture, netstring, timed, wait_for)
 from lib_dns import T_MX, DnsProxy
 from lib_results import Results, Skip, TempDir
+import lib_tlsrpt
+from lib_tlsrpt import libtlsrpt_datagram
 from lib_world import BIN, CONFIG, ENV, EXPECT, VALIDATE_CONFIG, WORLD, reply_problems
 
 R = Results()
@@ -654,20 +656,15 @@ class StoreLock:
             self.proc.wait()
 
 
-def report_op(d, domain, timeout=30):
-    c = Conn(d.json, timeout=timeout)
-    try:
-        return c.request({"op": "report", "domain": domain, "result": "success"})
-    finally:
-        c.close()
+def report_op(d, domain):
+    """A JSON report op: one successful session."""
+    return d.json_op({"op": "report", "domain": domain, "result": "success"})
 
 
 def send_datagram(d, domain):
     """One libtlsrpt datagram (Postfix 3.10+): one successful session under no policy."""
-    payload = json.dumps({"d": domain, "pr": "", "policies": [{"policy-type": 9, "t": 0,
-                                                                "f": 0}]}).encode()
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
-        s.sendto(payload, d.tlsrpt)
+    lib_tlsrpt.send_datagram(d.tlsrpt, libtlsrpt_datagram(domain, "", [
+        {"policy-type": 9, "t": 0, "f": 0}]))
 
 
 # Holds: while another process holds the store's write lock (BEGIN EXCLUSIVE), decisions still
