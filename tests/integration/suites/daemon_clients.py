@@ -15,32 +15,25 @@
 # Environment (from DIR/env.sh via tests/integration/run): TLSPOLICY_BIN, WORLD_DIR, WORLD_LIB,
 # TLSPOLICY_CONFIG, TLSPOLICY_VALIDATE_CONFIG. Needs root, postmap and the unpacked Exim
 # (clients.sh); exits 77 without them.
-# Output: "ok NAME" / "FAIL NAME: ..." / "skip NAME: ..." lines, then
+# Output (lib_results): "ok NAME" / "FAIL NAME: ..." / "skip NAME: ..." lines, then
 # "suite-result: passed=N failed=M skipped=K".
 
-import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib_cases import BIN, CONFIG, CRASH_MARKERS, VALIDATE_CONFIG, WORLD, lookup  # noqa: E402
-import lib_world  # noqa: E402
-from lib_world import EXPECT  # noqa: E402
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
-CLIENTS = os.path.abspath(os.path.join(HERE, "..", "clients.sh"))
-POSTFIX_GUIDE = os.path.join(REPO, "docs", "guides", "postfix.md")
-EXIM_GUIDE = os.path.join(REPO, "docs", "guides", "exim.md")
+import lib_world
+from lib_daemon import (CLIENTS, EXIM_GUIDE, POSTFIX_GUIDE, Conn, Daemon, clients,
+                        clients_missing, exim_expand, guide_block, netstring, postfix_query,
+                        sm_ok)
+from lib_results import Results, TempDir, run_one
+from lib_world import BIN, CONFIG, EXPECT, MODES, have_world, policy_lines
 
 # Every static world domain (lib_world.EXPECT), each asked the same way. The suites that change
 # TXT records and policy files while they run (idchange, cachefallback, restart, ttl*,
@@ -58,226 +51,13 @@ FOLDED_KEYS = {"ENFORCE.Mta.Test": "enforce.mta.test", "ENFORCE.Mta.Test.": "enf
 PLAIN_MAPS = ("postfix", "QUERY", "tlspolicy")
 TLSRPT_MAPS = ("tlsrpt", "QUERYwithTLSRPT")
 REQUIRETLS_MAP = "requiretls"  # Postfix 3.11 smtp_requiretls_policy (RT-9)
-MODES = {"trust-ad": CONFIG, "validate": VALIDATE_CONFIG}
-IO_TIMEOUT = 15.0
-
-
-# --- output protocol -----------------------------------------------------------------------
-
-class Results:
-    def __init__(self):
-        self.passed = self.failed = self.skipped = 0
-        self.lock = threading.Lock()
-
-    def case(self, name, problems, note=""):
-        with self.lock:
-            if problems:
-                self.failed += 1
-                print(f"FAIL {name}: " + "; ".join(problems))
-            else:
-                self.passed += 1
-                print(f"ok {name}{' (' + note + ')' if note else ''}")
-            sys.stdout.flush()
-
-    def skip(self, name, why):
-        with self.lock:
-            self.skipped += 1
-            print(f"skip {name}: {why}")
-            sys.stdout.flush()
-
-    def finish(self):
-        print(f"suite-result: passed={self.passed} failed={self.failed} skipped={self.skipped}")
-        sys.stdout.flush()
-        if self.failed:
-            return 1
-        return 77 if self.passed == 0 else 0
 
 
 R = Results()
+check = R.check
 
 
-def check(name, fn, *args):
-    """Runs fn(problems, *args) -> optional note; an exception is a failure of that case."""
-    problems = []
-    note = ""
-    try:
-        note = fn(problems, *args) or ""
-    except Exception as e:  # a broken case is a failure, not a suite crash
-        problems.append(f"{type(e).__name__}: {e}")
-    R.case(name, problems, note)
-    return not problems
-
-
-# --- the daemon ----------------------------------------------------------------------------
-
-class Daemon:
-    """`tlspolicy --config CONFIG --set store.path=… --set server.*=unix:… serve`."""
-
-    def __init__(self, name, config, base, extra=()):
-        self.name = name
-        self.config = config
-        self.dir = os.path.join(base, name)
-        os.makedirs(self.dir, exist_ok=True)
-        self.sm = os.path.join(self.dir, "sm.sock")
-        self.json = os.path.join(self.dir, "json.sock")
-        self.admin = os.path.join(self.dir, "admin.sock")
-        self.store = os.path.join(self.dir, "policies.sqlite")
-        self.sets = [f"store.path={self.store}", *extra]
-        args = [BIN, "--config", config]
-        for s in self.sets + [f"server.socketmap=unix:{self.sm}", f"server.json=unix:{self.json}",
-                              f"server.admin=unix:{self.admin}"]:
-            args += ["--set", s]
-        args.append("serve")
-        self.args = args
-        self.logpath = os.path.join(self.dir, "daemon.log")
-        self.logfile = open(self.logpath, "wb")
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.logfile,
-                                     stderr=subprocess.STDOUT)
-
-    def log(self):
-        with open(self.logpath, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    def wait_ready(self, limit=10.0):
-        deadline = time.monotonic() + limit
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"daemon exited {self.proc.returncode}: {self.log()[-1500:]}")
-            try:
-                for p in (self.sm, self.json, self.admin):
-                    with socket.socket(socket.AF_UNIX) as s:
-                        s.settimeout(1)
-                        s.connect(p)
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"sockets not ready within {limit:.0f}s: {self.log()[-1500:]}")
-
-    def lookup(self, domain):
-        return lookup(domain, *self.sets, config=self.config, timeout=60)
-
-    def stop(self, limit=10.0):
-        """SIGTERM; returns (exit code or None, seconds)."""
-        start = time.monotonic()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=limit)
-        except subprocess.TimeoutExpired:
-            rc = None
-        return rc, time.monotonic() - start
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.logfile.close()
-
-
-# --- raw clients ---------------------------------------------------------------------------
-
-def netstring(payload):
-    if isinstance(payload, str):
-        payload = payload.encode()
-    return str(len(payload)).encode() + b":" + payload + b","
-
-
-class Conn:
-    def __init__(self, path, timeout=IO_TIMEOUT):
-        self.s = socket.socket(socket.AF_UNIX)
-        self.s.settimeout(timeout)
-        self.s.connect(path)
-        self.buf = b""
-
-    def send(self, data):
-        self.s.sendall(data.encode() if isinstance(data, str) else data)
-
-    def _fill(self):
-        chunk = self.s.recv(65536)
-        if not chunk:
-            raise EOFError("connection closed by the daemon")
-        self.buf += chunk
-
-    def read_netstring(self):
-        while True:
-            m = re.match(rb"(\d+):", self.buf)
-            if m:
-                n = int(m.group(1))
-                end = m.end() + n
-                if len(self.buf) > end:
-                    if self.buf[end:end + 1] != b",":
-                        raise ValueError(f"reply framing broken: {self.buf[:200]!r}")
-                    out = self.buf[m.end():end].decode()
-                    self.buf = self.buf[end + 1:]
-                    return out
-            elif self.buf and not re.match(rb"\d*$", self.buf):
-                raise ValueError(f"reply is not a netstring: {self.buf[:200]!r}")
-            self._fill()
-
-    def query(self, mapname, key):
-        self.send(netstring(f"{mapname} {key}"))
-        return self.read_netstring()
-
-    def read_line(self):
-        while b"\n" not in self.buf:
-            self._fill()
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line.decode())
-
-    def request(self, obj_or_line):
-        line = obj_or_line if isinstance(obj_or_line, (bytes, str)) else json.dumps(obj_or_line)
-        self.send((line.encode() if isinstance(line, str) else line) + b"\n")
-        return self.read_line()
-
-    def at_eof(self, limit=5.0):
-        """True when the daemon closes the connection within limit (buffered bytes ignored)."""
-        self.s.settimeout(limit)
-        try:
-            while True:
-                chunk = self.s.recv(65536)
-                if not chunk:
-                    return True
-                self.buf += chunk
-        except socket.timeout:
-            return False
-        except ConnectionResetError:
-            return True
-
-    def close(self):
-        self.s.close()
-
-
-def sm_ok(d, key="enforce.mta.test", want=None):
-    """A fresh connection gets a normal socketmap answer; returns a problem string or None."""
-    want = want or "OK secure match=mx1.enforce.mta.test servername=hostname"
-    try:
-        c = Conn(d.sm, timeout=5)
-        got = c.query("postfix", key)
-        c.close()
-    except Exception as e:
-        return f"daemon no longer answers a normal query: {type(e).__name__}: {e}"
-    if d.proc.poll() is not None:
-        return f"daemon exited {d.proc.returncode}"
-    return None if got == want else f"normal query after it: got {got!r}, want {want!r}"
-
-
-# --- real clients (clients.sh) -------------------------------------------------------------
-
-def clients(func, *args, cwd=None, timeout=60):
-    p = subprocess.run(["bash", "-c", f'source "$0"; {func} "$@"', CLIENTS, *args],
-                       capture_output=True, text=True, timeout=timeout, cwd=cwd,
-                       stdin=subprocess.DEVNULL)
-    return p.returncode, p.stdout.rstrip("\n"), p.stderr
-
-
-def postfix_query(sock, mapname, key):
-    return clients("postfix_query", sock, mapname, key)[1]
-
-
-def exim_expand(sock, string):
-    rc, out, err = clients("exim_expand", sock, string)
-    return out if rc == 0 else f"EXPANSION FAILED: {(out + ' ' + err).strip()[:300]}"
-
+# --- Exim's ${readsocket} --------------------------------------------------------------------
 
 def readsocket_decision(field, domain):
     return ('${extract jsons{' + field + '}{${extract json{decision}{${readsocket{TLSPOLICY_SOCKET}'
@@ -285,18 +65,6 @@ def readsocket_decision(field, domain):
 
 
 # --- expected TLS-RPT variant ----------------------------------------------------------------
-
-def policy_lines(domain):
-    """The non-empty lines of the policy file the world serves for domain, or None."""
-    host = "mta-sts." + domain
-    path = os.path.join(WORLD, "www", host, ".well-known", "mta-sts.txt")
-    try:
-        with open(path, "rb") as f:
-            text = f.read().decode(errors="replace")
-    except OSError:
-        return None
-    return [ln.strip() for ln in text.replace("\r", "").split("\n") if ln.strip()]
-
 
 def daemon_form(postmap_line):
     """The daemon's reply as postfix_query prints it, back in socketmap form."""
@@ -372,16 +140,6 @@ def run_domains(d):
             R.case(name, problems, note)
 
 
-def run_one(fn, *args):
-    problems = []
-    try:
-        note = fn(problems, *args) or ""
-    except Exception as e:
-        problems.append(f"{type(e).__name__}: {e}")
-        note = ""
-    return problems, note
-
-
 def keys_case(problems, d):
     for key in NOT_DOMAIN_KEYS:
         for m in ("postfix", "tlsrpt", REQUIRETLS_MAP):
@@ -394,17 +152,6 @@ def keys_case(problems, d):
 
 
 # Exim: the guide's configuration, with one test router.
-
-def guide_block(path, marker):
-    """The fenced block that follows the line `<!-- checked: MARKER -->` in a guide."""
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    m = re.search(r"<!-- checked: " + re.escape(marker) + r" -->\s*```[a-z]*\n(.*?)```", text,
-                  re.S)
-    if not m:
-        raise RuntimeError(f"{os.path.relpath(path, REPO)}: no block marked {marker!r}")
-    return m.group(1)
-
 
 # Exim cannot reach the world's DNS (its resolver has no port setting), so the test
 # configuration routes to 127.0.0.1 in place of the guide's dnslookup router; -bt shows
@@ -744,19 +491,8 @@ def admin_only(problems, d):
         problems.append(p)
 
 
-def stats(d):
-    c = Conn(d.admin, timeout=5)
-    try:
-        r = c.request({"op": "stats", "id": "s"})
-    finally:
-        c.close()
-    if r.get("status") != "ok" or r.get("id") != "s" or not isinstance(r.get("stats"), dict):
-        raise RuntimeError(f"stats on the admin socket: got {r!r}")
-    return r["stats"]
-
-
 def admin_stats(problems, d):
-    s = stats(d)
+    s = d.stats()
     for k in ("hits", "misses", "joined", "cached", "in_flight"):
         if not isinstance(s.get("decisions", {}).get(k), int):
             problems.append(f"stats.decisions.{k} missing: {s!r}")
@@ -857,7 +593,7 @@ def concurrency(problems, d, conns=200, per=20):
         c = Conn(d.sm)
         c.query("postfix", dom)
         c.close()
-    before = stats(d)
+    before = d.stats()
     barrier = threading.Barrier(conns)
     errors = []
     lock = threading.Lock()
@@ -894,7 +630,7 @@ def concurrency(problems, d, conns=200, per=20):
     elapsed = time.monotonic() - start
     if errors:
         problems.append(f"{len(errors)} connections failed, first: {errors[:3]}")
-    after = stats(d)
+    after = d.stats()
     hits = after["decisions"]["hits"] - before["decisions"]["hits"]
     accepted = after["connections"]["accepted"] - before["connections"]["accepted"]
     if hits < conns * per:
@@ -953,7 +689,7 @@ def sighup(problems, base):
         with open(conf, "w", encoding="utf-8") as f:
             f.write(original + RELOAD_POLICY + "\n[resolver\nbroken = \n")
         d.proc.send_signal(signal.SIGHUP)
-        if poll(lambda: "reload failed" in d.log(), True) is not True:
+        if not d.logs.wait_for("reload failed", 10):
             problems.append("no 'reload failed' in the log within 10 s of SIGHUP with a broken "
                             "config")
         got = ask()
@@ -965,7 +701,7 @@ def sighup(problems, base):
         rc, secs = d.stop()
         if rc != 0:
             problems.append(f"SIGTERM: exit {rc} after {secs:.1f}s, want 0 within 10 s")
-        crash = [m for m in CRASH_MARKERS if m in d.log()]
+        crash = d.crashed()
         if crash:
             problems.append(f"crash marker in the log: {crash}")
     finally:
@@ -975,14 +711,12 @@ def sighup(problems, base):
 # --- driver ----------------------------------------------------------------------------------
 
 def prerequisites():
-    if not BIN or not os.access(BIN, os.X_OK):
-        return f"no tlspolicy binary (TLSPOLICY_BIN={BIN!r})"
-    if not WORLD or not all(os.path.isfile(f) for f in MODES.values()):
-        return "no test world (run through tests/integration/run)"
-    p = subprocess.run(["bash", "-c", 'source "$0"; clients_missing', CLIENTS],
-                       capture_output=True, text=True)
-    if p.returncode != 0:
-        return f"client tests need: {p.stdout.strip()} (tools/install-deps.sh installs them)"
+    why = have_world(MODES.values())
+    if why:
+        return why
+    missing = clients_missing()
+    if missing:
+        return f"client tests need: {missing} (tools/install-deps.sh installs them)"
     return None
 
 
@@ -992,7 +726,8 @@ def main():
         R.skip("daemon_clients", why)
         return R.finish()
     start = time.monotonic()
-    base = tempfile.mkdtemp(prefix="dc.", dir=WORLD)  # short: Unix socket paths ≤ 107 bytes
+    tmp = TempDir("dc.")  # under WORLD_DIR: short Unix socket paths (≤ 107 bytes)
+    base = tmp.path
     daemons = []
     try:
         for mode, config in MODES.items():
@@ -1042,9 +777,9 @@ def main():
                 rc, secs = d.stop()
                 if rc != 0:
                     p.append(f"SIGTERM: exit {rc} after {secs:.1f}s, want 0 within 10 s")
-                crash = [m for m in CRASH_MARKERS if m in d.log()]
+                crash = d.crashed()
                 if crash:
-                    p.append(f"crash marker in the log: {crash}: {d.log()[-1500:]}")
+                    p.append(f"crash marker in the log: {crash}: {d.tail()}")
                 return f"{secs:.2f}s"
             check(f"sigterm@{d.name}", stop_case)
     finally:
@@ -1052,8 +787,8 @@ def main():
             d.kill()
         if R.failed:
             for d in daemons:
-                print(f"--- {d.name} daemon log (last 3000 bytes)\n{d.log()[-3000:]}")
-        shutil.rmtree(base, ignore_errors=True)
+                d.logs.dump(f"{d.name} daemon log")
+        tmp.remove()
     print(f"# daemon_clients took {time.monotonic() - start:.1f}s")
     return R.finish()
 

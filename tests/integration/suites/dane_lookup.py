@@ -19,13 +19,12 @@ import json
 import os
 import sys
 
-from lib_cases import (CONFIG, EX_OK, EX_TEMPFAIL, VALIDATE_CONFIG, WORLD, Cases, lookup,
-                       run_suite)
+from lib_cases import EX_OK, EX_TEMPFAIL, Cases, lookup, run_suite
+from lib_world import CONFIG, MODES, VALIDATE_CONFIG, WORLD
 
 EE = os.environ.get("TLSA_EE_SPKI_SHA256", "").lower()
 TA = os.environ.get("TLSA_TA_CERT_SHA256", "").lower()
 
-MODES = {"trust-ad": CONFIG, "validate": VALIDATE_CONFIG}
 # A bogus RRset reaches a trust-ad client as a SERVFAIL from Unbound: it cannot tell bogus from
 # a server failure. libunbound sees the data itself and must say "bogus".
 BOGUS = {"trust-ad": ("bogus", "indeterminate"), "validate": ("bogus",)}

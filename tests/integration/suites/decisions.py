@@ -14,10 +14,10 @@ import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from lib_cases import CONFIG, VALIDATE_CONFIG, WORLD, Cases, lookup, run_suite
-from lib_world import EXPECT
+from lib_cases import Cases, lookup, run_suite
+from lib_golden import golden, replace_all
+from lib_world import CONFIG, EXPECT, MODES, VALIDATE_CONFIG, WORLD
 
-MODES = {"trust-ad": CONFIG, "validate": VALIDATE_CONFIG}
 FIELDS = ("postfix", "action", "source", "verify")
 
 CASES = Cases()
@@ -77,6 +77,37 @@ def check_domain(c, domain):
 for _domain in EXPECT:
     CASES.case(_domain, "SPEC §3; expected: lib_world.py")(
         lambda c, domain=_domain: check_domain(c, domain))
+
+
+# `tlspolicy lookup --explain` (the text for people, with its trail) of a few domains, one of
+# each kind, compared whole with golden/explain/DOMAIN.txt: an MTA-STS enforce policy, a testing
+# one (with a TLSRPT record), DANE-EE, DANE on one of two MX hosts, a null MX. trust-ad mode, a
+# store of its own (the policy is fetched, not from the cache). What varies between runs of the
+# same world is normalised: the fetch and expiry times and the TTLs (the world Unbound's cache
+# counts them down).
+EXPLAINED = ("enforce.mta.test", "testing.mta.test", "tlsa311.dane.test", "twomx.dane.test",
+             "nullmx.dane.test")
+
+
+def explained(c, domain):
+    store = os.path.join(WORLD, "state", "decisions-explain.sqlite")
+    r = c.run(lookup(domain, f"store.path={store}", flags=("--explain",), as_json=False,
+                     timeout=60))
+    c.no_crash(r)
+    want = EXPECT[domain][0]
+    c.true(f"postfix line is the world's {want.postfix!r}",
+           f"\npostfix:  {want.postfix}\n" in r.out)
+    text = replace_all(r.out + f"exit: {r.rc}\n", [
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "<time>"),
+        (r"^ttl:      \d+s$", "ttl:      <ttl>s"),
+        (r"\b(TTL|ttl) \d+", r"\1 <ttl>")])
+    for p in golden(f"explain/{domain}.txt", text):
+        c.fail(p)
+
+
+for _domain in EXPLAINED:
+    CASES.case(f"explain-golden:{_domain}", "SPEC §3; golden/explain")(
+        lambda c, domain=_domain: explained(c, domain))
 
 
 if __name__ == "__main__":

@@ -37,9 +37,12 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-INTEGRATION = os.path.dirname(HERE)
-REPO = os.path.dirname(os.path.dirname(INTEGRATION))
+# lib_world reads the environment when imported: in the --cases process that is the inner
+# world's (the outer processes use only its paths).
+from lib_daemon import CLIENTS, EXIM_GUIDE, POSTFIX_GUIDE, Daemon, LogCapture, guide_block
+from lib_results import Results, TempDir
+from lib_world import BIN, CONFIG, INTEGRATION, REPO
+
 LIB_SH = os.path.join(INTEGRATION, "lib.sh")
 CHROOT_SH = os.path.join(REPO, "tools", "debian-chroot.sh")
 ENVIRONMENTS = ("host", "trixie", "forky")
@@ -66,9 +69,9 @@ def environments(argv):
 
 def outer(argv):
     if os.geteuid() != 0 or not shutil.which("unshare"):
-        say("skip deliveries: needs root and unshare (a network namespace of its own)")
-        say("suite-result: passed=0 failed=0 skipped=1")
-        return 77
+        R = Results()
+        R.skip("deliveries", "needs root and unshare (a network namespace of its own)")
+        return R.finish()
     args = ["unshare", "--net", "--mount", "--propagation", "private", "--",
             sys.executable, os.path.abspath(__file__), "--in-namespace", *argv]
     return subprocess.run(args).returncode
@@ -86,17 +89,19 @@ def bind(source, target):
 def in_namespace(argv):
     envs = environments(argv)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    base = tempfile.mkdtemp(prefix="tlspolicy-deliveries.")
-    os.chmod(base, 0o755)  # Postfix's smtp (postfix) and Exim (Debian-exim) reach the sockets
+    # Not under the outer world: this namespace builds a world of its own. 0755: Postfix's smtp
+    # (postfix) and Exim (Debian-exim) reach the sockets.
+    tmp = TempDir("tlspolicy-deliveries.", parent=tempfile.gettempdir(), mode=0o755)
+    base = tmp.path
     world = os.path.join(base, "world")
     roots = {}
     try:
         p = subprocess.run([LIB_SH, "world_start", world], capture_output=True, text=True,
                            env=dict(os.environ, WORLD_DNS53=DNS53, WORLD_DELIVERY_PORT="25"))
         if p.returncode != 0:
-            say(f"FAIL deliveries-world: world_start exited {p.returncode}: {p.stderr[-3000:]}")
-            say("suite-result: passed=0 failed=1 skipped=0")
-            return 1
+            R = Results()
+            R.case("deliveries-world", [f"world_start exited {p.returncode}: {p.stderr[-3000:]}"])
+            return R.finish()
         resolv = os.path.join(base, "resolv.conf")
         with open(resolv, "w", encoding="utf-8") as f:
             f.write(f"nameserver {DNS53}\noptions trust-ad edns0\n")
@@ -135,7 +140,7 @@ def in_namespace(argv):
                 os.rmdir(root + base)
             except OSError:
                 pass
-        shutil.rmtree(base, ignore_errors=True)
+        tmp.remove()
 
 
 # --- the scenarios ---------------------------------------------------------------------------
@@ -257,6 +262,7 @@ class Postfix:
         self.dir, self.root = directory, root
         self.etc = os.path.join(directory, "etc")
         self.maillog = os.path.join(directory, "maillog")
+        self.logs = LogCapture(self.maillog)
         self.started = False
 
     def cmd(self, *args):
@@ -321,11 +327,7 @@ smtp_tls_loglevel = 1
         return f"no delivery attempt logged within {WAIT:.0f}s"
 
     def log(self):
-        try:
-            with open(self.maillog, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return self.logs.text()
 
     def stop(self):
         if not self.started:
@@ -353,6 +355,7 @@ class Exim:
 
     def __init__(self, directory, guide, json_socket, ca, clients, root=None):
         self.dir, self.root = directory, root
+        self.logs = LogCapture(os.path.join(directory, "log", "mainlog"))
         os.makedirs(directory, exist_ok=True)
         body, n = re.subn(r"^TLSPOLICY_SOCKET = .*$", f"TLSPOLICY_SOCKET = {json_socket}",
                           guide, flags=re.M)
@@ -399,18 +402,13 @@ class Exim:
                 f"{p.stderr.decode(errors='replace')[-800:]} {log[-1500:]}")
 
     def log(self):
-        path = os.path.join(self.dir, "log", "mainlog")
-        try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return self.logs.text()
 
 
-def with_log(problems, log, domain):
+def with_log(problems, logs, domain):
     """problems, and when there are any, the MTA's log lines about domain (the evidence)."""
     if problems:
-        lines = [ln for ln in log.splitlines() if domain in ln][-6:]
+        lines = logs.lines(domain)[-6:]
         problems = problems + ["log: " + " | ".join(lines)]
     return problems
 
@@ -438,11 +436,6 @@ def alive(pid):
 # --- the cases -------------------------------------------------------------------------------
 
 def cases():
-    sys.path.insert(0, HERE)
-    from daemon_clients import (CLIENTS, EXIM_GUIDE, POSTFIX_GUIDE, Daemon, Results, guide_block,
-                                stats)
-    from lib_cases import BIN, CONFIG
-
     R = Results()
     base = os.environ["DELIVERIES_BASE"]
     roots = json.loads(os.environ["DELIVERIES_ROOTS"])
@@ -480,14 +473,14 @@ def cases():
                 p = received.problems(s, rcpt, pf.outcome(rcpt))
                 if s.name == "dlv-sts-mx":
                     p += mx_pattern_problems(env, pf, mx1_before)
-                R.case(f"{env}-postfix-{s.name}", with_log(p, pf.log(), s.domain),
+                R.case(f"{env}-postfix-{s.name}", with_log(p, pf.logs, s.domain),
                        f"Postfix {version}: {s.why}: {received.summary(s, rcpt)}")
             if env == "forky":
                 requiretls_cases(pf, version)
         finally:
             pf.stop()
             if R.failed:
-                say(f"--- {env} postfix maillog (last 4000 bytes)\n{pf.log()[-4000:]}")
+                pf.logs.dump(f"{env} postfix maillog", 4000)
         return pf.log()
 
     def mx1_sessions():
@@ -504,10 +497,10 @@ def cases():
         if env == "host" and pf is not None:
             return [] if sessions else ["mx1 saw no session: want a TLS session, no message"]
         p = [f"mx1 saw {sessions} sessions: want none"] if sessions else []
-        if pf is not None and not re.search(
-                r"MX name 'mx1\.dlv-sts-mx\.unsigned\.test' does not match STS MX pattern",
-                pf.log()):
-            p.append("no 'does not match STS MX pattern' warning for mx1 in the maillog")
+        if pf is not None:
+            pf.logs.expect(
+                p, r"MX name 'mx1\.dlv-sts-mx\.unsigned\.test' does not match STS MX pattern",
+                "no 'does not match STS MX pattern' warning for mx1 in the maillog")
         return p
 
     def requiretls_cases(pf, version):
@@ -533,7 +526,7 @@ def cases():
                 if has != flag:
                     p.append(f"MAIL FROM parameters {got[0].get('mail_params')}: REQUIRETLS "
                              f"{'missing' if flag else 'sent to a server that did not offer it'}")
-            R.case(f"forky-postfix-requiretls-{name}", with_log(p, pf.log(), s.domain),
+            R.case(f"forky-postfix-requiretls-{name}", with_log(p, pf.logs, s.domain),
                    f"Postfix {version}: {why}: {received.summary(s, rcpt)}")
 
     def tlsrpt_case(env, daemon, pf_log):
@@ -548,7 +541,7 @@ def cases():
         deadline = time.monotonic() + WAIT
         counted = {}
         while time.monotonic() < deadline:
-            counted = stats(daemon).get("tlsrpt", {})
+            counted = daemon.stats().get("tlsrpt", {})
             if counted.get("datagrams", 0) >= 2:
                 break
             time.sleep(0.2)
@@ -606,17 +599,16 @@ def cases():
             p = received.problems(s, rcpt, exim.deliver(rcpt), s.exim_want)
             if s.name == "dlv-sts-mx":
                 p += mx_pattern_problems(env, None, mx1_before)
-            R.case(f"{env}-exim-{s.name}", with_log(p, exim.log(), s.domain),
+            R.case(f"{env}-exim-{s.name}", with_log(p, exim.logs, s.domain),
                    f"Exim {version}: {s.why}: {received.summary(s, rcpt)}")
         if R.failed:
-            say(f"--- {env} exim mainlog (last 4000 bytes)\n{exim.log()[-4000:]}")
+            exim.logs.dump(f"{env} exim mainlog", 4000)
 
     for env in envs:
         if env != "host" and env not in roots:
             continue  # its chroot failed to build: already a failure
         # One daemon per environment: its store holds exactly that environment's results.
         daemon = Daemon(f"tlspolicy-{env}", CONFIG, base)
-        daemon.tlsrpt = os.path.join(daemon.dir, "tlsrpt.sock")
         try:
             daemon.wait_ready()
             pf_log = run_postfix(env, daemon)
@@ -630,7 +622,7 @@ def cases():
             daemon.stop()
             daemon.kill()
             if R.failed:
-                say(f"--- {env} tlspolicy log (last 3000 bytes)\n{daemon.log()[-3000:]}")
+                daemon.logs.dump(f"{env} tlspolicy log")
     return R.finish()
 
 

@@ -9,8 +9,8 @@
 # comment what must hold, checks it, and prints what it saw. docs/testing.md ("Fault tests")
 # lists the cases.
 #
-# The faults are made here, on 127.0.0.1 and in WORLD_DIR only: DnsProxy (UDP + TCP) sits
-# between the daemon and the world's Unbound and drops, delays or rewrites answers;
+# The faults are made here, on 127.0.0.1 and in WORLD_DIR only: DnsProxy (lib_dns.py; UDP +
+# TCP) sits between the daemon and the world's Unbound and drops, delays or rewrites answers;
 # FaultListener plays broken policy hosts (reset, TLS then silence, drip); the store faults use
 # a second sqlite3 connection, a read-only bind mount, a small tmpfs and SIGKILL (mounts need
 # root: those cases are skipped without it). Every mount, process and file is undone in a
@@ -20,8 +20,9 @@
 # Environment (DIR/env.sh via tests/integration/run): TLSPOLICY_BIN, WORLD_DIR, UNBOUND_PORT,
 # HTTPS_PORT, STALL_PORT, CLOSED_PORT, TLSPOLICY_CONFIG, TLSPOLICY_VALIDATE_CONFIG.
 # Run alone against a kept world:  TLSPOLICY_BIN=… python3 faults.py [CASE...]
-# Output: "ok NAME (what held)" / "FAIL NAME: ..." / "skip NAME: ..." lines, then
-# "suite-result: passed=N failed=M skipped=K".
+# Output (lib_results): "ok NAME (what held)" / "FAIL NAME: ..." / "skip NAME: ..." lines, then
+# "suite-result: passed=N failed=M skipped=K". Each case's daemons: lib_daemon.Daemon, stopped
+# by finish_daemon() in the case.
 
 import json
 import os
@@ -36,16 +37,18 @@ import ssl
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon_clients import Conn, Daemon, Results, netstring  # noqa: E402
-from lib_world import EXPECT, reply_problems  # noqa: E402
-from lib_cases import BIN, CONFIG, CRASH_MARKERS, VALIDATE_CONFIG, WORLD, lookup  # noqa: E402
+from lib_cases import lookup
+from lib_daemon import (CRASH_MARKERS, ENFORCE, ENFORCE_REPLY, Conn, Daemon, finish_daemon,
+                        in_background, LogCapture, netstring, timed, wait_for)
+from lib_dns import T_MX, DnsProxy
+from lib_results import Results, Skip, TempDir
+import lib_tlsrpt
+from lib_tlsrpt import libtlsrpt_datagram
+from lib_world import BIN, CONFIG, ENV, EXPECT, VALIDATE_CONFIG, WORLD, reply_problems
 
-ENV = os.environ
 R = Results()
 IS_ROOT = os.geteuid() == 0
 
@@ -59,156 +62,6 @@ FETCH_TIMEOUT = 3.0
 LOOKUPS_BEFORE_MX = 2
 SLACK = 2.0  # seconds of scheduling slack on every time bound (a bound on a hang, not a speed)
 FAST = 2.0  # "answers at once": a cached answer while something else is stuck
-
-ENFORCE = "enforce.mta.test"
-ENFORCE_REPLY = "OK secure match=mx1.enforce.mta.test servername=hostname"
-
-
-class Skip(Exception):
-    """Raised by a case whose prerequisite this machine lacks."""
-
-
-def check(name, fn, *args):
-    """Runs fn(problems, *args) -> note; an exception is a failure of that case."""
-    problems = []
-    note = ""
-    try:
-        note = fn(problems, *args) or ""
-    except Skip as e:
-        R.skip(name, str(e))
-        return True
-    except Exception as e:  # a broken case is a failure, not a suite crash
-        problems.append(f"{type(e).__name__}: {e}")
-    R.case(name, problems, note)
-    return not problems
-
-
-# --- the daemon ------------------------------------------------------------------------------
-
-class FaultDaemon(Daemon):
-    """A `tlspolicy serve` of its own (sockets and store under BASE/NAME), started by start()
-    so it can be killed and started again on the same store. `wrap` prefixes the command
-    (prlimit, setpriv: they exec, so proc.pid is the daemon's pid)."""
-
-    def __init__(self, name, base, config=CONFIG, sets=(), store=None, wrap=(), start=True):
-        self.name = name
-        self.config = config
-        self.dir = os.path.join(base, name)
-        os.makedirs(self.dir, exist_ok=True)
-        self.sm = os.path.join(self.dir, "sm.sock")
-        self.json = os.path.join(self.dir, "json.sock")
-        self.admin = os.path.join(self.dir, "admin.sock")
-        self.tlsrpt = os.path.join(self.dir, "tlsrpt.sock")
-        self.store = store or os.path.join(self.dir, "policies.sqlite")
-        self.sets = [f"store.path={self.store}", *sets]
-        args = [*wrap, BIN, "--config", config]
-        for s in self.sets + [f"server.socketmap=unix:{self.sm}", f"server.json=unix:{self.json}",
-                              f"server.admin=unix:{self.admin}",
-                              f"tlsrpt.socket=unix:{self.tlsrpt}"]:
-            args += ["--set", s]
-        args.append("serve")
-        self.args = args
-        self.logpath = os.path.join(self.dir, "daemon.log")
-        self.logfile = None
-        self.proc = None
-        if start:
-            self.start()
-
-    def start(self):
-        if self.logfile:
-            self.logfile.close()
-        self.logfile = open(self.logpath, "ab")
-        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self.logfile,
-                                     stderr=subprocess.STDOUT)
-        return self
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        if self.logfile:
-            self.logfile.close()
-            self.logfile = None
-
-    def crashed(self):
-        return [m for m in CRASH_MARKERS if m in self.log()]
-
-    def sm_query(self, domain, timeout=30):
-        c = Conn(self.sm, timeout=timeout)
-        try:
-            return c.query("postfix", domain)
-        finally:
-            c.close()
-
-    def decide(self, domain, timeout=30):
-        c = Conn(self.json, timeout=timeout)
-        try:
-            r = c.request({"op": "decide", "domain": domain})
-        finally:
-            c.close()
-        if r.get("status") != "ok":
-            raise RuntimeError(f"decide {domain}: {r!r}")
-        return r["decision"]
-
-    def admin_op(self, obj, timeout=30):
-        c = Conn(self.admin, timeout=timeout)
-        try:
-            return c.request(obj)
-        finally:
-            c.close()
-
-    def stats(self):
-        r = self.admin_op({"op": "stats"})
-        if r.get("status") != "ok":
-            raise RuntimeError(f"stats: {r!r}")
-        return r["stats"]
-
-    def tail(self, n=1500):
-        return self.log()[-n:]
-
-
-def finish_daemon(p, d, want_exit=0):
-    """SIGTERM: the daemon exits want_exit within 10 s and its log has no crash marker."""
-    if d.proc is None:
-        return
-    if d.proc.poll() is not None:
-        p.append(f"{d.name}: daemon exited {d.proc.returncode} during the case: {d.tail()}")
-    else:
-        rc, secs = d.stop()
-        if rc != want_exit:
-            p.append(f"{d.name}: SIGTERM gave exit {rc} after {secs:.1f}s, want {want_exit}")
-    crash = d.crashed()
-    if crash:
-        p.append(f"{d.name}: crash marker {crash} in the log: {d.tail()}")
-    d.kill()  # closes the log file
-
-
-def timed(fn, *args, **kw):
-    """(result or the exception, seconds)."""
-    t = time.monotonic()
-    try:
-        out = fn(*args, **kw)
-    except Exception as e:  # the caller decides whether an exception is a failure
-        out = e
-    return out, time.monotonic() - t
-
-
-def in_background(fn, *args, **kw):
-    """Starts fn in a thread; returns a callable that waits and gives (result, seconds)."""
-    box = {}
-
-    def run():
-        box["r"] = timed(fn, *args, **kw)
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-
-    def result(limit=120):
-        t.join(limit)
-        return box.get("r", (TimeoutError(f"still running after {limit}s"), limit))
-
-    result.done = lambda: "r" in box
-    return result
 
 
 def store_rows(path):
@@ -242,266 +95,6 @@ def seed_store(store, domains, config=CONFIG, stale_ids=False):
         finally:
             c.close()
     return store_rows(store)
-
-
-# --- a DNS proxy that drops, delays and lies -------------------------------------------------
-
-QR, AA, TC, RD, RA, AD, CD = 0x8000, 0x0400, 0x0200, 0x0100, 0x0080, 0x0020, 0x0010
-T_A, T_NS, T_CNAME, T_SOA, T_PTR, T_MX, T_TXT, T_OPT, T_RRSIG = 1, 2, 5, 6, 12, 15, 16, 41, 46
-TYPE_NAMES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 15: "MX", 16: "TXT", 28: "AAAA", 43: "DS",
-              46: "RRSIG", 47: "NSEC", 48: "DNSKEY", 50: "NSEC3", 52: "TLSA"}
-
-
-def read_name(msg, off):
-    """(the name at OFF in uncompressed wire form, the offset after it in place)."""
-    labels, end, jumps = [], None, 0
-    while True:
-        n = msg[off]
-        if n & 0xC0 == 0xC0:
-            if end is None:
-                end = off + 2
-            off = ((n & 0x3F) << 8) | msg[off + 1]
-            jumps += 1
-            if jumps > 64:
-                raise ValueError("compression loop")
-            continue
-        if n == 0:
-            if end is None:
-                end = off + 1
-            break
-        labels.append(msg[off + 1:off + 1 + n])
-        off += 1 + n
-    return b"".join(bytes([len(lb)]) + lb for lb in labels) + b"\0", end
-
-
-def name_text(wire):
-    out, i = [], 0
-    while wire[i]:
-        out.append(wire[i + 1:i + 1 + wire[i]].decode("ascii", "replace").lower())
-        i += 1 + wire[i]
-    return ".".join(out)
-
-
-class DnsMessage:
-    """Just enough of RFC 1035: parses every RR (names in NS/CNAME/SOA/PTR/MX rdata
-    decompressed) and writes the message back uncompressed, so RRs can be dropped or
-    rewritten without breaking compression pointers."""
-
-    def __init__(self, data):
-        self.id, self.flags, qd, an, ns, ar = struct.unpack("!HHHHHH", data[:12])
-        off = 12
-        self.question = []
-        for _ in range(qd):
-            name, off = read_name(data, off)
-            qtype, qclass = struct.unpack("!HH", data[off:off + 4])
-            off += 4
-            self.question.append((name, qtype, qclass))
-        self.sections = [[], [], []]
-        for sec, count in enumerate((an, ns, ar)):
-            for _ in range(count):
-                name, off = read_name(data, off)
-                rtype, rclass, ttl, rdlen = struct.unpack("!HHIH", data[off:off + 10])
-                off += 10
-                start, rdata = off, data[off:off + rdlen]
-                off += rdlen
-                if rtype in (T_NS, T_CNAME, T_PTR):
-                    rdata = read_name(data, start)[0]
-                elif rtype == T_MX:
-                    rdata = data[start:start + 2] + read_name(data, start + 2)[0]
-                elif rtype == T_SOA:
-                    m, o = read_name(data, start)
-                    r, o = read_name(data, o)
-                    rdata = m + r + data[o:o + 20]
-                self.sections[sec].append([name, rtype, rclass, ttl, rdata])
-
-    def qname(self):
-        return name_text(self.question[0][0]) if self.question else ""
-
-    def qtype(self):
-        return self.question[0][1] if self.question else 0
-
-    def to_bytes(self):
-        out = struct.pack("!HHHHHH", self.id, self.flags, len(self.question),
-                          *(len(s) for s in self.sections))
-        for name, qtype, qclass in self.question:
-            out += name + struct.pack("!HH", qtype, qclass)
-        for sec in self.sections:
-            for name, rtype, rclass, ttl, rdata in sec:
-                out += name + struct.pack("!HHIH", rtype, rclass, ttl, len(rdata)) + rdata
-        return out
-
-
-def error_reply(query, rcode):
-    """A header-and-question reply with RCODE to the raw QUERY."""
-    m = DnsMessage(query)
-    m.flags = (m.flags & (RD | CD)) | QR | RA | rcode
-    m.sections = [[], [], []]
-    return m.to_bytes()
-
-
-class DnsProxy:
-    """A DNS forwarder on 127.0.0.1 (UDP and TCP, one port) in front of the world's Unbound.
-    `rules(qname, qtype)` returns the actions for one query, applied in order:
-      ("drop",)            never answer            ("delay", SECONDS)  answer that much later
-      ("servfail",)        SERVFAIL, not forwarded ("strip_ad",) / ("set_ad",)  the AD bit
-      ("strip_rrsig",)     remove every RRSIG      ("rewrite_a", IP)   every A record's address
-      ("ttl", SECONDS)     every TTL (not OPT)
-    `seen` counts (qname, type name, action names) of the queries handled."""
-
-    def __init__(self, upstream_port):
-        self.upstream = ("127.0.0.1", int(upstream_port))
-        self.rules = lambda qname, qtype: []
-        self.seen = {}
-        self.lock = threading.Lock()
-        self.stopped = False
-        for _ in range(50):  # one port number free for both UDP and TCP
-            self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.udp.bind(("127.0.0.1", 0))
-            self.port = self.udp.getsockname()[1]
-            self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                self.tcp.bind(("127.0.0.1", self.port))
-                break
-            except OSError:
-                self.udp.close()
-                self.tcp.close()
-        else:
-            raise RuntimeError("no port free for both UDP and TCP")
-        self.tcp.listen(64)
-        threading.Thread(target=self._udp_loop, daemon=True).start()
-        threading.Thread(target=self._tcp_loop, daemon=True).start()
-
-    def server(self):
-        return f"127.0.0.1@{self.port}"
-
-    def count(self, pred=lambda qname, qtype, actions: True):
-        with self.lock:
-            return sum(n for (q, t, a), n in self.seen.items() if pred(q, t, a))
-
-    def close(self):
-        self.stopped = True
-        for s in (self.udp, self.tcp):
-            try:
-                s.close()
-            except OSError:
-                pass
-
-    # The reply to one raw query, or None (dropped); sleeps for "delay".
-    def _answer(self, query, via_tcp):
-        try:
-            q = DnsMessage(query)
-        except (ValueError, IndexError, struct.error):
-            return None
-        actions = list(self.rules(q.qname(), q.qtype()) or [])
-        with self.lock:
-            key = (q.qname(), TYPE_NAMES.get(q.qtype(), str(q.qtype())),
-                   tuple(a[0] for a in actions))
-            self.seen[key] = self.seen.get(key, 0) + 1
-        names = [a[0] for a in actions]
-        if "drop" in names:
-            return None
-        if "servfail" in names:
-            reply = error_reply(query, 2)
-        else:
-            reply = self._forward(query, via_tcp)
-            if reply is None:
-                return None
-            try:
-                m = DnsMessage(reply)
-            except (ValueError, IndexError, struct.error):
-                return reply
-            for a in actions:
-                if a[0] == "strip_ad":
-                    m.flags &= ~AD
-                elif a[0] == "set_ad":
-                    m.flags |= AD
-                elif a[0] == "strip_rrsig":
-                    m.sections = [[rr for rr in s if rr[1] != T_RRSIG] for s in m.sections]
-                elif a[0] == "rewrite_a":
-                    for rr in m.sections[0]:
-                        if rr[1] == T_A:
-                            rr[4] = socket.inet_aton(a[1])
-                elif a[0] == "ttl":
-                    for s in m.sections:
-                        for rr in s:
-                            if rr[1] != T_OPT:
-                                rr[3] = int(a[1])
-            reply = m.to_bytes()
-        for a in actions:
-            if a[0] == "delay":
-                time.sleep(float(a[1]))
-        return reply
-
-    def _forward(self, query, via_tcp):
-        try:
-            if via_tcp:
-                with socket.create_connection(self.upstream, timeout=5) as s:
-                    s.sendall(struct.pack("!H", len(query)) + query)
-                    return recv_tcp_message(s)
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                s.settimeout(5)
-                s.sendto(query, self.upstream)
-                while True:
-                    data = s.recv(65535)
-                    if data[:2] == query[:2]:
-                        return data
-        except OSError:
-            return None
-
-    def _udp_loop(self):
-        while not self.stopped:
-            try:
-                query, peer = self.udp.recvfrom(65535)
-            except OSError:
-                return
-
-            def one(query=query, peer=peer):
-                reply = self._answer(query, False)
-                if reply is not None and not self.stopped:
-                    try:
-                        self.udp.sendto(reply, peer)
-                    except OSError:
-                        pass
-            threading.Thread(target=one, daemon=True).start()
-
-    def _tcp_loop(self):
-        while not self.stopped:
-            try:
-                c, _ = self.tcp.accept()
-            except OSError:
-                return
-
-            def one(c=c):
-                with c:
-                    c.settimeout(30)
-                    try:
-                        while True:
-                            query = recv_tcp_message(c)
-                            if query is None:
-                                return
-                            reply = self._answer(query, True)
-                            if reply is None:
-                                return
-                            c.sendall(struct.pack("!H", len(reply)) + reply)
-                    except OSError:
-                        return
-            threading.Thread(target=one, daemon=True).start()
-
-
-def recv_exact(s, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return buf
-
-
-def recv_tcp_message(s):
-    head = recv_exact(s, 2)
-    return None if head is None else recv_exact(s, struct.unpack("!H", head)[0])
 
 
 # --- broken policy hosts ---------------------------------------------------------------------
@@ -607,8 +200,8 @@ def resolver_down(p, base, mode):
     closed = ENV["CLOSED_PORT"]
     store = os.path.join(base, f"down-{mode}.sqlite")
     rows = seed_store(store, [ENFORCE], config)
-    d = FaultDaemon(f"down-{mode}", base, config, store=store,
-                    sets=[f'resolver.servers=["127.0.0.1@{closed}"]'])
+    d = Daemon(f"down-{mode}", config, base, store=store,
+               extra=[f'resolver.servers=["127.0.0.1@{closed}"]'])
     bound = LOOKUPS_BEFORE_MX * WORLD_DNS_TIMEOUT * (
         WORLD_DNS_ATTEMPTS if mode == "trust-ad" else 1) + SLACK
     seen = []
@@ -637,7 +230,7 @@ def resolver_down(p, base, mode):
     finally:
         finish_daemon(p, d)
     # The same store with the resolver back: the cached policy answers again (from_cache).
-    d2 = FaultDaemon(f"up-{mode}", base, config, store=store)
+    d2 = Daemon(f"up-{mode}", config, base, store=store)
     try:
         d2.wait_ready()
         dec = d2.decide(ENFORCE)
@@ -662,8 +255,8 @@ def txt_lookup_fails(p, base):
                "_mta-sts.multi.mta.test": ("servfail",),
                "_mta-sts.lfonly.mta.test": ("drop",)}
     proxy.rules = lambda q, t: [failing[q]] if q in failing else []
-    d = FaultDaemon("txtfail", base, store=store,
-                    sets=[f'resolver.servers=["{proxy.server()}"]', "resolver.timeout=1s"])
+    d = Daemon("txtfail", CONFIG, base, store=store,
+               extra=[f'resolver.servers=["{proxy.server()}"]', "resolver.timeout=1s"])
     out = []
     try:
         d.wait_ready()
@@ -705,8 +298,8 @@ def txt_lookup_fails(p, base):
 def resolver_slow(p, base):
     proxy = DnsProxy(ENV["UNBOUND_PORT"])
     proxy.rules = lambda q, t: [("ttl", 3600)]  # warm answers: long TTLs, no expiry mid-case
-    d = FaultDaemon("slow", base, sets=[f'resolver.servers=["{proxy.server()}"]',
-                                        "resolver.timeout=1s", "resolver.attempts=2"])
+    d = Daemon("slow", CONFIG, base, extra=[f'resolver.servers=["{proxy.server()}"]',
+                                            "resolver.timeout=1s", "resolver.attempts=2"])
     bound = LOOKUPS_BEFORE_MX * 1.0 * 2 + SLACK
     warm = [ENFORCE, "tlsa311.dane.test", "testing.mta.test"]
     cold = [f"{n}.mta.test" for n in ("wildcard", "multi", "none", "cname", "split", "lfonly",
@@ -759,8 +352,8 @@ def resolver_slow(p, base):
 def decision_deadline(p, base):
     proxy = DnsProxy(ENV["UNBOUND_PORT"])
     proxy.rules = lambda q, t: [("drop",)]
-    d = FaultDaemon("deadline", base, sets=[f'resolver.servers=["{proxy.server()}"]',
-                                            "resolver.timeout=40s", "resolver.attempts=1"])
+    d = Daemon("deadline", CONFIG, base, extra=[f'resolver.servers=["{proxy.server()}"]',
+                                                "resolver.timeout=40s", "resolver.attempts=1"])
     secs = jsecs = 0.0
     try:
         d.wait_ready()
@@ -808,9 +401,9 @@ def decision_deadline(p, base):
 def request_time_limit(p, base):
     proxy = DnsProxy(ENV["UNBOUND_PORT"])
     proxy.rules = lambda q, t: [("drop",)]
-    d = FaultDaemon("reqlimit", base, sets=[f'resolver.servers=["{proxy.server()}"]',
-                                            "resolver.timeout=40s", "resolver.attempts=1",
-                                            "limits.decision_deadline=60s"])
+    d = Daemon("reqlimit", CONFIG, base, extra=[f'resolver.servers=["{proxy.server()}"]',
+                                                "resolver.timeout=40s", "resolver.attempts=1",
+                                                "limits.decision_deadline=60s"])
     secs = jsecs = 0.0
     id_note = ""
     try:
@@ -853,8 +446,8 @@ def lying_daemon(base, name, mode, rules, store=None):
     proxy = DnsProxy(ENV["UNBOUND_PORT"])
     proxy.rules = rules
     config = CONFIG if mode == "trust-ad" else VALIDATE_CONFIG
-    d = FaultDaemon(name, base, config, store=store,
-                    sets=[f'resolver.servers=["{proxy.server()}"]', "resolver.timeout=2s"])
+    d = Daemon(name, config, base, store=store,
+               extra=[f'resolver.servers=["{proxy.server()}"]', "resolver.timeout=2s"])
     return proxy, d
 
 
@@ -983,8 +576,8 @@ def https_faults(p, base):
         connect_to = [f"mta-sts.{dom}:443:127.0.0.1:{ports[kind]}"
                       for kind, cached, cold in plan for dom in (cached, cold)]
         connect_to.append(f"::127.0.0.1:{ENV['HTTPS_PORT']}")
-        d = FaultDaemon("https", base, store=store,
-                        sets=["mta_sts.connect_to=" + json.dumps(connect_to)])
+        d = Daemon("https", CONFIG, base, store=store,
+                   extra=["mta_sts.connect_to=" + json.dumps(connect_to)])
         d.wait_ready()
         bound = FETCH_TIMEOUT + SLACK
         waits = {dom: in_background(d.decide, dom) for _, c, u in plan for dom in (c, u)}
@@ -1063,30 +656,15 @@ class StoreLock:
             self.proc.wait()
 
 
-def report_op(d, domain, timeout=30):
-    c = Conn(d.json, timeout=timeout)
-    try:
-        return c.request({"op": "report", "domain": domain, "result": "success"})
-    finally:
-        c.close()
+def report_op(d, domain):
+    """A JSON report op: one successful session."""
+    return d.json_op({"op": "report", "domain": domain, "result": "success"})
 
 
 def send_datagram(d, domain):
     """One libtlsrpt datagram (Postfix 3.10+): one successful session under no policy."""
-    payload = json.dumps({"d": domain, "pr": "", "policies": [{"policy-type": 9, "t": 0,
-                                                                "f": 0}]}).encode()
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
-        s.sendto(payload, d.tlsrpt)
-
-
-def wait_for(pred, limit=10.0):
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.05)
-    return pred()
+    lib_tlsrpt.send_datagram(d.tlsrpt, libtlsrpt_datagram(domain, "", [
+        {"policy-type": 9, "t": 0, "f": 0}]))
 
 
 # Holds: while another process holds the store's write lock (BEGIN EXCLUSIVE), decisions still
@@ -1097,7 +675,7 @@ def wait_for(pred, limit=10.0):
 # stats tlsrpt.store_errors. Once the lock is released, writes succeed again: a new policy is
 # in the store and a report op is stored ("ok").
 def store_locked(p, base):
-    d = FaultDaemon("locked", base, sets=["store.busy_timeout=1s"])
+    d = Daemon("locked", CONFIG, base, extra=["store.busy_timeout=1s"])
     note = ""
     try:
         d.wait_ready()
@@ -1123,9 +701,8 @@ def store_locked(p, base):
                 p.append(f"stats tlsrpt.store_errors did not grow by 2: {d.stats()['tlsrpt']}")
             if "wildcard.mta.test" in store_rows(d.store):
                 p.append("a policy was written while another process held the write lock?")
-            if not re.search(r"cannot store the fetched policy.*wildcard\.mta\.test.*locked",
-                             d.log()):
-                p.append("no 'cannot store the fetched policy … locked' in the log")
+            d.logs.expect(p, r"cannot store the fetched policy.*wildcard\.mta\.test.*locked",
+                          "no 'cannot store the fetched policy … locked' in the log")
             note = (f"under the lock ({lock.mode}): cached at once, cold in {csecs:.1f}s "
                     f"and right, report op error in {rsecs:.1f}s, store_errors counted")
         got = d.sm_query("multi.mta.test")
@@ -1193,7 +770,7 @@ def store_readonly_at_start(p, base):
             run("mount", "-o", "remount,bind,ro", mnt)
             if run("touch", os.path.join(mnt, "probe"), check_rc=False).returncode == 0:
                 raise RuntimeError("the bind mount is not read-only")
-            d = FaultDaemon(f"ro-start-{variant}", base, store=ro_store)
+            d = Daemon(f"ro-start-{variant}", CONFIG, base, store=ro_store)
             try:
                 rc = d.proc.wait(5)
             except subprocess.TimeoutExpired:
@@ -1223,8 +800,8 @@ def store_readonly_at_start(p, base):
             got = d.sm_query("wildcard.mta.test")
             if got != "OK secure match=.wildcard.mta.test servername=hostname":
                 p.append(f"with -wal/-shm: cold wildcard.mta.test got {got!r}")
-            if not re.search(r"cannot store the fetched policy.*readonly", d.log()):
-                p.append("with -wal/-shm: no 'cannot store the fetched policy … readonly' logged")
+            d.logs.expect(p, r"cannot store the fetched policy.*readonly",
+                          "with -wal/-shm: no 'cannot store the fetched policy … readonly' logged")
             if r.rc != 0 or not r.json or r.json.get("postfix") != ENFORCE_REPLY:
                 p.append(f"with -wal/-shm: lookup exit {r.rc}: {r.err.strip()[:300]!r}")
             finish_daemon(p, d)
@@ -1259,8 +836,8 @@ def store_readonly_running(p, base):
         rundir = os.path.join(base, "ro-run")
         os.makedirs(rundir, exist_ok=True)
         os.chown(rundir, 65534, 65534)
-        d = FaultDaemon("ro-run", base, store=store,
-                        wrap=["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        d = Daemon("ro-run", CONFIG, base, store=store,
+                   wrap=["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
         d.wait_ready()
         if d.sm_query(ENFORCE) != ENFORCE_REPLY:
             p.append("warm-up query failed")
@@ -1275,10 +852,9 @@ def store_readonly_running(p, base):
         if got != "OK secure match=.wildcard.mta.test servername=hostname":
             p.append(f"cold decision on the read-only store: got {got!r}")
         d.proc.send_signal(signal.SIGHUP)
-        if not wait_for(lambda: "configuration reloaded" in d.log() or
-                        "reload failed" in d.log(), 10):
+        if not d.logs.wait_for("configuration reloaded|reload failed", 10):
             p.append("no reload message within 10 s of SIGHUP")
-        reload = "reloaded" if "configuration reloaded" in d.log() else "reload refused"
+        reload = "reloaded" if d.logs.search("configuration reloaded") else "reload refused"
         dec = d.decide(ENFORCE)
         if dec.get("postfix") != ENFORCE_REPLY or not (dec.get("mta_sts") or {}).get("from_cache"):
             p.append(f"after SIGHUP on the read-only store: {dec.get('postfix')!r} "
@@ -1288,8 +864,9 @@ def store_readonly_running(p, base):
             p.append(f"cold multi.mta.test after SIGHUP: got {got!r}")
         if "multi.mta.test" in store_rows(store):
             p.append("a policy was written to a read-only store?")
-        if reload == "reloaded" and "cannot store the fetched policy" not in d.log():
-            p.append("no 'cannot store the fetched policy' in the log")
+        if reload == "reloaded":
+            d.logs.expect(p, "cannot store the fetched policy",
+                          "no 'cannot store the fetched policy' in the log")
         if d.proc.poll() is not None:
             p.append(f"daemon exited {d.proc.returncode}")
     finally:
@@ -1327,7 +904,7 @@ def store_corrupt(p, base):
         store = os.path.join(base, f"corrupt-{name}.sqlite")
         with open(store, "wb") as f:
             f.write(blob)
-        d = FaultDaemon(f"corrupt-{name}", base, store=store)
+        d = Daemon(f"corrupt-{name}", CONFIG, base, store=store)
         try:
             try:
                 rc = d.proc.wait(5)
@@ -1387,7 +964,7 @@ def store_disk_full(p, base):
     note = ""
     try:
         run("mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tlspolicy-faults", mnt)
-        d = FaultDaemon("full", base, store=store)
+        d = Daemon("full", CONFIG, base, store=store)
         d.wait_ready()
         if d.sm_query(ENFORCE) != ENFORCE_REPLY:
             p.append("warm-up query failed")
@@ -1408,8 +985,7 @@ def store_disk_full(p, base):
         grown = wait_for(lambda: d.stats()["tlsrpt"]["store_errors"] - before >= 1, 10)
         if not grown:
             p.append(f"stats tlsrpt.store_errors did not grow: {d.stats()['tlsrpt']}")
-        if "database or disk is full" not in d.log():
-            p.append("no 'database or disk is full' in the log")
+        d.logs.expect(p, "database or disk is full", "no 'database or disk is full' in the log")
         errors = d.stats()["tlsrpt"]["store_errors"] - before
         os.unlink(filler)
         got = d.sm_query("multi.mta.test")
@@ -1426,7 +1002,7 @@ def store_disk_full(p, base):
                 f"{errors} TLS-RPT store errors counted; freed: writes work")
         # Start on a full disk: the store exists (clean), no room for -wal/-shm.
         fill(filler)
-        d = FaultDaemon("full-start", base, store=store)
+        d = Daemon("full-start", CONFIG, base, store=store)
         try:
             rc = d.proc.wait(10)
         except subprocess.TimeoutExpired:
@@ -1489,7 +1065,7 @@ def integrity(store):
 def kill9_mid_write(p, base):
     seed = int(ENV.get("FAULTS_SEED", random.randrange(1 << 30)))
     rnd = random.Random(seed)
-    d = FaultDaemon("kill9", base, start=False)
+    d = Daemon("kill9", CONFIG, base, start=False)
     rounds = []
     try:
         for rnd_no in range(4):
@@ -1670,8 +1246,8 @@ def connections_1000(p, base):
                    "connections")
     hard_s = "unlimited" if hard == resource.RLIM_INFINITY else str(hard)
     truth = {dom: EXPECT[dom][0].postfix for dom in CONN_DOMAINS}
-    d = FaultDaemon("conn", base, sets=["limits.max_connections=1024"],
-                    wrap=["prlimit", f"--nofile=1024:{hard_s}"])
+    d = Daemon("conn", CONFIG, base, extra=["limits.max_connections=1024"],
+               wrap=["prlimit", f"--nofile=1024:{hard_s}"])
     conns, extra = [], []
     note = ""
     try:
@@ -1762,7 +1338,7 @@ def slow_clients(p, base):
     soft, _ = raise_own_nofile(4096)
     if soft < 1000:
         raise Skip(f"this process may open only {soft} descriptors; 1 000 are needed")
-    d = FaultDaemon("slow-clients", base)
+    d = Daemon("slow-clients", CONFIG, base)
     idle, drips, deaf = [], [], []
     note = ""
     try:
@@ -1832,8 +1408,8 @@ def slow_clients(p, base):
             t.join(20)
         if deaf_sent.count("closed") != len(deaf):
             p.append(f"clients that never read: {deaf_sent}, want every one closed")
-        if "client does not read its replies, closing" not in d.log():
-            p.append("no 'client does not read its replies, closing' in the log")
+        d.logs.expect(p, "client does not read its replies, closing",
+                      "no 'client does not read its replies, closing' in the log")
         note = (f"{asked} normal queries among 500 idle, 100 trickling, 20 deaf clients: slowest "
                 f"{slowest * 1000:.0f} ms; 100 trickled requests answered; idle kept "
                 f"(idle_timeouts 0); {deaf_sent.count('closed')}/20 deaf clients closed")
@@ -1902,15 +1478,13 @@ def run_case(name, fn, args, base):
     cdir = os.path.join(base, re.sub(r"[^a-z0-9]+", "-", name.lower())[:24])
     os.makedirs(cdir, exist_ok=True)
     start = time.monotonic()
-    ok = check(name, lambda p: (lambda note: f"{note}; {time.monotonic() - start:.1f}s")(
+    ok = R.check(name, lambda p: (lambda note: f"{note}; {time.monotonic() - start:.1f}s")(
         fn(p, cdir, *args)))
     if not ok:
         for root, _, files in os.walk(cdir):
             if "daemon.log" in files:
-                with open(os.path.join(root, "daemon.log"), "rb") as f:
-                    tail = f.read()[-2500:].decode(errors="replace")
-                print(f"--- {os.path.relpath(root, base)}/daemon.log (tail)\n{tail}")
-        sys.stdout.flush()
+                LogCapture(os.path.join(root, "daemon.log")).dump(
+                    f"{os.path.relpath(root, base)}/daemon.log", 2500)
 
 
 def main(argv):
@@ -1926,8 +1500,9 @@ def main(argv):
             R.skip(name, why)
         return R.finish()
     start = time.monotonic()
-    base = tempfile.mkdtemp(prefix="faults.", dir=WORLD)  # short: socket paths ≤ 107 bytes
-    os.chmod(base, 0o755)  # the read-only case runs a daemon as nobody under it
+    # The read-only case runs a daemon as nobody under it: 0755.
+    tmp = TempDir("faults.", mode=0o755, keep_env="FAULTS_KEEP")
+    base = tmp.path
     background = []
     try:
         # The long, mostly idle cases run beside the others.
@@ -1952,10 +1527,7 @@ def main(argv):
             for root, dirs, _ in os.walk(base):
                 if os.path.basename(root) == mnt:
                     umount(root)
-        if os.environ.get("FAULTS_KEEP"):
-            print(f"# kept {base}")
-        else:
-            shutil.rmtree(base, ignore_errors=True)
+        tmp.remove()
     print(f"# faults took {time.monotonic() - start:.1f}s")
     return R.finish()
 

@@ -47,7 +47,7 @@
 #
 # Environment: as tlsrpt.py (DIR/env.sh via tests/integration/run). Needs PostgreSQL's server
 # programs (Debian: postgresql), psql (postgresql-client) and faketime; exits 77 without them.
-# Output: "ok NAME" / "FAIL NAME: ..." / "skip NAME: ..." lines, then
+# Output (lib_results): "ok NAME" / "FAIL NAME: ..." / "skip NAME: ..." lines, then
 # "suite-result: passed=N failed=M skipped=K".
 
 import glob
@@ -60,21 +60,17 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon_clients import Conn, Results, policy_lines  # noqa: E402
-from lib_cases import BIN, CONFIG, CRASH_MARKERS, WORLD  # noqa: E402
-from lib_world import EXPECT  # noqa: E402
-from tlsrpt import (FAKETIME_LIB, TODAY, TOMORROW_OFFSET, check_mail, faked,  # noqa: E402
-                    check_report_json, https_requests, libtlsrpt_datagram, parse_mail,
-                    send_datagram, sink_messages)
+from lib_daemon import Clients, Conn, LogCapture, wait_for
+from lib_results import Results, TempDir
+from lib_tlsrpt import (FAKETIME_LIB, TODAY, TOMORROW_OFFSET, check_mail, check_report_json,
+                        faked, https_requests, libtlsrpt_datagram, parse_mail, send_datagram,
+                        sink_messages)
+from lib_world import BIN, CONFIG, ENV, EXPECT, INTEGRATION, WORLD, policy_lines, zone_id
 
-ENV = os.environ
-HERE = os.path.dirname(os.path.abspath(__file__))
-PG_SH = os.path.abspath(os.path.join(HERE, "..", "pg.sh"))
+PG_SH = os.path.join(INTEGRATION, "pg.sh")
 ACCESS_LOG = os.path.join(WORLD, "nginx", "access.log")
 DAY = str(TODAY)
 R = Results()
@@ -96,30 +92,6 @@ PG_DIR = ""
 
 def want(domain):
     return EXPECT[domain][0].postfix
-
-
-def zone_id(domain):
-    """The id of the _mta-sts TXT record the world publishes for domain (one CNAME followed)."""
-    records = {}
-    for path in glob.glob(os.path.join(WORLD, "zones", "src", "*.zone")):
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                m = re.match(r"^(\S+)\s+(?:\d+\s+)?IN\s+(TXT|CNAME)\s+(.*)$", line)
-                if m:
-                    records.setdefault(m.group(1).lower(), []).append((m.group(2), m.group(3)))
-    name = f"_mta-sts.{domain}."
-    for _ in range(2):
-        for rtype, rdata in records.get(name, []):
-            if rtype == "CNAME":
-                name = rdata.split()[0].lower()
-                break
-            text = "".join(re.findall(r'"([^"]*)"', rdata))
-            m = re.match(r"v=STSv1;\s*id=([^;\s]+);", text)
-            if m:
-                return m.group(1)
-        else:
-            return None
-    return None
 
 
 class Fetches:
@@ -200,7 +172,7 @@ RPT_SETS = ["tlsrpt.enabled=true", "tlsrpt.contact_info=tlsrpt-noreply@reporter.
             "tlsrpt.send=false"]
 
 
-class Node:
+class Node(Clients):
     """One `tlspolicy serve` of the fleet, in a session of its own (so that a SIGKILL of the
     group takes the report sender's children too)."""
 
@@ -216,6 +188,7 @@ class Node:
         self.proc = None
         self.logfile = None
         self.logpaths = []
+        self.logs = LogCapture()  # every start's log file
 
     def sets(self, extra=(), drop=()):
         sendmail = ENV.get("REPORT_SENDMAIL") or '["/usr/sbin/sendmail", "-oi"]'
@@ -235,17 +208,14 @@ class Node:
         args = self.args("serve", extra=socks + list(extra))
         path = os.path.join(self.dir, f"daemon-{len(self.logpaths)}.log")
         self.logpaths.append(path)
+        self.logs.add(path)
         self.logfile = open(path, "wb")
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.logfile,
                                      stderr=subprocess.STDOUT, start_new_session=True,
                                      env=faked(faketime) if faketime else None)
 
     def log(self):
-        out = ""
-        for path in self.logpaths:
-            with open(path, "rb") as f:
-                out += f.read().decode(errors="replace")
-        return out
+        return self.logs.text()
 
     def wait_ready(self, limit=15.0):
         deadline = time.monotonic() + limit
@@ -297,34 +267,7 @@ class Node:
             self.logfile.close()
             self.logfile = None
 
-    # clients
-    def query(self, domain, timeout=30):
-        c = Conn(self.sm, timeout=timeout)
-        try:
-            return c.query("postfix", domain)
-        finally:
-            c.close()
-
-    def admin_op(self, obj):
-        c = Conn(self.admin, timeout=30)
-        try:
-            return c.request(obj)
-        finally:
-            c.close()
-
-    def json_op(self, obj):
-        c = Conn(self.json, timeout=30)
-        try:
-            return c.request(obj)
-        finally:
-            c.close()
-
-    def stats(self):
-        r = self.admin_op({"op": "stats"})
-        if r.get("status") != "ok" or not isinstance(r.get("stats"), dict):
-            raise RuntimeError(f"stats on {self.name}: {r!r}")
-        return r["stats"]
-
+    # clients: sm_query, decide, json_op, admin_op, stats (lib_daemon.Clients)
     def misses(self):
         return self.stats()["decisions"]["misses"]
 
@@ -351,24 +294,12 @@ class Node:
             raise RuntimeError(f"report op on {self.name}: {r!r}")
 
 
-def check(name, fn, *args):
-    problems = []
-    note = ""
-    try:
-        note = fn(problems, *args) or ""
-    except Exception as e:  # a broken case is a failure, not a suite crash
-        problems.append(f"{type(e).__name__}: {e}")
-    R.case(name, problems, note)
-    return not problems
+check = R.check
 
 
 def wait_until(predicate, limit, step=0.2):
-    deadline = time.monotonic() + limit
-    while True:
-        got = predicate()
-        if got or time.monotonic() >= deadline:
-            return got
-        time.sleep(step)
+    """lib_daemon.wait_for, polling every 0.2 s unless told otherwise."""
+    return wait_for(predicate, limit, step)
 
 
 def rpt_sums(domain):
@@ -548,7 +479,7 @@ def policy_shared(p, nodes):
     dom, wid = SHARED, zone_id(SHARED)
     fetches = Fetches()
     for n in (a, b, c):
-        got = n.query(dom)
+        got = n.sm_query(dom)
         if got != want(dom):
             p.append(f"{dom} on {n.name}: {got!r}, want {want(dom)!r}")
     n_fetch = fetches.settled()
@@ -636,11 +567,11 @@ def purge_reaches(p, nodes):
     subprocess.run([ENV["WORLD_LIB"], "world_flush_resolver"], check=True, timeout=30,
                    capture_output=True)
     for _ in range(2):
-        got = b.query(dom)
+        got = b.sm_query(dom)
         if got != want(dom):
             p.append(f"{dom} on b: {got!r}, want {want(dom)!r}")
     m0 = b.misses()
-    got = b.query(dom)
+    got = b.sm_query(dom)
     if b.misses() != m0:
         p.append("b's decision was not kept in memory (the check below would prove nothing)")
     fetches = Fetches()
@@ -652,7 +583,7 @@ def purge_reaches(p, nodes):
         p.append(f"policies row of {dom} still there after the purge: {shared_policy(dom)}")
     time.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
     m1 = b.misses()
-    got = b.query(dom)
+    got = b.sm_query(dom)
     if got != want(dom):
         p.append(f"{dom} on b after the purge: {got!r}, want {want(dom)!r}")
     if b.misses() != m1 + 1:
@@ -672,7 +603,7 @@ def refresh_reaches(p, nodes):
     dom = INVALIDATE
     for n in (a, b):
         for _ in range(2):
-            got = n.query(dom)
+            got = n.sm_query(dom)
             if got != want(dom):
                 p.append(f"{dom} on {n.name}: {got!r}")
     before = {n.name: n.misses() for n in (a, b)}
@@ -687,7 +618,7 @@ def refresh_reaches(p, nodes):
         p.append(f"cache refresh {dom} on c: exit {rc}, {out.strip()[:300]!r} {err.strip()[:200]!r}")
     time.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
     for n in (a, b):
-        got = n.query(dom)
+        got = n.sm_query(dom)
         if got != want(dom):
             p.append(f"{dom} on {n.name} after the refresh: {got!r}, want {want(dom)!r}")
         if n.misses() != before[n.name] + 1:
@@ -1016,7 +947,7 @@ def outage(p, nodes, load, fetches, state):
     for n in nodes:  # first asked now: fetched without the store
         dom = OUTAGE_COLD[n.name]
         start = time.monotonic()
-        got = n.query(dom)
+        got = n.sm_query(dom)
         secs = time.monotonic() - start
         if got != want(dom):
             p.append(f"{dom}, first asked on {n.name} with PostgreSQL down: {got!r}, "
@@ -1159,7 +1090,7 @@ def stop_all(p, nodes):
             p.append(f"{n.name}: SIGTERM exit {rc} after {secs:.1f}s, want 0 within 10 s")
         notes.append(f"{n.name} {secs:.1f}s")
     for n in nodes:
-        crash = [m for m in CRASH_MARKERS if m in n.log()]
+        crash = n.logs.crashes()
         if crash:
             p.append(f"{n.name}: crash marker {crash} in the log")
     return ", ".join(notes)
@@ -1189,12 +1120,13 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     why = prerequisites()
     if why:
-        print(f"skip fleet: {why}")
-        print("suite-result: passed=0 failed=0 skipped=1")
-        return 77
+        R.skip("fleet", why)
+        return R.finish()
     start = time.monotonic()
-    base = tempfile.mkdtemp(prefix="fl.", dir=WORLD)  # short: Unix socket paths <= 107 bytes
-    os.chmod(base, 0o755)  # PostgreSQL runs as the user postgres and lives in base/pg
+    # Under WORLD_DIR: short Unix socket paths (<= 107 bytes). 0755: PostgreSQL runs as the
+    # user postgres and lives in base/pg.
+    tmp = TempDir("fl.", mode=0o755)
+    base = tmp.path
     PG_DIR = os.path.join(base, "pg")
     nodes = [Node(name, base) for name in NODES]
     try:
@@ -1238,7 +1170,7 @@ def main():
         if R.failed:
             for n in nodes:
                 if n.logpaths:
-                    print(f"--- node {n.name} log (last 3000 bytes)\n{n.log()[-3000:]}")
+                    n.logs.dump(f"node {n.name} log")
             if PG_DIR and os.path.exists(os.path.join(PG_DIR, "postgres.log")):
                 with open(os.path.join(PG_DIR, "postgres.log"), "rb") as f:
                     print("--- postgres.log (last 3000 bytes)\n"
@@ -1247,7 +1179,7 @@ def main():
             pg("stop")
         except Exception as e:
             R.case("postgresql-stops", [f"{type(e).__name__}: {e}"])
-        shutil.rmtree(base, ignore_errors=True)
+        tmp.remove()
     print(f"# fleet took {time.monotonic() - start:.1f}s")
     return R.finish()
 

@@ -20,58 +20,32 @@
 # Environment and output: as daemon_clients.py (TLSPOLICY_BIN, WORLD_DIR, WORLD_LIB,
 # TLSPOLICY_CONFIG, TLSPOLICY_VALIDATE_CONFIG).
 
-import json
-import os
 import re
-import shutil
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon_clients import Conn, Daemon, Results  # noqa: E402
-from lib_cases import BIN, CONFIG, VALIDATE_CONFIG, WORLD, policy_text  # noqa: E402
-from lib_world import TEMP_CLASSES  # noqa: E402
+from lib_daemon import Daemon
+from lib_results import Results, TempDir, run_one
+from lib_world import BIN, LIB, MODES, TEMP_CLASSES, WORLD, policy_text, world
 
-LIB = os.environ.get("WORLD_LIB", "")
-MODES = {"trust-ad": CONFIG, "validate": VALIDATE_CONFIG}
 R = Results()
-
-
-def world(*args):
-    subprocess.run([LIB, *args], check=True, timeout=60, capture_output=True)
 
 
 def enforce_reply(domain):
     return f"OK secure match=mx1.{domain} servername=hostname"
 
 
-def query(d, domain, mapname="postfix"):
-    c = Conn(d.sm, timeout=30)
-    try:
-        return c.query(mapname, domain)
-    finally:
-        c.close()
+def query(d, domain):
+    return d.sm_query(domain)
 
 
-def decide(d, domain, **extra):
-    c = Conn(d.json, timeout=30)
-    try:
-        c.send(json.dumps({"op": "decide", "domain": domain, **extra}) + "\n")
-        return c.read_line().get("decision") or {}
-    finally:
-        c.close()
+def decide(d, domain):
+    return d.json_op({"op": "decide", "domain": domain}).get("decision") or {}
 
 
 def misses(d):
-    c = Conn(d.admin, timeout=10)
-    try:
-        c.send('{"op":"stats"}\n')
-        return c.read_line()["stats"]["decisions"]["misses"]
-    finally:
-        c.close()
+    return d.stats()["decisions"]["misses"]
 
 
 class Changed:
@@ -186,12 +160,7 @@ def refresh_without_txt(p, d, mode):
     try:
         world("world_set_txt", f"_mta-sts.{dom}")
         world("world_set_policy", f"mta-sts.{dom}", policy_text("testing", [f"mx1.{dom}"]))
-        c = Conn(d.admin, timeout=30)
-        try:
-            c.send(json.dumps({"op": "cache.refresh", "domain": dom}) + "\n")
-            r = c.read_line()
-        finally:
-            c.close()
+        r = d.admin_op({"op": "cache.refresh", "domain": dom})
         sts = r.get("mta_sts") or {}
         if r.get("status") != "ok" or sts.get("mode") != "testing" or sts.get("id") != "storefail1":
             p.append(f"cache.refresh with the TXT record gone: {r!r}, want the policy fetched anew "
@@ -224,29 +193,19 @@ CASES = [("ttl0-new-id-at-once", ttl0_new_id_at_once), ("ttl1-new-id-soon", ttl1
 
 def main():
     if not BIN or not WORLD or not LIB:
-        print("skip freshness: no test world (run through tests/integration/run)")
-        print("suite-result: passed=0 failed=0 skipped=1")
-        return 77
-    base = tempfile.mkdtemp(prefix="fr.", dir=WORLD)
-    try:
+        R.skip("freshness", "no test world (run through tests/integration/run)")
+        return R.finish()
+    with TempDir("fr.") as base:
         for mode, config in MODES.items():
             d = Daemon(mode, config, base)
             try:
                 d.wait_ready()
                 for name, fn in CASES:
-                    problems = []
-                    try:
-                        note = fn(problems, d, mode) or ""
-                    except Exception as e:  # a broken case is a failure, not a suite crash
-                        problems.append(f"{type(e).__name__}: {e}")
-                        note = ""
-                    R.case(f"{name}@{mode}", problems, note)
+                    R.case(f"{name}@{mode}", *run_one(fn, d, mode))
             finally:
                 d.kill()
                 if R.failed:
-                    print(f"--- {mode} daemon log (last 2000 bytes)\n{d.log()[-2000:]}")
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+                    d.logs.dump(f"{mode} daemon log", 2000)
     return R.finish()
 
 

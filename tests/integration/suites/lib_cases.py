@@ -1,48 +1,26 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 #
-# Shared helpers of the end-to-end suites (sts_lookup.py, dane_lookup.py): running
-# `tlspolicy lookup --json`, the lib.sh world helpers, the Check collector of "got X, want Y"
-# mismatches, the case registry and the driver that prints the suite output protocol
-# ("ok NAME" / "FAIL NAME: ..." / "skip NAME: ..." and "suite-result: passed=N failed=M
-# skipped=K"). Python 3 standard library only. Not a suite itself: tests/integration/run
-# skips it (no world_ prefix, and running it alone prints a result of nothing).
+# The `tlspolicy lookup --json` suites (sts_lookup.py, dane_lookup.py, decisions.py): running
+# the CLI, the Check collector of "got X, want Y" mismatches, the case registry and the driver
+# that runs the cases and prints them through lib_results. Python 3 standard library only.
+# Not a suite itself: tests/integration/run skips lib_* files.
 
 import datetime
 import json
-import os
 import subprocess
 import sys
 import time
 
-BIN = os.environ.get("TLSPOLICY_BIN", "")
-WORLD = os.environ.get("WORLD_DIR", "")
-LIB = os.environ.get("WORLD_LIB", "")
-CONFIG = os.environ.get("TLSPOLICY_CONFIG", os.path.join(WORLD, "tlspolicy.toml"))
-CLOSED_PORT = os.environ.get("CLOSED_PORT", "")
-VALIDATE_CONFIG = os.environ.get("TLSPOLICY_VALIDATE_CONFIG",
-                                 os.path.join(WORLD, "tlspolicy-validate.toml"))
+from lib_daemon import CRASH_MARKERS
+from lib_results import Results
+from lib_world import BIN, CONFIG, TLSRPT_RUA, have_world
 
 # Exit codes of the CLI contract (sysexits).
 EX_OK, EX_USAGE, EX_DATAERR, EX_UNAVAILABLE, EX_TEMPFAIL, EX_CONFIG = 0, 64, 65, 69, 75, 78
 
-# The rua URIs each world domain's single TLSRPT record names (RFC 8460 §3; two records
-# mean none). Kept beside the zone's table (tests/integration/env/zones/mta.test.zone).
-TLSRPT_RUA = {
-    "enforce.mta.test": ["mailto:tlsrpt@reports.test"],
-    "testing.mta.test": ["https://reports.test/ok"],
-    "badmode.mta.test": ["mailto:tlsrpt@reports.test", "https://reports.test/created"],
-    "selfsigned.mta.test": ["https://reports.test/flaky"],
-    "unusable.dane.test": ["mailto:tlsrpt@reports.test"],
-    "wrongname.mta.test": ["https://reports.test/fail"],
-    "dlv-sts.unsigned.test": ["mailto:tlsrpt@reports.test"],  # deliveries.py
-    "dlv-sts-wrong.unsigned.test": ["mailto:tlsrpt@reports.test"],
-}
-
 DECISION_KEYS = ("domain", "action", "verify", "source", "mx", "mta_sts", "dnssec",
                  "requiretls", "tlsrpt", "postfix", "reason", "ttl")
-CRASH_MARKERS = ("terminate called", "Traceback", "Aborted", "what():", "Segmentation fault",
-                 "AddressSanitizer", "runtime error:", "core dumped")
 TIME_LIMIT = 10.0  # seconds: stall and resolver-down must answer well within this
 
 
@@ -73,9 +51,11 @@ class Run:
                 f"  stdout: {self.out.strip()[:2000]}\n  stderr: {self.err.strip()[:2000]}")
 
 
-def lookup(domain, *sets, config=None, timeout=30, flags=()):
-    """`tlspolicy lookup DOMAIN --json --config CONFIG [FLAGS] [--set S]...`"""
-    args = [BIN, "lookup", domain, "--json", *flags, "--config", config or CONFIG]
+def lookup(domain, *sets, config=None, timeout=30, flags=(), as_json=True):
+    """`tlspolicy lookup DOMAIN --json --config CONFIG [FLAGS] [--set S]...` (without --json
+    when as_json is false: the text for people)"""
+    args = [BIN, "lookup", domain, *(["--json"] if as_json else []), *flags, "--config",
+            config or CONFIG]
     for s in sets:
         args += ["--set", s]
     start = time.monotonic()
@@ -88,19 +68,6 @@ def lookup(domain, *sets, config=None, timeout=30, flags=()):
         out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
         err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
     return Run(args, rc, out, err, time.monotonic() - start)
-
-
-def world(*args):
-    """Calls a lib.sh helper (world_set_txt, world_set_policy, world_remove_policy)."""
-    p = subprocess.run([LIB, *args], capture_output=True, text=True, timeout=60)
-    if p.returncode != 0:
-        raise RuntimeError(f"lib.sh {' '.join(args)} failed: {p.stderr.strip()}")
-
-
-def policy_text(mode, mx, max_age=86400):
-    lines = ["version: STSv1", f"mode: {mode}"] + [f"mx: {m}" for m in mx]
-    lines.append(f"max_age: {max_age}")
-    return "\n".join(lines) + "\n"
 
 
 def postfix_match(patterns):
@@ -304,18 +271,13 @@ def run_suite(suite, cases, argv, configs=(CONFIG,)):
     if unknown:
         print(f"{suite}: unknown case(s): {' '.join(sorted(unknown))}", file=sys.stderr)
         return 64
-    passed = failed = skipped = 0
-    prereq = None
-    if not BIN or not os.access(BIN, os.X_OK):
-        prereq = f"no tlspolicy binary (TLSPOLICY_BIN={BIN!r})"
-    elif not WORLD or not LIB or not all(os.path.isfile(f) for f in configs):
-        prereq = "no test world (run through tests/integration/run)"
+    results = Results()
+    prereq = have_world(configs)
     for name, rfc, fn in cases.items:
         if only and name not in only:
             continue
         if prereq:
-            print(f"skip {name}: {prereq}")
-            skipped += 1
+            results.skip(name, prereq)
             continue
         c = Check(name)
         try:
@@ -323,22 +285,16 @@ def run_suite(suite, cases, argv, configs=(CONFIG,)):
         except Exception as e:  # a broken case is a failure, not a suite crash
             c.fail(f"{type(e).__name__}: {e}")
         if c.skipped and not c.problems:
-            skipped += 1
-            print(f"skip {name}: {c.skipped}")
+            results.skip(name, c.skipped)
         elif c.problems:
-            failed += 1
-            print(f"FAIL {name} [{rfc}]: " + "; ".join(c.problems))
-            for r in c.runs:
-                print("    " + r.describe().replace("\n", "\n    "))
+            with results.lock:  # the runs that show the failure follow its line
+                results.case(f"{name} [{rfc}]", c.problems)
+                for r in c.runs:
+                    print("    " + r.describe().replace("\n", "\n    "))
+                sys.stdout.flush()
         else:
-            passed += 1
-            note = f" ({', '.join(c.notes)})" if c.notes else ""
-            print(f"ok {name}{note}")
-        sys.stdout.flush()
-    print(f"suite-result: passed={passed} failed={failed} skipped={skipped}")
-    if failed:
-        return 1
-    return 77 if passed == 0 and skipped > 0 else 0
+            results.case(name, [], ", ".join(c.notes))
+    return results.finish()
 
 
 if __name__ == "__main__":

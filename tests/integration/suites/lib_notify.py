@@ -23,14 +23,17 @@ import subprocess
 import sys
 import time
 
+from lib_daemon import LogCapture
+from lib_results import Results
+
 WATCHDOG_USEC = 2_000_000  # pings expected every second
 
-results = []
+# Its "ok"/"FAIL" lines only: systemd_units.sh counts them (and prints its own suite-result).
+R = Results()
 
 
 def check(name, good, why=""):
-    results.append(good)
-    print(f"ok {name}" if good else f"FAIL {name}: {why}", flush=True)
+    R.case(name, [] if good else [why])
 
 
 class NotifyReader:
@@ -125,9 +128,9 @@ def main():
             daemon.kill()
             daemon.wait()
         log.close()
-    if not all(results):
-        with open(os.path.join(tmp, "daemon.log")) as f:
-            print("# daemon log:\n" + "".join("#   " + line for line in f.readlines()[-20:]))
+    if R.failed:
+        lines = LogCapture(os.path.join(tmp, "daemon.log")).lines()[-20:]
+        print("# daemon log:\n" + "".join("#   " + line + "\n" for line in lines))
 
 
 def body(daemon, reader, admin, config):

@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 #
-# The expected decision for every static domain of the test world, written from how the world
-# is built — env/zones/*.zone (MX, TLSA, DNSSEC), env/policies/*.txt and env/https-hosts (the
-# policy each host serves, or how its fetch fails) — and from SPEC §3 / docs/decision-rules.md.
-# Never from the binary under test: a world in which every lookup defers fails here.
+# The test world as the Python suites see it: its environment (DIR/env.sh, exported by
+# tests/integration/run), the lib.sh helpers that change it, what it serves (policy files,
+# _mta-sts ids, TLSRPT records) and, below, the expected decision for every static domain.
+#
+# The expectations are written from how the world is built — env/zones/*.zone (MX, TLSA,
+# DNSSEC), env/policies/*.txt and env/https-hosts (the policy each host serves, or how its
+# fetch fails) — and from SPEC §3 / docs/decision-rules.md. Never from the binary under test:
+# a world in which every lookup defers fails here.
 #
 # EXPECT[domain] = (plain, requiretls): the Want for a plain query and for one with REQUIRETLS
 # requested. A Want names the socketmap reply (or a TEMP class), the action, source and verify
@@ -14,11 +18,104 @@
 # a trust-ad resolver sees a bogus answer as a SERVFAIL (it cannot tell), so "MX lookup … failed"
 # and "MX answer … is DNSSEC-bogus" are one class: the MX step failed.
 #
-# Used by decisions.py (both resolver modes, plain and REQUIRETLS) and daemon_clients.py (the
-# socketmap, TLS-RPT, requiretls map names and Exim). Not a suite (tests/integration/run skips
-# lib_*).
+# Used by every Python suite. Not a suite (tests/integration/run skips lib_*).
 
+import glob
+import os
 import re
+import subprocess
+
+# --- the environment (DIR/env.sh) ------------------------------------------------------------
+
+ENV = os.environ
+BIN = ENV.get("TLSPOLICY_BIN", "")
+WORLD = ENV.get("WORLD_DIR", "")
+LIB = ENV.get("WORLD_LIB", "")
+CONFIG = ENV.get("TLSPOLICY_CONFIG", os.path.join(WORLD, "tlspolicy.toml"))
+VALIDATE_CONFIG = ENV.get("TLSPOLICY_VALIDATE_CONFIG",
+                          os.path.join(WORLD, "tlspolicy-validate.toml"))
+CLOSED_PORT = ENV.get("CLOSED_PORT", "")
+MODES = {"trust-ad": CONFIG, "validate": VALIDATE_CONFIG}  # resolver mode -> config file
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+INTEGRATION = os.path.dirname(HERE)
+REPO = os.path.dirname(os.path.dirname(INTEGRATION))
+
+# The rua URIs each world domain's single TLSRPT record names (RFC 8460 §3; two records
+# mean none). Kept beside the zone's table (tests/integration/env/zones/mta.test.zone).
+TLSRPT_RUA = {
+    "enforce.mta.test": ["mailto:tlsrpt@reports.test"],
+    "testing.mta.test": ["https://reports.test/ok"],
+    "badmode.mta.test": ["mailto:tlsrpt@reports.test", "https://reports.test/created"],
+    "selfsigned.mta.test": ["https://reports.test/flaky"],
+    "unusable.dane.test": ["mailto:tlsrpt@reports.test"],
+    "wrongname.mta.test": ["https://reports.test/fail"],
+    "dlv-sts.unsigned.test": ["mailto:tlsrpt@reports.test"],  # deliveries.py
+    "dlv-sts-wrong.unsigned.test": ["mailto:tlsrpt@reports.test"],
+}
+
+
+def world(*args):
+    """Calls a lib.sh helper (world_set_txt, world_set_policy, world_remove_policy,
+    world_flush_resolver)."""
+    p = subprocess.run([LIB, *args], capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError(f"lib.sh {' '.join(args)} failed: {p.stderr.strip()}")
+
+
+def policy_text(mode, mx, max_age=86400):
+    lines = ["version: STSv1", f"mode: {mode}"] + [f"mx: {m}" for m in mx]
+    lines.append(f"max_age: {max_age}")
+    return "\n".join(lines) + "\n"
+
+
+def policy_lines(domain):
+    """The non-empty lines of the policy file the world serves for domain, or None."""
+    host = "mta-sts." + domain
+    path = os.path.join(WORLD, "www", host, ".well-known", "mta-sts.txt")
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    return [ln.strip() for ln in text.replace("\r", "").split("\n") if ln.strip()]
+
+
+def zone_id(domain):
+    """The id of the _mta-sts TXT record the world publishes for domain (one CNAME followed)."""
+    records = {}
+    for path in glob.glob(os.path.join(WORLD, "zones", "src", "*.zone")):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                m = re.match(r"^(\S+)\s+(?:\d+\s+)?IN\s+(TXT|CNAME)\s+(.*)$", line)
+                if m:
+                    records.setdefault(m.group(1).lower(), []).append((m.group(2), m.group(3)))
+    name = f"_mta-sts.{domain}."
+    for _ in range(2):
+        for rtype, rdata in records.get(name, []):
+            if rtype == "CNAME":
+                name = rdata.split()[0].lower()
+                break
+            text = "".join(re.findall(r'"([^"]*)"', rdata))
+            m = re.match(r"v=STSv1;\s*id=([^;\s]+);", text)
+            if m:
+                return m.group(1)
+        else:
+            return None
+    return None
+
+
+def have_world(configs=(CONFIG,)):
+    """None when the binary and the world are there, else why not."""
+    if not BIN or not os.access(BIN, os.X_OK):
+        return f"no tlspolicy binary (TLSPOLICY_BIN={BIN!r})"
+    if not WORLD or not LIB or not all(os.path.isfile(f) for f in configs):
+        return "no test world (run through tests/integration/run)"
+    return None
+
+
+# --- the expected decisions ------------------------------------------------------------------
+
 
 DANE, PKIX, NONE, SKIP = "dane", "pkix", "none", None  # per-host verify; SKIP = allowed false
 
@@ -243,5 +340,5 @@ DOMAINS = list(EXPECT)
 
 
 if __name__ == "__main__":
-    print("lib_world.py holds the world's expected decisions, not cases")
+    print("lib_world.py holds the world's environment and expected decisions, not cases")
     print("suite-result: passed=0 failed=0 skipped=0")

@@ -33,13 +33,12 @@ import urllib.parse
 import urllib.request
 from collections import Counter
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon_clients import R, Conn, Daemon, check  # noqa: E402
-from lib_cases import CONFIG  # noqa: E402
-from lib_world import EXPECT  # noqa: E402
+from lib_daemon import Conn, Daemon, LogCapture
+from lib_results import Results, TempDir
+from lib_world import CONFIG, EXPECT, REPO
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+R = Results()
+check = R.check
 DASHBOARD = os.path.join(REPO, "tools", "grafana", "tlspolicy-dashboard.json")
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -150,8 +149,7 @@ class Prometheus:
         return got
 
     def tail(self):
-        with open(self.logpath, "rb") as f:
-            return f.read().decode(errors="replace")[-1500:]
+        return LogCapture(self.logpath).tail()
 
     def stop(self):
         if self.proc.poll() is None:
@@ -440,7 +438,8 @@ def main():
         R.case("prerequisites", [f"{', '.join(missing)} missing: install the Debian package "
                                  "prometheus (tools/install-deps.sh)"])
         return R.finish()
-    base = tempfile.mkdtemp(prefix="tlspolicy-metrics-", dir=os.environ.get("WORLD_DIR"))
+    tmp = TempDir("tlspolicy-metrics-")
+    base = tmp.path
     port = free_port()
     daemon = Daemon("metrics", CONFIG, base, extra=[f"server.metrics=127.0.0.1:{port}"])
     try:
@@ -456,7 +455,7 @@ def main():
         R.case("metrics-clean-stop", [] if rc == 0 else [f"exit {rc} after {took:.1f}s"])
     finally:
         daemon.kill()
-        shutil.rmtree(base, ignore_errors=True)
+        tmp.remove()
     return R.finish()
 
 

@@ -22,9 +22,9 @@ import subprocess
 import sys
 import time
 
-from lib_cases import (BIN, CLOSED_PORT, CONFIG, EX_DATAERR, EX_OK, EX_TEMPFAIL,
-                       EX_UNAVAILABLE, EX_USAGE, EX_CONFIG, Cases, Run, WORLD, lookup,
-                       policy_text, run_suite, world)
+from lib_cases import (EX_CONFIG, EX_DATAERR, EX_OK, EX_TEMPFAIL, EX_UNAVAILABLE, EX_USAGE,
+                       Cases, Run, lookup, run_suite)
+from lib_world import BIN, CLOSED_PORT, CONFIG, WORLD, policy_text, world
 
 STORE = os.path.join(WORLD, "state", "policies.sqlite")
 # An invalid or ambiguous _mta-sts TXT means "no policy" (STS-3). Whether that counts as a

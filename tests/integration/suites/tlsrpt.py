@@ -14,55 +14,31 @@
 # Environment (DIR/env.sh via tests/integration/run): TLSPOLICY_BIN, WORLD_DIR, TLSPOLICY_CONFIG,
 # SMTP_SINK_DIR, REPORT_SENDMAIL, RPT_HTTPS_LOG, RPT_CONNECT_TO, RPT_DOMAIN_*. Exits 77 when
 # the world lacks them or faketime is missing.
-# Output: "ok NAME" / "FAIL NAME: ..." / "skip NAME: ..." lines, then
+# Output (lib_results): "ok NAME" / "FAIL NAME: ..." / "skip NAME: ..." lines, then
 # "suite-result: passed=N failed=M skipped=K".
 
 import base64
 import datetime
-import email
-import email.policy
-import glob
 import gzip
 import json
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-# R (the ok/FAIL/suite-result printer) and check() are daemon_clients' own.
-from daemon_clients import CLIENTS, EXIM_GUIDE, Conn, Daemon, R, check, guide_block  # noqa: E402
-from lib_cases import BIN, CONFIG, CRASH_MARKERS, WORLD  # noqa: E402
+from lib_daemon import CLIENTS, EXIM_GUIDE, Daemon, guide_block, json_request
+from lib_golden import golden, json_text
+from lib_results import Results, TempDir
+from lib_tlsrpt import (FAKETIME_ENV, FAKETIME_LIB, TODAY, TOMORROW_OFFSET, check_mail,
+                        check_report_json, faked, https_requests, libtlsrpt_datagram,
+                        parse_mail, rfc3339_day, send_datagram, sink_messages, wait_for)
+from lib_world import BIN, CONFIG, ENV, REPO, WORLD
 
-ENV = os.environ
-TODAY = datetime.datetime.now(datetime.timezone.utc).date()
-TOMORROW_OFFSET = "+1d"  # faketime: the reports of TODAY are due
-# Only the wall clock moves: timed waits on the monotonic clock keep their length. An ASan
-# build must accept libfaketime being preloaded before its runtime.
-FAKETIME_ENV = dict(os.environ, FAKETIME_DONT_FAKE_MONOTONIC="1",
-                    ASAN_OPTIONS=":".join(filter(None, [os.environ.get("ASAN_OPTIONS", ""),
-                                                        "verify_asan_link_order=0"])))
-# libfaketime preloaded directly rather than through faketime(1): the wrapper keeps a shared
-# memory segment and a semaphore named after its pid in /dev/shm, which a killed run leaves
-# behind; a later wrapper that gets the same pid then fails ("sem_open: File exists", seen in
-# CI). A relative offset needs no start time shared between processes.
-FAKETIME_LIB = next(iter(sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))), "")
-
-
-def faked(offset):
-    """The environment of a process whose wall clock runs `offset` (e.g. "+1d") ahead."""
-    preload = " ".join(filter(None, [FAKETIME_LIB, os.environ.get("LD_PRELOAD", "")]))
-    return dict(FAKETIME_ENV, LD_PRELOAD=preload, FAKETIME=offset)
-
-RESULT_TYPES = {"starttls-not-supported", "certificate-host-mismatch", "certificate-expired",
-                "certificate-not-trusted", "validation-failure", "tlsa-invalid", "dnssec-invalid",
-                "dane-required", "sts-policy-fetch-error", "sts-policy-invalid",
-                "sts-webpki-invalid"}
+R = Results()
+check = R.check
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -77,105 +53,14 @@ def cli(sets, *args, faketime=None, timeout=120):
     return p.returncode, p.stdout, p.stderr
 
 
-def json_request(path, obj):
-    conn = Conn(path)
-    try:
-        return conn.request(obj)
-    finally:
-        conn.close()
-
-
-def send_datagram(path, payload):
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
-        s.sendto(payload if isinstance(payload, bytes) else payload.encode(), path)
-
-
-def libtlsrpt_datagram(domain, record, policies):
-    """The JSON libtlsrpt sends (tlsrpt_finish_delivery_request)."""
-    return json.dumps({"d": domain, "pr": record, "policies": policies})
-
-
-def sink_messages():
-    out = []
-    for meta in sorted(glob.glob(os.path.join(ENV["SMTP_SINK_DIR"], "*.json"))):
-        with open(meta, encoding="utf-8") as f:
-            envelope = json.load(f)
-        with open(meta[:-5] + ".eml", "rb") as f:
-            out.append((envelope, f.read()))
-    return out
-
-
 def project_version():
     """The version in CMakeLists.txt's project() call: the one place it is written."""
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
-                           "CMakeLists.txt"), encoding="utf-8") as f:
+    with open(os.path.join(REPO, "CMakeLists.txt"), encoding="utf-8") as f:
         return re.search(r"^project\(tlspolicy VERSION (\S+)", f.read(), re.M).group(1)
 
 
 PROJECT_VERSION = project_version()
 
-
-def https_requests():
-    try:
-        with open(ENV["RPT_HTTPS_LOG"], encoding="utf-8") as f:
-            return [json.loads(line) for line in f if line.strip()]
-    except FileNotFoundError:
-        return []
-
-
-def wait_for(predicate, limit=30.0):
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        got = predicate()
-        if got:
-            return got
-        time.sleep(0.2)
-    return predicate()
-
-
-def rfc3339_day(day):
-    return day.strftime("%Y-%m-%dT00:00:00Z")
-
-
-def check_report_json(p, report, domain, day=TODAY):
-    """RFC 8460 §4.4 (RPT-7, RPT-9): every field by name."""
-    for key in ("organization-name", "date-range", "contact-info", "report-id", "policies"):
-        if key not in report:
-            p.append(f"report lacks {key!r}")
-    dr = report.get("date-range", {})
-    if dr.get("start-datetime") != rfc3339_day(day) or \
-            dr.get("end-datetime") != rfc3339_day(day + datetime.timedelta(days=1)):
-        p.append(f"date-range {dr}, want one UTC day {day} (RPT-8)")
-    if not isinstance(report.get("policies"), list):
-        p.append("policies is not an array (RPT-7)")
-        return {}
-    if not re.fullmatch(r"[^@\s]+@[^@\s]+", str(report.get("report-id", ""))):
-        p.append(f"report-id {report.get('report-id')!r} is not id-left@id-right")
-    by_type = {}
-    for pol in report["policies"]:
-        policy, summary = pol.get("policy", {}), pol.get("summary", {})
-        if policy.get("policy-type") not in ("tlsa", "sts", "no-policy-found"):
-            p.append(f"policy-type {policy.get('policy-type')!r}")
-        if policy.get("policy-domain", "").encode("ascii", "replace").decode() != \
-                policy.get("policy-domain", ""):
-            p.append(f"policy-domain {policy.get('policy-domain')!r} is not an A-label")
-        for k in ("total-successful-session-count", "total-failure-session-count"):
-            if not isinstance(summary.get(k), int):
-                p.append(f"summary {k} = {summary.get(k)!r}, want an integer (RPT-9)")
-        failed = 0
-        for fd in pol.get("failure-details", []):
-            if fd.get("result-type") not in RESULT_TYPES:
-                p.append(f"result-type {fd.get('result-type')!r} (RPT-10)")
-            if not isinstance(fd.get("failed-session-count"), int):
-                p.append(f"failed-session-count {fd.get('failed-session-count')!r}")
-            failed += fd.get("failed-session-count", 0)
-        if failed > summary.get("total-failure-session-count", 0):
-            p.append(f"failure details count {failed} > total {summary}")
-        by_type.setdefault(policy.get("policy-type"), []).append(pol)
-    return by_type
-
-
-# --- the cases -----------------------------------------------------------------------------
 
 def ingest_datagrams(p, d):
     enforce = ENV["RPT_DOMAIN_ENFORCE"]
@@ -303,7 +188,6 @@ def restart_keeps_results(p, d, sets):
     d.proc.kill()  # kill -9: nothing may be lost that was acknowledged or received
     d.proc.wait()
     d2 = Daemon(d.name, CONFIG, os.path.dirname(d.dir), extra=d.sets[1:])
-    d2.tlsrpt = d.tlsrpt
     d2.wait_ready()
     after = cli(sets, "report", "list", "--date", str(TODAY))
     if before[0] != 0 or before[1] != after[1]:
@@ -371,47 +255,30 @@ def report_show(p, sets):
             p.append(f"{dom}: engine failure {want} not in {types} (exit {rc}, {err.strip()})")
 
 
-def parse_mail(raw):
-    return email.message_from_bytes(raw, policy=email.policy.default)
-
-
-def check_mail(p, envelope, raw, domain, sets):
-    msg = parse_mail(raw)
-    if msg.get_content_type() != "multipart/report" or \
-            msg.get_param("report-type") != "tlsrpt":
-        p.append(f"Content-Type {msg['Content-Type']!r} (RPT-14)")
-    if msg["TLS-Report-Domain"] != domain:
-        p.append(f"TLS-Report-Domain {msg['TLS-Report-Domain']!r}")
-    submitter = msg["TLS-Report-Submitter"]
-    if submitter != "reporter.test":
-        p.append(f"TLS-Report-Submitter {submitter!r}, want reporter.test (contact's domain)")
-    if (msg["TLS-Required"] or "").strip().lower() != "no":
-        p.append(f"TLS-Required {msg['TLS-Required']!r} (RPT-6)")
-    subject = re.fullmatch(r"Report Domain: (\S+) Submitter: (\S+) Report-ID: <([^<>@]+@[^<>@]+)>",
-                           " ".join(str(msg["Subject"]).split()))
-    if not subject or subject.group(1) != domain or subject.group(2) != submitter:
-        p.append(f"Subject {msg['Subject']!r} (RPT-15)")
-    parts = list(msg.iter_parts())
-    if len(parts) != 2 or parts[0].get_content_type() != "text/plain" or \
-            parts[1].get_content_type() != "application/tlsrpt+gzip":
-        p.append(f"parts {[x.get_content_type() for x in parts]} (RPT-14)")
-        return None
-    name = parts[1].get_filename() or ""
-    # RFC 8460 §5.3: sender "!" policy-domain "!" begin "!" end ["!" unique-id]; no field
-    # holds a "!", so each is matched as such (an all-digit unique-id must not shift them).
-    fn = re.fullmatch(r"reporter\.test!([^!\s]+)!(\d+)!(\d+)(![A-Za-z0-9]+)?\.json\.gz", name)
-    begin = int(datetime.datetime.combine(TODAY, datetime.time(), datetime.timezone.utc)
-                .timestamp())
-    if not fn or fn.group(1) != domain or int(fn.group(2)) != begin or \
-            int(fn.group(3)) != begin + 86400:
-        p.append(f"attachment filename {name!r} (RPT-12)")
-    report = json.loads(gzip.decompress(parts[1].get_payload(decode=True)))
-    if subject and report.get("report-id") != subject.group(3):
-        p.append(f"report-id {report.get('report-id')!r} differs from the subject's")
-    if envelope.get("rcpt_to") != ["tlsrpt@reports.test"]:
-        p.append(f"envelope recipients {envelope.get('rcpt_to')}")
-    check_report_json(p, report, domain)
-    return report
+def report_golden(p, sets):
+    """The whole report of a day (`report show`) for the enforce and testing domains, compared
+    with golden/tlsrpt/report-DOMAIN.json: what the cases above sent (datagrams, report ops,
+    the Exim event), the daemon's own MTA-STS policy of the testing domain (the world's
+    env/policies/testing.txt) and the reporter's settings (sets_for). Normalised: the day
+    (date-range) and the report-id; the policies in a stable order (their order carries no
+    meaning, RFC 8460 §4.4)."""
+    for dom in (ENV["RPT_DOMAIN_ENFORCE"], ENV["RPT_DOMAIN_TESTING"]):
+        rc, out, err = cli(sets, "report", "show", "--date", str(TODAY), "--domain", dom)
+        if rc != 0:
+            p.append(f"report show {dom}: exit {rc}: {err.strip()}")
+            continue
+        report = json.loads(out)
+        want_range = {"start-datetime": rfc3339_day(TODAY),
+                      "end-datetime": rfc3339_day(TODAY + datetime.timedelta(days=1))}
+        if report.get("date-range") != want_range:
+            p.append(f"{dom}: date-range {report.get('date-range')}, want {want_range}")
+        report["date-range"] = {"start-datetime": "<day>T00:00:00Z",
+                                "end-datetime": "<day+1>T00:00:00Z"}
+        if "report-id" in report:
+            report["report-id"] = "<report-id>"
+        report["policies"] = sorted(report.get("policies", []), key=json_text)
+        p += golden(f"tlsrpt/report-{dom}.json", json_text(report))
+    return "enforce and testing reports as golden"
 
 
 def deliver(p, sets):
@@ -529,10 +396,10 @@ def main():
               "RPT_DOMAIN_SELFSIGNED", "RPT_DOMAIN_FAIL", "RPT_DOMAIN_TWO_RECORDS"]
     missing = [v for v in needed if not ENV.get(v)]
     if not BIN or not WORLD or missing or not FAKETIME_LIB:
-        print(f"skip tlsrpt: needs the world's report sinks ({missing}) and libfaketime")
-        print("suite-result: passed=0 failed=0 skipped=1")
-        return 77
-    base = tempfile.mkdtemp(prefix="tlsrpt-", dir=WORLD)
+        R.skip("tlsrpt", f"needs the world's report sinks ({missing}) and libfaketime")
+        return R.finish()
+    tmp = TempDir("tlsrpt-")
+    base = tmp.path
 
     def sets_for(name):
         store = os.path.join(base, name, "policies.sqlite")
@@ -543,7 +410,6 @@ def main():
     start = time.monotonic()
     # The collector does not send (its reports are sent by `report send` below).
     d = Daemon("collector", CONFIG, base, extra=sets_for("collector") + ["tlsrpt.send=false"])
-    d.tlsrpt = os.path.join(d.dir, "tlsrpt.sock")
     sets = sets_for("collector")
     try:
         d.wait_ready()
@@ -555,16 +421,17 @@ def main():
         check("kill-9-loses-no-result",
               lambda p: holder.update(d=restart_keeps_results(p, d, sets)))
         check("report-json-rfc8460-4", report_show, sets)
+        check("report-json-golden", report_golden, sets)
         check("deliver-mailto-and-https", deliver, sets)
         check("sent-once-failed-retried", never_twice, sets)
         check("daemon-sends-after-the-day", daemon_sends, base, sets_for)
-        crash = [m for m in CRASH_MARKERS if m in d.log()]
-        R.case("no-crash", [f"crash marker {crash}: {d.log()[-1500:]}"] if crash else [])
+        crash = d.crashed()
+        R.case("no-crash", [f"crash marker {crash}: {d.tail()}"] if crash else [])
     finally:
         d.kill()
         if R.failed:
-            print(f"--- collector daemon log (last 3000 bytes)\n{d.log()[-3000:]}")
-        shutil.rmtree(base, ignore_errors=True)
+            d.logs.dump("collector daemon log")
+        tmp.remove()
     print(f"# tlsrpt took {time.monotonic() - start:.1f}s")
     return R.finish()
 
