@@ -606,7 +606,9 @@ def cases():
 
     for env in envs:
         if env != "host" and env not in roots:
-            continue  # its chroot failed to build: already a failure
+            # The namespace side said why above; counted here, where the results are.
+            R.case(f"{env}-chroot", [f"tools/debian-chroot.sh {env} gave no chroot"])
+            continue
         # One daemon per environment: its store holds exactly that environment's results.
         daemon = Daemon(f"tlspolicy-{env}", CONFIG, base)
         try:
