@@ -190,37 +190,37 @@ Result<std::optional<std::string>> PgConn::notification() {
   return std::optional<std::string>{std::move(payload)};
 }
 
-Result<void> PgLink::ensure_open() {
-  if (m_conn && !m_conn->broken()) return {};
+Result<void> PgLink::ensure_open(Link& link) {
+  if (link.conn && !link.conn->broken()) return {};
   const auto now = Clock::now();
-  if (now < m_retry_at) {
+  if (now < link.retry_at) {
     return unavailable(
         "PostgreSQL is unavailable; next attempt in " +
         std::to_string(
-            std::chrono::duration_cast<std::chrono::milliseconds>(m_retry_at - now).count()) +
+            std::chrono::duration_cast<std::chrono::milliseconds>(link.retry_at - now).count()) +
         " ms");
   }
-  m_conn.reset();
+  link.conn.reset();
   auto c = PgConn::open(m_options);
   if (!c) {
-    settle(&c.error());
+    settle(link, &c.error());
     return Unexpected{c.error()};
   }
-  m_conn = std::move(*c);
+  link.conn = std::move(*c);
   return {};
 }
 
-void PgLink::settle(const Error* e) {
+void PgLink::settle(Link& link, const Error* e) {
   // Only a lost or unreachable connection backs off; an SQL error on a live one does not.
-  const bool down = e != nullptr && (!m_conn || m_conn->broken());
+  const bool down = e != nullptr && (!link.conn || link.conn->broken());
   if (down) {
-    m_conn.reset();
-    m_backoff = std::min<std::chrono::milliseconds>(
-        std::max<std::chrono::milliseconds>(m_backoff * 2, std::chrono::seconds{1}),
+    link.conn.reset();
+    link.backoff = std::min<std::chrono::milliseconds>(
+        std::max<std::chrono::milliseconds>(link.backoff * 2, std::chrono::seconds{1}),
         std::chrono::seconds{30});
-    m_retry_at = Clock::now() + m_backoff;
+    link.retry_at = Clock::now() + link.backoff;
   } else if (e == nullptr) {
-    m_backoff = std::chrono::milliseconds{0};
+    link.backoff = std::chrono::milliseconds{0};
   }
   const auto health = m_health.lock();
   if (e != nullptr) {

@@ -132,29 +132,33 @@ class PgLink {
   /// Runs fn(PgConn&) -> Result<T> with the connection.
   template <class F>
   [[nodiscard]] auto with(F&& fn) -> decltype(fn(std::declval<PgConn&>())) {
-    std::unique_lock lock{m_mu, std::defer_lock};
-    if (!lock.try_lock_for(m_options.timeout)) {
+    auto link = m_link.try_lock_for(m_options.timeout);
+    if (!link) {
       return unavailable("the PostgreSQL connection stayed busy for " +
                          std::to_string(m_options.timeout.count()) + " ms");
     }
-    if (auto ready = ensure_open(); !ready) return Unexpected{ready.error()};
-    auto r = fn(*m_conn);
-    settle(r ? nullptr : &r.error());
+    if (auto ready = ensure_open(**link); !ready) return Unexpected{ready.error()};
+    auto r = fn(*(*link)->conn);
+    settle(**link, r ? nullptr : &r.error());
     return r;
   }
   [[nodiscard]] PgHealth health() const;
   [[nodiscard]] const PgOptions& options() const noexcept { return m_options; }
 
  private:
-  [[nodiscard]] Result<void> ensure_open();  // m_mu held
-  void settle(const Error* e);               // m_mu held
+  /// The connection and its back-off; a caller waits for them at most options.timeout.
+  struct Link {
+    std::unique_ptr<PgConn> conn;
+    std::chrono::steady_clock::time_point retry_at{};
+    std::chrono::milliseconds backoff{0};
+  };
+
+  [[nodiscard]] Result<void> ensure_open(Link& link);
+  void settle(Link& link, const Error* e);
   [[nodiscard]] Unexpected<Error> unavailable(std::string why);
 
   PgOptions m_options;
-  std::timed_mutex m_mu;  // guards m_conn, m_retry_at, m_backoff
-  std::unique_ptr<PgConn> m_conn;
-  std::chrono::steady_clock::time_point m_retry_at{};
-  std::chrono::milliseconds m_backoff{0};
+  util::Locked<Link, std::timed_mutex> m_link;
   util::Locked<PgHealth> m_health;
 };
 

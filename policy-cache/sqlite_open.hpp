@@ -64,8 +64,7 @@ class SqliteStoreBase {
   /// call take the caller's Session, so none can run without one.
   class Session {
    public:
-    Session(util::LockGuarded<Connection, std::unique_lock<std::mutex>> guard,
-            const std::string& path) noexcept
+    Session(typename util::Locked<Connection>::Guard guard, const std::string& path) noexcept
         : m_guard(std::move(guard)), m_path(path) {}
 
     [[nodiscard]] sqlite3* db() const noexcept { return m_guard->db.get(); }
@@ -109,7 +108,7 @@ class SqliteStoreBase {
     }
 
    private:
-    util::LockGuarded<Connection, std::unique_lock<std::mutex>> m_guard;
+    typename util::Locked<Connection>::Guard m_guard;
     const std::string& m_path;
   };
 

@@ -10,7 +10,9 @@
 // it is declared (docs/architecture.md, "Shared state").
 #pragma once
 
+#include <chrono>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <utility>
 
@@ -29,9 +31,14 @@ class LockGuarded {
   Value* m_value;
 };
 
-template <class T>
+/// `Mutex` is std::mutex, or std::timed_mutex for a caller that must not wait longer than a
+/// deadline (try_lock_for).
+template <class T, class Mutex = std::mutex>
 class Locked {
  public:
+  using Guard = LockGuarded<T, std::unique_lock<Mutex>>;
+  using ConstGuard = LockGuarded<const T, std::unique_lock<Mutex>>;
+
   template <class... Args>
   explicit Locked(Args&&... args) : m_value(std::forward<Args>(args)...) {}
 
@@ -39,15 +46,19 @@ class Locked {
   Locked& operator=(const Locked&) = delete;
 
   /// Blocks until the mutex is free; the guard gives access until it is destroyed.
-  [[nodiscard]] LockGuarded<T, std::unique_lock<std::mutex>> lock() {
-    return {std::unique_lock(m_mutex), &m_value};
-  }
-  [[nodiscard]] LockGuarded<const T, std::unique_lock<std::mutex>> lock() const {
-    return {std::unique_lock(m_mutex), &m_value};
+  [[nodiscard]] Guard lock() { return {std::unique_lock(m_mutex), &m_value}; }
+  [[nodiscard]] ConstGuard lock() const { return {std::unique_lock(m_mutex), &m_value}; }
+
+  /// The guard, or nullopt when the mutex stayed taken for `wait` (a timed `Mutex` only).
+  template <class Rep, class Period>
+  [[nodiscard]] std::optional<Guard> try_lock_for(std::chrono::duration<Rep, Period> wait) {
+    std::unique_lock lock{m_mutex, std::defer_lock};
+    if (!lock.try_lock_for(wait)) return std::nullopt;
+    return Guard{std::move(lock), &m_value};
   }
 
  private:
-  mutable std::mutex m_mutex;
+  mutable Mutex m_mutex;
   T m_value;
 };
 
