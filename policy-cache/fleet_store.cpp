@@ -441,7 +441,10 @@ class FleetSyncThread final : public FleetSync {
     for (;;) {
       auto n = m_listen->notification();
       if (!n || !*n) return;
-      const std::string& payload = **n;
+      // This node's own put or purge: its memory and local copy already follow it (a cold
+      // lookup that stored a policy must not forget the decision it is making).
+      if ((*n)->sender_pid == m_shared->policy_link.backend_pid()) continue;
+      const std::string& payload = (*n)->payload;
       const auto space = payload.find(' ');
       if (space == std::string::npos) continue;
       const std::string domain = payload.substr(space + 1);

@@ -178,16 +178,16 @@ Result<PgRows> PgConn::finish(std::string_view sql) {
   return PgRows{std::move(last)};
 }
 
-Result<std::optional<std::string>> PgConn::notification() {
+Result<std::optional<PgConn::Notification>> PgConn::notification() {
   if (broken()) return lost("the PostgreSQL connection is closed");
   if (PQconsumeInput(m_conn.get()) == 0) {
     return lost("lost the PostgreSQL connection: " + trimmed_message(PQerrorMessage(m_conn.get())));
   }
   PGnotify* n = PQnotifies(m_conn.get());
-  if (n == nullptr) return std::optional<std::string>{};
-  std::string payload = n->extra != nullptr ? n->extra : "";
+  if (n == nullptr) return std::optional<Notification>{};
+  Notification out{n->extra != nullptr ? n->extra : "", n->be_pid};
   PQfreemem(n);
-  return std::optional<std::string>{std::move(payload)};
+  return std::optional<Notification>{std::move(out)};
 }
 
 Result<void> PgLink::ensure_open(Link& link) {
@@ -201,12 +201,14 @@ Result<void> PgLink::ensure_open(Link& link) {
         " ms");
   }
   link.conn.reset();
+  m_backend_pid.store(0, std::memory_order_release);
   auto c = PgConn::open(m_options);
   if (!c) {
     settle(link, &c.error());
     return Unexpected{c.error()};
   }
   link.conn = std::move(*c);
+  m_backend_pid.store(link.conn->backend_pid(), std::memory_order_release);
   return {};
 }
 
@@ -215,6 +217,7 @@ void PgLink::settle(Link& link, const Error* e) {
   const bool down = e != nullptr && (!link.conn || link.conn->broken());
   if (down) {
     link.conn.reset();
+    m_backend_pid.store(0, std::memory_order_release);
     link.backoff = std::min<std::chrono::milliseconds>(
         std::max<std::chrono::milliseconds>(link.backoff * 2, std::chrono::seconds{1}),
         std::chrono::seconds{30});

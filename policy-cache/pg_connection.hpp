@@ -18,6 +18,7 @@
 //   A PgConn is used by one thread at a time (its owner serialises).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
@@ -86,8 +87,15 @@ class PgConn {
   [[nodiscard]] bool broken() const noexcept;
   /// The socket (for LISTEN: wait for notifications with poll()).
   [[nodiscard]] int socket() const noexcept { return PQsocket(m_conn.get()); }
-  /// Reads what the server sent and returns one pending notification's payload, if any.
-  [[nodiscard]] Result<std::optional<std::string>> notification();
+  /// The server process of this session (PQbackendPID), as notifications name it.
+  [[nodiscard]] int backend_pid() const noexcept { return PQbackendPID(m_conn.get()); }
+  /// One notification: what NOTIFY sent, and the server process of the session that sent it.
+  struct Notification {
+    std::string payload;
+    int sender_pid = 0;
+  };
+  /// Reads what the server sent and returns one pending notification, if any.
+  [[nodiscard]] Result<std::optional<Notification>> notification();
 
  private:
   PgConn(PgConnHandle c, PgOptions o) noexcept : m_conn(std::move(c)), m_options(std::move(o)) {}
@@ -144,6 +152,11 @@ class PgLink {
   }
   [[nodiscard]] PgHealth health() const;
   [[nodiscard]] const PgOptions& options() const noexcept { return m_options; }
+  /// The server process of the open connection, 0 when none is open. Without waiting for
+  /// the link (any thread): a notification this link's session sent names it.
+  [[nodiscard]] int backend_pid() const noexcept {
+    return m_backend_pid.load(std::memory_order_acquire);
+  }
 
  private:
   /// The connection and its back-off; a caller waits for them at most options.timeout.
@@ -159,6 +172,7 @@ class PgLink {
 
   PgOptions m_options;
   util::Locked<Link, std::timed_mutex> m_link;
+  std::atomic<int> m_backend_pid{0};  ///< Link::conn's, set whenever it changes
   util::Locked<PgHealth> m_health;
 };
 

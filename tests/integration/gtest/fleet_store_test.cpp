@@ -5,6 +5,7 @@
 // results (issue 13; docs/fleet.md). The expected values come from what each test wrote.
 #include "tlspolicy/cache/fleet_store.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -241,6 +242,29 @@ TEST_F(FleetStoreTest, PutAndPurgeReachEveryNodeWithinASecond) {
     std::this_thread::sleep_for(20ms);
   }
   EXPECT_FALSE(local("b")->get(name("example.net")).value());
+  b.sync->stop();
+}
+
+// A node's own put or purge comes back to its LISTEN session too; it must not make the node
+// forget what it just decided with that policy (a cold lookup would never be kept).
+TEST_F(FleetStoreTest, ANodeDoesNotActOnItsOwnNotifications) {
+  Invalidations heard;
+  b.sync->start([&](const std::string& d) {
+    const std::lock_guard l{heard.mu};
+    heard.domains.push_back(d);
+    heard.cv.notify_all();
+  });
+  ASSERT_TRUE(heard.wait_for("", 5s));  // the first LISTEN: forget everything once
+  ASSERT_TRUE(b.policies->put(policy("own.example", "id1", now())));
+  ASSERT_TRUE(b.policies->remove(name("own.example")));
+  // Sent after b's: once b heard it, b's own would have been heard before it.
+  ASSERT_TRUE(a.policies->put(policy("marker.example", "id1", now())));
+  EXPECT_TRUE(heard.wait_for("marker.example", 2s));
+  {
+    const std::lock_guard l{heard.mu};
+    EXPECT_EQ(std::count(heard.domains.begin(), heard.domains.end(), "own.example"), 0)
+        << "b acted on its own notification";
+  }
   b.sync->stop();
 }
 

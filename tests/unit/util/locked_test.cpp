@@ -5,8 +5,8 @@
 #include "tlspolicy/util/locked.hpp"
 
 #include <atomic>
-#include <cstddef>
 #include <chrono>
+#include <cstddef>
 #include <mutex>
 #include <optional>
 #include <thread>
