@@ -49,6 +49,8 @@ tools/format.sh --check
 tools/check-layering.sh
 
 jobs=${TLSPOLICY_JOBS:-2}
+# The presets set no parallelism: cmake --build and ctest read these (the builds also pass -j).
+export CMAKE_BUILD_PARALLEL_LEVEL="$jobs" CTEST_PARALLEL_LEVEL="$jobs"
 
 echo "== asan-ubsan: unit tests and fuzz replays"
 cmake --preset asan-ubsan >/dev/null
