@@ -49,6 +49,8 @@ tools/format.sh --check
 tools/check-layering.sh
 
 jobs=${TLSPOLICY_JOBS:-2}
+# The presets set no parallelism: cmake --build and ctest read these (the builds also pass -j).
+export CMAKE_BUILD_PARALLEL_LEVEL="$jobs" CTEST_PARALLEL_LEVEL="$jobs"
 
 echo "== asan-ubsan: unit tests and fuzz replays"
 cmake --preset asan-ubsan >/dev/null
@@ -142,8 +144,9 @@ summary=build/ci/integration-summary.txt
 rm -f "$summary"
 ctest --preset ci | tee build/ci/ctest.log
 
-# A green run that skipped the integration suite is a red run: the world's suites (checked
-# below) and every integration gtest (a real PostgreSQL, nginx, NSD... that could not start).
+# A green run that skipped the integration suite is a red run: the world's suites
+# (integration.suite.NAME, one ctest entry each, sharing the world that integration.world.setup
+# starts) and every integration gtest (a real PostgreSQL, nginx, NSD... that could not start).
 integration_tests="$(ctest --preset ci -N -L integration)"
 skipped=""
 while IFS= read -r name; do
@@ -157,6 +160,9 @@ if ! ctest --preset ci -N -L integration | grep -q 'Total Tests: [1-9]'; then
   echo "test-all: FAIL: no integration test is registered" >&2
   exit 1
 fi
+# integration.world.cleanup adds up the suites' summaries into $summary: a registered suite
+# that wrote none (not run, or died) counts as failed, a skipped one as skipped; a suite file
+# that is not registered fails integration.suites.registered.
 if [ ! -s "$summary" ]; then
   echo "test-all: FAIL: the integration world did not run (no $summary)" >&2
   exit 1
