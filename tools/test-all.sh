@@ -6,7 +6,7 @@
 #   1. asan-ubsan preset: unit tests and fuzz-corpus replays under ASan+UBSan,
 #      then the daemon suite against that build;
 #   2. tsan preset: only the concurrency tests (unit_server, unit_event, unit_service,
-#      unit_daemon, unit_cli, unit_cache) and the daemon and TLS-RPT suites under
+#      unit_daemon, unit_cli, unit_cache, unit_util) and the daemon and TLS-RPT suites under
 #      ThreadSanitizer;
 #   3. Debian 13 (trixie) and testing (forky) chroots (tools/debian-chroot.sh, cached), and
 #      the tree built and unit-tested with trixie's GCC 14 (tools/chroot-build.sh);
