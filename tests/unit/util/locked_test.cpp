@@ -36,6 +36,10 @@ TEST(Locked, GuardGivesTheValueAndHoldsTheLock) {
   EXPECT_EQ(v.lock()->size(), 4004U);  // no push lost: each ran alone
 }
 
+// Not under ThreadSanitizer: GCC 12's TSan does not intercept pthread_mutex_clocklock, which
+// std::timed_mutex::try_lock_for uses, and then reports the guard's unlock as the unlock of an
+// unlocked mutex.
+#if !defined(__SANITIZE_THREAD__)
 TEST(Locked, TimedLockGivesUpWhileAnotherHoldsIt) {
   Locked<int, std::timed_mutex> v{5};
   {
@@ -49,6 +53,7 @@ TEST(Locked, TimedLockGivesUpWhileAnotherHoldsIt) {
   ASSERT_TRUE(free.has_value());
   EXPECT_EQ(**free, 5);
 }
+#endif
 
 TEST(SharedLocked, ReadersTogetherWriterAlone) {
   SharedLocked<int> v{0};
