@@ -5,8 +5,10 @@
 
 #include <chrono>
 #include <future>
+#include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "tlspolicy/event/task.hpp"
 
@@ -19,6 +21,33 @@ util::Level parse_log_level(std::string_view text) {
   if (text == "error") return util::Level::Error;
   return util::Level::Info;
 }
+
+namespace {
+
+/// A [[policy]] table as the engine's rule: the one place config meets policy.
+policy::LocalRule local_rule(const config::LocalPolicy& p) {
+  policy::LocalRule rule;
+  rule.domain = p.domain;
+  rule.match = p.match;
+  if (p.action == "opportunistic") {
+    rule.action = policy::LocalAction::Opportunistic;
+  } else {
+    rule.action = policy::LocalAction::RequireTls;
+    rule.verify = p.verify == "dane"   ? policy::Verify::Dane
+                  : p.verify == "pkix" ? policy::Verify::Pkix
+                                       : policy::Verify::None;
+  }
+  return rule;
+}
+
+std::vector<policy::LocalRule> local_rules(const std::vector<config::LocalPolicy>& policies) {
+  std::vector<policy::LocalRule> out;
+  out.reserve(policies.size());
+  for (const auto& p : policies) out.push_back(local_rule(p));
+  return out;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings, util::Logger log,
                                                event::Loop& loop, event::Offload& offload,
@@ -100,9 +129,9 @@ Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings,
   rt->dane = std::make_unique<dane::DaneLookup>(*rt->resolver, rt->log.with_name("dane"));
   rt->engine = std::make_unique<policy::PolicyEngine>(
       *rt->resolver, *rt->dane, *rt->sts, rt->clock, rt->log.with_name("engine"),
-      policy::EngineOptions{settings.policies, settings.mta_sts.exclude, settings.tlsrpt.enabled,
-                            std::chrono::seconds{300}, settings.mta_sts.retry_interval,
-                            settings.limits.max_mx_hosts});
+      policy::EngineOptions{local_rules(settings.policies), settings.mta_sts.exclude,
+                            settings.tlsrpt.enabled, std::chrono::seconds{300},
+                            settings.mta_sts.retry_interval, settings.limits.max_mx_hosts});
 
   const auto& r = settings.tlsrpt;
   service::ReportOptions ro;
