@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <future>
-#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -14,14 +13,6 @@
 
 namespace tlspolicy::daemon {
 
-util::Level parse_log_level(std::string_view text) {
-  if (text == "debug") return util::Level::Debug;
-  if (text == "notice") return util::Level::Notice;
-  if (text == "warning") return util::Level::Warning;
-  if (text == "error") return util::Level::Error;
-  return util::Level::Info;
-}
-
 namespace {
 
 /// A [[policy]] table as the engine's rule: the one place config meets policy.
@@ -29,13 +20,24 @@ policy::LocalRule local_rule(const config::LocalPolicy& p) {
   policy::LocalRule rule;
   rule.domain = p.domain;
   rule.match = p.match;
-  if (p.action == "opportunistic") {
-    rule.action = policy::LocalAction::Opportunistic;
-  } else {
-    rule.action = policy::LocalAction::RequireTls;
-    rule.verify = p.verify == "dane"   ? policy::Verify::Dane
-                  : p.verify == "pkix" ? policy::Verify::Pkix
-                                       : policy::Verify::None;
+  switch (p.action) {
+    case config::PolicyAction::RequireTls:
+      rule.action = policy::LocalAction::RequireTls;
+      break;
+    case config::PolicyAction::Opportunistic:
+      rule.action = policy::LocalAction::Opportunistic;
+      break;
+  }
+  switch (p.verify) {
+    case config::PolicyVerify::Dane:
+      rule.verify = policy::Verify::Dane;
+      break;
+    case config::PolicyVerify::Pkix:
+      rule.verify = policy::Verify::Pkix;
+      break;
+    case config::PolicyVerify::None:
+      rule.verify = policy::Verify::None;
+      break;
   }
   return rule;
 }
@@ -63,7 +65,7 @@ Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings,
     servers.push_back(*addr);
   }
   auto resolver = [&]() -> Result<std::unique_ptr<dns::Resolver>> {
-    if (settings.resolver.mode == "trust-ad") {
+    if (settings.resolver.mode == config::ResolverMode::TrustAd) {
       return dns::make_trust_ad_resolver(
           loop,
           dns::ResolverOptions{servers, settings.resolver.timeout, settings.resolver.attempts});
