@@ -27,6 +27,21 @@ check 'toml\+\+/' '^src/config/'
 check 'CLI/' '^src/cli/'
 check 'systemd/' '^$'  # sd_notify and LISTEN_FDS are spoken natively: no libsystemd
 
+# Our own modules: a module's files do not include the interface of one it must not depend on.
+forbid() {  # forbid MODULE FILES-REGEX
+  local hits
+  hits=$(git ls-files -co --exclude-standard -- 'src/*' 'include/*' | grep -E '\.(c|h)pp$' |
+         grep -E "$2" | xargs grep -lE "#include \"tlspolicy/$1/" 2>/dev/null || true)
+  if [ -n "$hits" ]; then
+    echo "check-layering: \"tlspolicy/$1/\" included by a module that must not depend on it:" >&2
+    echo "$hits" >&2
+    status=1
+  fi
+}
+# The policy layer decides from its own types (policy::LocalRule); the composition root
+# (src/daemon/runtime.cpp) turns the configuration's [[policy]] tables into them.
+forbid config '^(src|include/tlspolicy)/policy/'
+
 # Every .cpp under src/, policy-cache/, tests/ and tools/bench/ is named in the CMakeLists.txt of
 # its directory or a parent (tests/CMakeLists.txt lists tests/unit/<module>/ by file name; the
 # fuzz list names fuzz_<name>.cpp by <name>).

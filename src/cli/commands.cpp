@@ -164,7 +164,8 @@ int cmd_lookup(const GlobalOptions& g, const std::string& domain_text, bool json
   }
   // Diagnostics of a one-shot lookup go to stderr through the logger only at
   // debug; failures are printed below in one readable block.
-  const auto level = cfg->settings.log_level == "debug" ? util::Level::Debug : util::Level::Error;
+  const auto level =
+      cfg->settings.log_level == util::Level::Debug ? util::Level::Debug : util::Level::Error;
   auto engine = daemon::Standalone::build(cfg->settings, util::Logger{level});
   if (!engine) {
     print_error(err, "cannot start", engine.error());

@@ -22,12 +22,101 @@
 #include <utility>
 #include <vector>
 
+#include "policies.hpp"
 #include "settings_table.hpp"
+#include "values.hpp"
 
 namespace tlspolicy::config {
 namespace {
 
 using detail::SettingRow;
+
+/// Largest accepted config text (file or string), in bytes.
+constexpr std::size_t k_max_config_bytes = std::size_t{1} << 20;
+
+/// Rejects input whose tables would nest deeper than toml++ can destroy without recursing off
+/// the stack (long dotted keys are not bounded by TOML_MAX_NESTED_VALUES). Returns the 1-based
+/// line of the offence, or 0.
+std::size_t excessive_nesting_line(std::string_view text) {
+  // Tables nest once per '.' of a dotted key or table header and once per
+  // '[' / '{'. No tlspolicy setting is deeper than 3; these limits bound
+  // the tree toml++ builds (and destroys recursively) to ~1000 levels.
+  constexpr int k_max_chain = 32;
+  constexpr int k_max_brackets = 32;
+  std::size_t line = 1;
+  int brackets = 0;
+  int chain = 0;
+  bool prev_key = false;   // last significant token was a key-like token
+  bool after_dot = false;  // last significant token was a '.' after a key
+  std::size_t i = 0;
+  const std::size_t n = text.size();
+  auto key_token = [&] {
+    if (!after_dot) chain = 0;
+    after_dot = false;
+    prev_key = true;
+  };
+  while (i < n) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      chain = 0;
+      prev_key = after_dot = false;
+      ++i;
+    } else if (c == ' ' || c == '\t' || c == '\r') {
+      ++i;
+    } else if (c == '#') {
+      while (i < n && text[i] != '\n') ++i;
+    } else if (c == '"' || c == '\'') {
+      const bool multi = text.substr(i, 3) == std::string(3, c);
+      const bool basic = c == '"';
+      i += multi ? 3 : 1;
+      while (i < n) {
+        const char d = text[i];
+        if (basic && d == '\\') {
+          if (i + 1 < n && text[i + 1] == '\n') ++line;
+          i += 2;
+          continue;
+        }
+        if (d == '\n') {
+          if (!multi) break;  // unterminated; toml++ reports it
+          ++line;
+        }
+        if (d == c && (!multi || text.substr(i, 3) == std::string(3, c))) {
+          i += multi ? 3 : 1;
+          break;
+        }
+        ++i;
+      }
+      key_token();
+    } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-' || c == '+') {
+      while (i < n && ((text[i] >= 'a' && text[i] <= 'z') || (text[i] >= 'A' && text[i] <= 'Z') ||
+                       (text[i] >= '0' && text[i] <= '9') || text[i] == '_' || text[i] == '-' ||
+                       text[i] == '+')) {
+        ++i;
+      }
+      key_token();
+    } else if (c == '.') {
+      if (prev_key) {
+        ++chain;
+        after_dot = true;
+      } else {
+        chain = 0;
+        after_dot = false;
+      }
+      prev_key = false;
+      ++i;
+    } else {
+      if (c == '[' || c == '{') ++brackets;
+      if ((c == ']' || c == '}') && brackets > 0) --brackets;
+      chain = 0;
+      prev_key = after_dot = false;
+      ++i;
+    }
+    if (chain > k_max_chain || brackets > k_max_brackets) return line;
+  }
+  return 0;
+}
 
 Unexpected<Error> syntax_error(std::string detail) {
   return fail(Errc::ConfigSyntax, Retry::Permanent, std::move(detail));
@@ -36,11 +125,11 @@ Unexpected<Error> syntax_error(std::string detail) {
 /// Parses TOML text, turning toml++'s exception and our size and nesting
 /// limits into ConfigSyntax errors.
 Result<toml::table> parse_toml(std::string_view text, std::string_view source) {
-  if (text.size() > detail::k_max_config_bytes) {
+  if (text.size() > k_max_config_bytes) {
     return syntax_error(std::string{source} + ": larger than " +
-                        std::to_string(detail::k_max_config_bytes) + " bytes");
+                        std::to_string(k_max_config_bytes) + " bytes");
   }
-  if (const auto line = detail::excessive_nesting_line(text); line != 0) {
+  if (const auto line = excessive_nesting_line(text); line != 0) {
     return syntax_error(std::string{source} + ":" + std::to_string(line) +
                         ": keys or values nested too deeply");
   }
@@ -232,9 +321,9 @@ Result<std::string> read_file(const std::filesystem::path& path) {
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
     text.append(buf.data(), static_cast<std::size_t>(in.gcount()));
-    if (text.size() > detail::k_max_config_bytes) {
+    if (text.size() > k_max_config_bytes) {
       return syntax_error("cannot read " + path.string() + ": larger than " +
-                          std::to_string(detail::k_max_config_bytes) + " bytes");
+                          std::to_string(k_max_config_bytes) + " bytes");
     }
   }
   if (in.bad()) return syntax_error("cannot read " + path.string() + ": read error");

@@ -1,18 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// Private to src/config: the settings table (one row per setting: name, type,
-// default, one-line doc, a parse-and-validate function writing into Settings,
-// a renderer and, for derived defaults, a function that fills the value in
-// after all sources were read) plus the [[policy]] parser. settings.cpp
-// derives the loader, the check-config listing and setting_docs() from it.
-// This is the only header that includes toml++.
+// Private to src/config: the settings table, one row per setting (name, type,
+// default, one-line doc, how to parse and validate a TOML value into
+// Settings, how to render it back, and, for a derived default, the function
+// that fills it in after every source was read). settings.cpp derives the
+// loader, the check-config listing, setting_docs() and defaults_toml() from
+// it. The rows are made by small typed builders in settings_table.cpp.
 #pragma once
 
-#include <cstddef>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include <toml++/toml.h>
 
@@ -25,16 +24,27 @@ namespace tlspolicy::config::detail {
 /// returns Errc::ConfigValue with a detail that does not name the setting or
 /// the source (the loader adds both).
 struct SettingRow {
-  std::string_view name;           ///< "section.key" or a top-level "key"
-  std::string_view type;           ///< for docs: "string", "duration", ...
-  std::string_view default_value;  ///< TOML value text, parsed by `parse` at load
-  std::string_view default_doc;    ///< docs text when derived; empty = default_value
-  std::string_view doc;            ///< one line
-  Result<void> (*parse)(const toml::node& value, Settings& out);
-  std::string (*render)(const Settings& s);
-  /// Fills in a derived default when the setting is still empty; nullptr if
-  /// the setting has a plain default. Errors are ConfigValue.
-  Result<void> (*derive)(Settings& s);
+  using Parse = std::function<Result<void>(const toml::node& value, Settings& out)>;
+  using Render = std::function<std::string(const Settings& s)>;
+  /// Fills in a derived default when the setting is still empty. Errors are ConfigValue.
+  using Derive = Result<void> (*)(Settings& s);
+
+  std::string_view name;         ///< "section.key" or a top-level "key"
+  std::string_view type;         ///< for docs: "string", "duration", ...
+  std::string default_value;     ///< TOML value text, parsed by `parse` at load
+  std::string_view default_doc;  ///< docs text when derived; empty = default_value
+  std::string_view doc;          ///< one line
+  Parse parse;
+  Render render;
+  Derive derive = nullptr;  ///< nullptr: a plain default
+
+  /// This row with a derived default: `fill` sets the value when it is still empty after
+  /// every source was read; `what` says what it becomes (docs, --defaults).
+  [[nodiscard]] SettingRow derived(std::string_view what, Derive fill) && {
+    default_doc = what;
+    derive = fill;
+    return std::move(*this);
+  }
 };
 
 /// The settings table, in order (derivations rely on it: state_dir first).
@@ -45,35 +55,5 @@ struct SettingRow {
 
 /// True when some row is named "<name>.<key>" (a TOML table of settings).
 [[nodiscard]] bool is_section(std::string_view name);
-
-/// The [[policy]] pseudo-row, for setting_docs() and check-config.
-inline constexpr std::string_view k_policy_name = "policy";
-inline constexpr std::string_view k_policy_type = "array of tables";
-inline constexpr std::string_view k_policy_default = "[]";
-inline constexpr std::string_view k_policy_doc =
-    "Local per-domain overrides (SPEC step 1): domain, action, verify, match.";
-
-/// Parses the [[policy]] array (an array of tables) into `out`, replacing
-/// it. `source` names the file or "--set" in errors. Unknown keys are
-/// Errc::ConfigSyntax, everything else Errc::ConfigValue.
-[[nodiscard]] Result<void> parse_policies(const toml::node& value, std::string_view source,
-                                          std::vector<LocalPolicy>& out);
-
-/// The policies as one TOML inline array of inline tables.
-[[nodiscard]] std::string render_policies(const std::vector<LocalPolicy>& policies);
-
-/// "<source>:<line>" when the region knows its line, else "<source>".
-[[nodiscard]] std::string where(std::string_view source, const toml::source_region& region);
-
-/// Printable, bounded copy of untrusted text for error messages.
-[[nodiscard]] std::string printable(std::string_view text);
-
-/// Largest accepted config text (file or string), in bytes.
-inline constexpr std::size_t k_max_config_bytes = std::size_t{1} << 20;
-
-/// Rejects input whose tables would nest deeper than toml++ can destroy
-/// without recursing off the stack (long dotted keys are not bounded by
-/// TOML_MAX_NESTED_VALUES). Returns the 1-based line of the offence, or 0.
-[[nodiscard]] std::size_t excessive_nesting_line(std::string_view text);
 
 }  // namespace tlspolicy::config::detail

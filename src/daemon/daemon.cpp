@@ -180,7 +180,7 @@ int run(const std::optional<std::filesystem::path>& config_file,
     return k_exit_config;
   }
   const auto& settings = cfg->settings;
-  const util::Logger log{parse_log_level(settings.log_level)};
+  const util::Logger log{settings.log_level};
   const Notifier notify;  // NOTIFY_SOCKET: systemd's Type=notify (a no-op without)
 
   // Block the signals before any thread starts, so only sigwait() sees them.
@@ -250,12 +250,12 @@ int run(const std::optional<std::filesystem::path>& config_file,
                        {"admin", s.admin},
                        {"metrics", s.metrics.empty() ? std::string{"off"} : s.metrics},
                        {"tlsrpt", tlsrpt ? settings.tlsrpt.socket : std::string{"off"}},
-                       {"resolver", settings.resolver.mode},
+                       {"resolver", std::string{to_string(settings.resolver.mode)}},
                        {"store", settings.store.url.empty() ? "sqlite" : "postgresql"},
                        {"node", settings.fleet.node}});
   // Every listener accepts (connections wait in their backlog until the server thread
   // takes them) and the first generation answers: ready.
-  notify.ready("serving: resolver " + settings.resolver.mode + ", store " +
+  notify.ready("serving: resolver " + std::string{to_string(settings.resolver.mode)} + ", store " +
                (settings.store.url.empty() ? "sqlite" : "postgresql") + ", node " +
                settings.fleet.node + (tlsrpt ? ", TLS-RPT on" : ""));
 

@@ -107,7 +107,7 @@ proto::MetricsSnapshot metrics_snapshot(const Context& ctx, const server::Server
     s.cached = st.cached;
     s.in_flight = st.in_flight;
     s.max_in_flight = state->runtime->settings.limits.max_in_flight;
-    s.resolver_mode = state->runtime->settings.resolver.mode;
+    s.resolver_mode = to_string(state->runtime->settings.resolver.mode);
   }
   s.store_queue = ctx.pool.backlog();
 

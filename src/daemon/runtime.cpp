@@ -7,18 +7,49 @@
 #include <future>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "tlspolicy/event/task.hpp"
 
 namespace tlspolicy::daemon {
 
-util::Level parse_log_level(std::string_view text) {
-  if (text == "debug") return util::Level::Debug;
-  if (text == "notice") return util::Level::Notice;
-  if (text == "warning") return util::Level::Warning;
-  if (text == "error") return util::Level::Error;
-  return util::Level::Info;
+namespace {
+
+/// A [[policy]] table as the engine's rule: the one place config meets policy.
+policy::LocalRule local_rule(const config::LocalPolicy& p) {
+  policy::LocalRule rule;
+  rule.domain = p.domain;
+  rule.match = p.match;
+  switch (p.action) {
+    case config::PolicyAction::RequireTls:
+      rule.action = policy::LocalAction::RequireTls;
+      break;
+    case config::PolicyAction::Opportunistic:
+      rule.action = policy::LocalAction::Opportunistic;
+      break;
+  }
+  switch (p.verify) {
+    case config::PolicyVerify::Dane:
+      rule.verify = policy::Verify::Dane;
+      break;
+    case config::PolicyVerify::Pkix:
+      rule.verify = policy::Verify::Pkix;
+      break;
+    case config::PolicyVerify::None:
+      rule.verify = policy::Verify::None;
+      break;
+  }
+  return rule;
 }
+
+std::vector<policy::LocalRule> local_rules(const std::vector<config::LocalPolicy>& policies) {
+  std::vector<policy::LocalRule> out;
+  out.reserve(policies.size());
+  for (const auto& p : policies) out.push_back(local_rule(p));
+  return out;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings, util::Logger log,
                                                event::Loop& loop, event::Offload& offload,
@@ -34,7 +65,7 @@ Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings,
     servers.push_back(*addr);
   }
   auto resolver = [&]() -> Result<std::unique_ptr<dns::Resolver>> {
-    if (settings.resolver.mode == "trust-ad") {
+    if (settings.resolver.mode == config::ResolverMode::TrustAd) {
       return dns::make_trust_ad_resolver(
           loop,
           dns::ResolverOptions{servers, settings.resolver.timeout, settings.resolver.attempts});
@@ -100,9 +131,9 @@ Result<std::unique_ptr<Runtime>> build_runtime(const config::Settings& settings,
   rt->dane = std::make_unique<dane::DaneLookup>(*rt->resolver, rt->log.with_name("dane"));
   rt->engine = std::make_unique<policy::PolicyEngine>(
       *rt->resolver, *rt->dane, *rt->sts, rt->clock, rt->log.with_name("engine"),
-      policy::EngineOptions{settings.policies, settings.mta_sts.exclude, settings.tlsrpt.enabled,
-                            std::chrono::seconds{300}, settings.mta_sts.retry_interval,
-                            settings.limits.max_mx_hosts});
+      policy::EngineOptions{local_rules(settings.policies), settings.mta_sts.exclude,
+                            settings.tlsrpt.enabled, std::chrono::seconds{300},
+                            settings.mta_sts.retry_interval, settings.limits.max_mx_hosts});
 
   const auto& r = settings.tlsrpt;
   service::ReportOptions ro;

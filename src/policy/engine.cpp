@@ -14,10 +14,9 @@
 namespace tlspolicy::policy {
 namespace {
 
-const config::LocalPolicy* find_local(const std::vector<config::LocalPolicy>& policies,
-                                      const std::string& domain) {
+const LocalRule* find_local(const std::vector<LocalRule>& policies, const std::string& domain) {
   const auto it = std::find_if(policies.begin(), policies.end(),
-                               [&](const config::LocalPolicy& p) { return p.domain == domain; });
+                               [&](const LocalRule& p) { return p.domain == domain; });
   return it == policies.end() ? nullptr : &*it;
 }
 

@@ -97,17 +97,14 @@ Decision bounce(Decision&& d, std::string reason, seconds ttl) {
 
 // ------------------------------------------------------------ local policy
 
-bool is_opportunistic(const config::LocalPolicy& local) { return local.action == "opportunistic"; }
+bool is_opportunistic(const LocalRule& local) { return local.action == LocalAction::Opportunistic; }
 
-Verify local_verify(const config::LocalPolicy& local) {
-  if (is_opportunistic(local)) return Verify::None;
-  if (local.verify == "dane") return Verify::Dane;
-  if (local.verify == "pkix") return Verify::Pkix;
-  return Verify::None;
+Verify local_verify(const LocalRule& local) {
+  return is_opportunistic(local) ? Verify::None : local.verify;
 }
 
 /// Step 1 (SPEC §3): the local policy's own requirement on `d`.
-void set_local_level(Decision& d, const config::LocalPolicy& local) {
+void set_local_level(Decision& d, const LocalRule& local) {
   d.source = Source::Local;
   d.verify = local_verify(local);
   d.servername_hostname = false;
@@ -132,7 +129,7 @@ void set_local_level(Decision& d, const config::LocalPolicy& local) {
   }
 }
 
-Decision apply_local(Decision d, const config::LocalPolicy& local, seconds ttl) {
+Decision apply_local(Decision d, const LocalRule& local, seconds ttl) {
   set_local_level(d, local);
   d.ttl = ttl;
   d.reason = is_opportunistic(local) ? "local policy: opportunistic TLS for " + d.domain
@@ -147,7 +144,7 @@ Decision apply_local(Decision d, const config::LocalPolicy& local, seconds ttl) 
 // lookups decided whether it can be. When they say it can, an authenticated
 // local policy (verify dane or pkix, the operator's own choice of how)
 // stands; a weaker one gives way to what the lookups require.
-Decision with_local(Decision d, const config::LocalPolicy& local) {
+Decision with_local(Decision d, const LocalRule& local) {
   if (d.action == Action::Defer || d.action == Action::Bounce) {
     d.explain.emplace_back("step 5: the local [[policy]] cannot satisfy REQUIRETLS (RT-8)");
     return d;

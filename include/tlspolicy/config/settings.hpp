@@ -16,25 +16,42 @@
 #include <string_view>
 #include <vector>
 
+#include "tlspolicy/util/log.hpp"
 #include "tlspolicy/util/result.hpp"
 
 namespace tlspolicy::config {
 
+/// resolver.mode: how DNSSEC answers are judged.
+enum class ResolverMode {
+  Validate,  ///< "validate": in-process validation (libunbound)
+  TrustAd,   ///< "trust-ad": the AD bit of a trusted validating resolver
+};
+/// "validate" | "trust-ad": the config word, also used in logs, metrics labels and `status`.
+[[nodiscard]] std::string_view to_string(ResolverMode m) noexcept;
+
+/// [[policy]] action.
+enum class PolicyAction { RequireTls, Opportunistic };
+/// [[policy]] verify (require-tls only).
+enum class PolicyVerify { Dane, Pkix, None };
+/// The config words: "require-tls", "opportunistic"; "dane", "pkix", "none".
+[[nodiscard]] std::string_view to_string(PolicyAction a) noexcept;
+[[nodiscard]] std::string_view to_string(PolicyVerify v) noexcept;
+
 /// One [[policy]] table: a local override (SPEC §3 step 1).
 struct LocalPolicy {
-  std::string domain;              ///< normalised
-  std::string action;              ///< "require-tls" | "opportunistic"
-  std::string verify;              ///< "dane" | "pkix" | "none" ("" for opportunistic)
-  std::vector<std::string> match;  ///< pkix: names to match (Postfix match=), normalised
+  std::string domain;  ///< normalised
+  PolicyAction action = PolicyAction::Opportunistic;
+  PolicyVerify verify = PolicyVerify::None;  ///< None for opportunistic (which has no verify)
+  std::vector<std::string> match;            ///< pkix: names to match (Postfix match=), normalised
   friend bool operator==(const LocalPolicy&, const LocalPolicy&) = default;
 };
 
 struct Settings {
   std::filesystem::path state_dir;
-  std::string log_level;  ///< debug | info | notice | warning | error
+  util::Level log_level = util::Level::Info;  ///< log.level
 
   struct Resolver {
-    std::string mode;                  ///< "trust-ad" | "validate"
+    ResolverMode mode = ResolverMode::Validate;
     std::vector<std::string> servers;  ///< "IP" or "IP@port"; empty = /etc/resolv.conf
     std::string trust_anchor;
     std::string root_hints;

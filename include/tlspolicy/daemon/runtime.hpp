@@ -62,8 +62,6 @@ struct RuntimeHooks {
   std::shared_ptr<service::ReportCounters> report_counters;
 };
 
-[[nodiscard]] util::Level parse_log_level(std::string_view text);
-
 /// Builds every component. Errors: InvalidArgument/ConfigValue for settings
 /// that cannot be honoured (unreadable trust anchor, bad server address),
 /// CacheIo/CacheSchema when the store cannot be opened.

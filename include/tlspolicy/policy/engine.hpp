@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "tlspolicy/config/settings.hpp"
 #include "tlspolicy/dane/dane.hpp"
 #include "tlspolicy/dns/name.hpp"
 #include "tlspolicy/dns/resolver.hpp"
 #include "tlspolicy/policy/decision.hpp"
+#include "tlspolicy/policy/local_rule.hpp"
 #include "tlspolicy/policy/rules.hpp"
 #include "tlspolicy/sts/discovery.hpp"
 #include "tlspolicy/util/clock.hpp"
@@ -29,8 +29,8 @@ struct DecideRequest {
 };
 
 struct EngineOptions {
-  std::vector<config::LocalPolicy> local_policies;
-  std::vector<std::string> sts_exclude;  ///< normalised domains
+  std::vector<LocalRule> local_policies;  ///< the [[policy]] tables
+  std::vector<std::string> sts_exclude;   ///< normalised domains
   /// RFC 8460 §3: look up the domain's TLSRPT record (Decision::tlsrpt) and
   /// describe the failures met as TLS-RPT results (Decision::tlsrpt_results).
   bool tlsrpt = false;

@@ -21,10 +21,10 @@
 #include <string_view>
 #include <vector>
 
-#include "tlspolicy/config/settings.hpp"
 #include "tlspolicy/dane/dane.hpp"
 #include "tlspolicy/dns/answer.hpp"
 #include "tlspolicy/policy/decision.hpp"
+#include "tlspolicy/policy/local_rule.hpp"
 #include "tlspolicy/sts/discovery.hpp"
 #include "tlspolicy/util/clock.hpp"
 #include "tlspolicy/util/result.hpp"
@@ -57,7 +57,7 @@ struct Facts {
   std::string domain;  ///< normalised A-label
   bool requiretls = false;
   util::TimePoint now;
-  std::optional<config::LocalPolicy> local;  ///< step 1
+  std::optional<LocalRule> local;  ///< step 1
   /// Step 2: the MX answer (or the error). Empty only for a local policy
   /// decided alone.
   std::optional<Result<dns::DnsAnswer>> mx;

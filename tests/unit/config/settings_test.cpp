@@ -21,6 +21,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tlspolicy/util/log.hpp"
 #include "tlspolicy/util/result.hpp"
 
 #include <unistd.h>
@@ -81,8 +82,8 @@ TEST(ConfigDefaults, EmbeddedDefaults) {
   auto r = load_config_text("", {});
   ASSERT_TRUE(r) << r.error().detail;
   const Settings& s = r->settings;
-  EXPECT_EQ(s.log_level, "info");
-  EXPECT_EQ(s.resolver.mode, "validate");
+  EXPECT_EQ(s.log_level, util::Level::Info);
+  EXPECT_EQ(s.resolver.mode, ResolverMode::Validate);
   EXPECT_TRUE(s.resolver.servers.empty());
   EXPECT_EQ(s.resolver.trust_anchor, "/usr/share/dns/root.key");
   EXPECT_EQ(s.resolver.root_hints, "");
@@ -365,8 +366,8 @@ TEST(ConfigFile, OverridesEveryDefault) {
   EXPECT_EQ(*r->file, f.path());
   const Settings& s = r->settings;
   EXPECT_EQ(s.state_dir, "/srv/tlspolicy");
-  EXPECT_EQ(s.log_level, "debug");
-  EXPECT_EQ(s.resolver.mode, "validate");
+  EXPECT_EQ(s.log_level, util::Level::Debug);
+  EXPECT_EQ(s.resolver.mode, ResolverMode::Validate);
   EXPECT_EQ(s.resolver.servers, (std::vector<std::string>{"127.0.0.1@5353", "::1", "192.0.2.1"}));
   EXPECT_EQ(s.resolver.trust_anchor, "/etc/unbound/root.key");
   EXPECT_EQ(s.resolver.root_hints, "/etc/unbound/root.hints");
@@ -407,11 +408,14 @@ TEST(ConfigFile, OverridesEveryDefault) {
   EXPECT_EQ(s.tlsrpt.max_delay, 10min);
   EXPECT_EQ(s.tlsrpt.keep_days, 30);
   ASSERT_EQ(s.policies.size(), 3U);
-  EXPECT_EQ(s.policies[0], (LocalPolicy{"dane.example", "require-tls", "dane", {}}));
-  EXPECT_EQ(
-      s.policies[1],
-      (LocalPolicy{"pkix.example", "require-tls", "pkix", {".example.net", "mx.example.org"}}));
-  EXPECT_EQ(s.policies[2], (LocalPolicy{"plain.example", "opportunistic", "", {}}));
+  EXPECT_EQ(s.policies[0],
+            (LocalPolicy{"dane.example", PolicyAction::RequireTls, PolicyVerify::Dane, {}}));
+  EXPECT_EQ(s.policies[1], (LocalPolicy{"pkix.example",
+                                        PolicyAction::RequireTls,
+                                        PolicyVerify::Pkix,
+                                        {".example.net", "mx.example.org"}}));
+  EXPECT_EQ(s.policies[2],
+            (LocalPolicy{"plain.example", PolicyAction::Opportunistic, PolicyVerify::None, {}}));
   for (const auto& v : r->values) EXPECT_EQ(v.origin, Origin::File) << v.name;
 }
 
@@ -512,11 +516,11 @@ TEST(ConfigSet, OverridesFileAndDefaults) {
                                   "mta_sts.allow_private_addresses=true", "state_dir=/tmp/x y"});
   ASSERT_TRUE(r) << r.error().detail;
   const Settings& s = r->settings;
-  EXPECT_EQ(s.resolver.mode, "trust-ad");
+  EXPECT_EQ(s.resolver.mode, ResolverMode::TrustAd);
   EXPECT_EQ(s.resolver.servers, std::vector<std::string>{"127.0.0.1@5353"});
   EXPECT_EQ(s.resolver.timeout, 250ms);
   EXPECT_EQ(s.resolver.attempts, 4);
-  EXPECT_EQ(s.log_level, "error");
+  EXPECT_EQ(s.log_level, util::Level::Error);
   EXPECT_TRUE(s.mta_sts.allow_private_addresses);
   EXPECT_EQ(s.state_dir, "/tmp/x y");
   EXPECT_EQ(s.store.path, "/tmp/x y/policies.sqlite");
@@ -636,6 +640,47 @@ TEST(ConfigErrors, EveryTypeError) {
   }
 }
 
+// Enumerations are parsed once, at load: an unknown word is an error naming the key and
+// listing the words.
+TEST(ConfigErrors, UnknownEnumerationWords) {
+  const std::string_view cases[][2] = {
+      {"log.level = \"verbose\"",
+       "invalid value for 'log.level' in <config text>:1: expected one of \"debug\", \"info\", "
+       "\"notice\", \"warning\", \"error\", got \"verbose\""},
+      {"[resolver]\nmode = \"Validate\"",
+       "invalid value for 'resolver.mode' in <config text>:2: expected one of \"trust-ad\", "
+       "\"validate\", got \"Validate\""},
+      {"[[policy]]\ndomain = \"a.example\"\naction = \"deliver\"",
+       "invalid value for 'policy.action' in <config text>:3: expected one of \"require-tls\", "
+       "\"opportunistic\", got \"deliver\""},
+      {"[[policy]]\ndomain = \"a.example\"\naction = \"require-tls\"\nverify = \"dnssec\"",
+       "invalid value for 'policy.verify' in <config text>:4: expected one of \"dane\", "
+       "\"pkix\", \"none\", got \"dnssec\""},
+  };
+  for (const auto& c : cases) {
+    const Error e = load_err(c[0]);
+    EXPECT_EQ(e.code, Errc::ConfigValue) << c[0];
+    EXPECT_NE(e.detail.find(c[1]), std::string::npos) << e.detail;
+  }
+}
+
+TEST(ConfigValues, EnumerationWords) {
+  EXPECT_EQ(to_string(ResolverMode::Validate), "validate");
+  EXPECT_EQ(to_string(ResolverMode::TrustAd), "trust-ad");
+  EXPECT_EQ(to_string(PolicyAction::RequireTls), "require-tls");
+  EXPECT_EQ(to_string(PolicyAction::Opportunistic), "opportunistic");
+  EXPECT_EQ(to_string(PolicyVerify::Dane), "dane");
+  EXPECT_EQ(to_string(PolicyVerify::Pkix), "pkix");
+  EXPECT_EQ(to_string(PolicyVerify::None), "none");
+  for (const auto* level : {"debug", "info", "notice", "warning", "error"}) {
+    auto r = load_config_text(std::string{"log.level = \""} + level + "\"", {});
+    ASSERT_TRUE(r) << level;
+    EXPECT_EQ(find_value(*r, "log.level")->value, std::string{"\""} + level + "\"");
+  }
+  EXPECT_EQ(load_ok("log.level = \"warning\"").log_level, util::Level::Warning);
+  EXPECT_EQ(load_ok("log.level = \"notice\"").log_level, util::Level::Notice);
+}
+
 TEST(ConfigErrors, UnixSocketPathTooLong) {
   const std::string path(120, 'a');
   const Error e = load_err("server.socketmap = \"unix:/" + path + "\"");
@@ -685,9 +730,9 @@ match = []
 )");
   ASSERT_EQ(s.policies.size(), 3U);
   EXPECT_EQ(s.policies[0].domain, "xn--bcher-kva.example");
-  EXPECT_EQ(s.policies[0].verify, "pkix");
+  EXPECT_EQ(s.policies[0].verify, PolicyVerify::Pkix);
   EXPECT_TRUE(s.policies[0].match.empty());
-  EXPECT_EQ(s.policies[1].verify, "none");
+  EXPECT_EQ(s.policies[1].verify, PolicyVerify::None);
 }
 
 TEST(ConfigPolicy, Invalid) {

@@ -162,7 +162,7 @@ TEST_F(Engine, Dane19NoMxUsesImplicitMx) {
 
 TEST_F(Engine, LocalPolicyWinsAndSkipsLookups) {
   options.local_policies.push_back(
-      {"example.test", "require-tls", "pkix", {"mx.example.test", ".example.net"}});
+      {"example.test", LocalAction::RequireTls, Verify::Pkix, {"mx.example.test", ".example.net"}});
   const auto d = decide("example.test");
   EXPECT_EQ(d.source, Source::Local);
   EXPECT_EQ(d.action, Action::RequireTls);
@@ -171,9 +171,9 @@ TEST_F(Engine, LocalPolicyWinsAndSkipsLookups) {
 }
 
 TEST_F(Engine, LocalPolicyLevels) {
-  options.local_policies.push_back({"dane.test", "require-tls", "dane", {}});
-  options.local_policies.push_back({"encrypt.test", "require-tls", "none", {}});
-  options.local_policies.push_back({"may.test", "opportunistic", "", {}});
+  options.local_policies.push_back({"dane.test", LocalAction::RequireTls, Verify::Dane, {}});
+  options.local_policies.push_back({"encrypt.test", LocalAction::RequireTls, Verify::None, {}});
+  options.local_policies.push_back({"may.test", LocalAction::Opportunistic, Verify::None, {}});
   EXPECT_EQ(decide("dane.test").postfix, "OK dane-only");
   EXPECT_EQ(decide("encrypt.test").postfix, "OK encrypt");
   EXPECT_EQ(decide("may.test").postfix, "OK may");
@@ -386,7 +386,7 @@ TEST_F(Engine, Rt3AllUnusableTlsaBehindSecureMxSatisfiesRequireTlsByPkix) {
 
 // RFC 8689 §4.2.1, RT-8: a local [[policy]] does not skip REQUIRETLS.
 TEST_F(Engine, Rt8LocalOpportunisticPolicyDoesNotSatisfyRequireTls) {
-  options.local_policies.push_back({"example.test", "opportunistic", "", {}});
+  options.local_policies.push_back({"example.test", LocalAction::Opportunistic, Verify::None, {}});
   dns.set("example.test", dns::RrType::Mx,
           mx_answer({{10, "mx.example.test"}}, dns::Security::Insecure));
   no_sts();
@@ -396,12 +396,12 @@ TEST_F(Engine, Rt8LocalOpportunisticPolicyDoesNotSatisfyRequireTls) {
   EXPECT_EQ(d.action, Action::Bounce);
   EXPECT_FALSE(d.requiretls.satisfiable);
   EXPECT_EQ(dns.calls("example.test", dns::RrType::Mx), 1);
-  options.local_policies.front() = {"example.test", "require-tls", "none", {}};
+  options.local_policies.front() = {"example.test", LocalAction::RequireTls, Verify::None, {}};
   EXPECT_EQ(decide("example.test", true).action, Action::Bounce);  // OK encrypt is no auth
 }
 
 TEST_F(Engine, Rt8LocalPolicyGivesWayToDaneUnderRequireTls) {
-  options.local_policies.push_back({"example.test", "require-tls", "none", {}});
+  options.local_policies.push_back({"example.test", LocalAction::RequireTls, Verify::None, {}});
   dns.set("example.test", dns::RrType::Mx, mx_answer({{10, "mx1.example.test"}}));
   dns.set("_25._tcp.mx1.example.test", dns::RrType::Tlsa,
           testing::tlsa_answer({usable_311()}, dns::Security::Secure));

@@ -282,11 +282,11 @@ sts::StsOutcome sts_outcome(Sts s) {
   return o;
 }
 
-config::LocalPolicy local_policy(Local l) {
-  config::LocalPolicy p;
+LocalRule local_policy(Local l) {
+  LocalRule p;
   p.domain = k_domain;
-  p.action = l == Local::Opportunistic ? "opportunistic" : "require-tls";
-  p.verify = l == Local::Dane ? "dane" : l == Local::Pkix ? "pkix" : "none";
+  p.action = l == Local::Opportunistic ? LocalAction::Opportunistic : LocalAction::RequireTls;
+  p.verify = l == Local::Dane ? Verify::Dane : l == Local::Pkix ? Verify::Pkix : Verify::None;
   if (l == Local::Pkix) p.match = {"mx.example.test"};
   return p;
 }
