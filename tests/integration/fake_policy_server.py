@@ -36,7 +36,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import socketserver
 import sys
 import threading

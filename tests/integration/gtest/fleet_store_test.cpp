@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -215,17 +216,21 @@ struct Invalidations {
     return cv.wait_for(
         l, limit, [&] { return std::find(domains.begin(), domains.end(), d) != domains.end(); });
   }
+  /// What a node's sync thread calls for each domain it is told to forget.
+  std::function<void(const std::string&)> listener() {
+    return [this](const std::string& d) {
+      const std::lock_guard l{mu};
+      domains.push_back(d);
+      cv.notify_all();
+    };
+  }
 };
 
 TEST_F(FleetStoreTest, PutAndPurgeReachEveryNodeWithinASecond) {
   ASSERT_TRUE(a.policies->put(policy("example.net", "id5", now())));
   ASSERT_TRUE(b.policies->get(name("example.net")));  // b has a local copy now
   Invalidations heard;
-  b.sync->start([&](const std::string& d) {
-    const std::lock_guard l{heard.mu};
-    heard.domains.push_back(d);
-    heard.cv.notify_all();
-  });
+  b.sync->start(heard.listener());
   ASSERT_TRUE(heard.wait_for("", 5s));  // the first LISTEN: forget everything once
   ASSERT_TRUE(a.policies->put(policy("example.net", "id6", now() + 1s)));
   EXPECT_TRUE(heard.wait_for("example.net", 1s));
@@ -249,11 +254,7 @@ TEST_F(FleetStoreTest, PutAndPurgeReachEveryNodeWithinASecond) {
 // forget what it just decided with that policy (a cold lookup would never be kept).
 TEST_F(FleetStoreTest, ANodeDoesNotActOnItsOwnNotifications) {
   Invalidations heard;
-  b.sync->start([&](const std::string& d) {
-    const std::lock_guard l{heard.mu};
-    heard.domains.push_back(d);
-    heard.cv.notify_all();
-  });
+  b.sync->start(heard.listener());
   ASSERT_TRUE(heard.wait_for("", 5s));  // the first LISTEN: forget everything once
   ASSERT_TRUE(b.policies->put(policy("own.example", "id1", now())));
   ASSERT_TRUE(b.policies->remove(name("own.example")));

@@ -177,13 +177,7 @@ class Node(Clients):
     group takes the report sender's children too)."""
 
     def __init__(self, name, base):
-        self.name = name
-        self.dir = os.path.join(base, name)
-        os.makedirs(self.dir, exist_ok=True)
-        self.sm = os.path.join(self.dir, "sm.sock")
-        self.json = os.path.join(self.dir, "json.sock")
-        self.admin = os.path.join(self.dir, "admin.sock")
-        self.tlsrpt = os.path.join(self.dir, "tlsrpt.sock")
+        super().__init__(name, base)
         self.store = os.path.join(self.dir, "policies.sqlite")
         self.proc = None
         self.logfile = None

@@ -100,8 +100,18 @@ class LogCapture:
 # --- the daemon ------------------------------------------------------------------------------
 
 class Clients:
-    """Requests on fresh connections to a daemon's sockets (self.sm, self.json, self.admin):
-    for Daemon, and for fleet.py's nodes."""
+    """A daemon's directory BASE/NAME with its sockets (self.sm, self.json, self.admin,
+    self.tlsrpt) and requests on fresh connections to them: for Daemon, and for fleet.py's
+    nodes."""
+
+    def __init__(self, name, base):
+        self.name = name
+        self.dir = os.path.join(base, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.sm = os.path.join(self.dir, "sm.sock")
+        self.json = os.path.join(self.dir, "json.sock")
+        self.admin = os.path.join(self.dir, "admin.sock")
+        self.tlsrpt = os.path.join(self.dir, "tlsrpt.sock")
 
     def sm_query(self, domain, timeout=30, mapname="postfix"):
         c = Conn(self.sm, timeout=timeout)
@@ -149,14 +159,8 @@ class Daemon(Clients):
     start=False, start() starts it; it can be killed and started again on the same store."""
 
     def __init__(self, name, config, base, extra=(), store=None, wrap=(), start=True):
-        self.name = name
+        super().__init__(name, base)
         self.config = config
-        self.dir = os.path.join(base, name)
-        os.makedirs(self.dir, exist_ok=True)
-        self.sm = os.path.join(self.dir, "sm.sock")
-        self.json = os.path.join(self.dir, "json.sock")
-        self.admin = os.path.join(self.dir, "admin.sock")
-        self.tlsrpt = os.path.join(self.dir, "tlsrpt.sock")
         self.store = store or os.path.join(self.dir, "policies.sqlite")
         self.sets = [f"store.path={self.store}", *extra]
         args = [*wrap, BIN, "--config", config]
