@@ -18,20 +18,6 @@ constexpr std::array k_tls_level_names = {
     std::pair{TlsLevel::Secure, "secure"},
 };
 
-// Socketmap replies must stay on one line and within Postfix's limits:
-// never copy control characters from a reason into a reply. Commas become
-// semicolons: Exim 4.96's ${extract json} stops at a comma inside a string,
-// and the reply is also the decision's "postfix" member.
-std::string one_line(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u == 0x7f) ? ' ' : (c == ',' ? ';' : c);
-  }
-  return out;
-}
-
 }  // namespace
 
 std::string_view to_string(TlsLevel l) noexcept {
@@ -114,6 +100,16 @@ std::string postfix_match_name(std::string_view sts_pattern) {
   return std::string(sts_pattern);
 }
 
+std::string socketmap_reason(std::string_view reason) {
+  std::string out;
+  out.reserve(reason.size());
+  for (const char c : reason) {
+    const auto u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u == 0x7f) ? ' ' : (c == ',' ? ';' : c);
+  }
+  return out;
+}
+
 std::string socketmap_reply(const Decision& d) {
   switch (d.action) {
     case Action::RequireTls: {
@@ -130,7 +126,7 @@ std::string socketmap_reply(const Decision& d) {
       return reply;
     }
     case Action::Defer:
-      return "TEMP " + one_line(d.reason);
+      return "TEMP " + socketmap_reason(d.reason);
     case Action::Opportunistic:
       // A local "opportunistic" override (may) and partial DANE (dane) name
       // their level; anything else leaves Postfix on its own

@@ -112,7 +112,7 @@ std::string_view utf8_prefix(std::string_view s, std::size_t max) noexcept {
 std::string status_reply(std::string_view status, std::string_view reason) {
   std::string out{status};
   out += ' ';
-  out += without_controls(utf8_prefix(reason, k_max_reason_bytes));
+  out += policy::socketmap_reason(utf8_prefix(reason, k_max_reason_bytes));
   return out;
 }
 

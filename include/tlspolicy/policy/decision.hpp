@@ -99,6 +99,12 @@ struct Decision {
   bool servername_hostname = false;        ///< append "servername=hostname"
 };
 
+/// A reason as the text of a socketmap TEMP or PERM reply, the one rule for every reply: on one
+/// line (control characters become spaces), commas become semicolons (Exim 4.96's
+/// ${extract json} stops at a comma inside a string, and the reply is also the decision's
+/// "postfix" member). The wire's length cap is proto's (k_max_reason_bytes).
+[[nodiscard]] std::string socketmap_reason(std::string_view reason);
+
 /// The socketmap reply (Postfix dict_sockmap, SPEC §4) for a decision:
 ///  require-tls  → "OK <level>[ match=a:b][ servername=hostname]"
 ///  defer        → "TEMP <reason>"

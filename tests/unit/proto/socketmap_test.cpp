@@ -307,6 +307,20 @@ TEST(SocketmapReply, OversizedOkBecomesTemp) {
             "TEMP policy reply exceeds the socketmap limit");
 }
 
+// One rule for a reason in every map's TEMP reply (policy::socketmap_reason): the Postfix TLS
+// map and the REQUIRETLS map say the same words for the same deferral.
+TEST(SocketmapReply, EveryMapSaysADeferralTheSameWay) {
+  Decision d;
+  d.domain = "broken.example";
+  d.action = Action::Defer;
+  d.reason = "MX lookup failed, then\tretried";
+  d = with_reply(d);
+  const std::string want = "TEMP MX lookup failed; then retried";
+  EXPECT_EQ(socketmap_response(d, MapKind::Plain, ""), want);
+  EXPECT_EQ(socketmap_response(d, MapKind::RequireTls, ""), want);
+  EXPECT_EQ(temp_reply(d.reason), want);
+}
+
 TEST(SocketmapReply, TempAndPermAreOneBoundedLine) {
   EXPECT_EQ(temp_reply("resolver\ntimeout"), "TEMP resolver timeout");
   EXPECT_EQ(perm_reply("bad request"), "PERM bad request");
