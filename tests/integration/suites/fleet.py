@@ -217,15 +217,8 @@ class Node(Clients):
             if self.proc.poll() is not None:
                 raise RuntimeError(f"node {self.name} exited {self.proc.returncode}: "
                                    f"{self.log()[-1500:]}")
-            try:
-                for p in (self.sm, self.json, self.admin):
-                    with socket.socket(socket.AF_UNIX) as s:
-                        s.settimeout(1)
-                        s.connect(p)
-                if os.path.exists(self.tlsrpt):
-                    return
-            except OSError:
-                pass
+            if self.accepting() and os.path.exists(self.tlsrpt):
+                return
             time.sleep(0.05)
         raise RuntimeError(f"node {self.name}: sockets not ready within {limit:.0f}s: "
                            f"{self.log()[-1500:]}")

@@ -130,6 +130,17 @@ class Clients:
             raise RuntimeError(f"decide {domain}: {r!r}")
         return r["decision"]
 
+    def accepting(self):
+        """True when the socketmap, JSON and admin sockets all accept a connection."""
+        try:
+            for p in (self.sm, self.json, self.admin):
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.settimeout(1)
+                    s.connect(p)
+            return True
+        except OSError:
+            return False
+
     def json_op(self, obj, timeout=30):
         c = Conn(self.json, timeout=timeout)
         try:
@@ -199,14 +210,9 @@ class Daemon(Clients):
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"daemon exited {self.proc.returncode}: {self.tail()}")
-            try:
-                for p in (self.sm, self.json, self.admin):
-                    with socket.socket(socket.AF_UNIX) as s:
-                        s.settimeout(1)
-                        s.connect(p)
+            if self.accepting():
                 return
-            except OSError:
-                time.sleep(0.05)
+            time.sleep(0.05)
         raise RuntimeError(f"sockets not ready within {limit:.0f}s: {self.tail()}")
 
     def stop(self, limit=10.0):
