@@ -20,6 +20,9 @@
 # started outlives the run (every process started here inherits TLSPOLICY_TEST_RUN).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The test command compares with the golden files; it never rewrites them (a rewrite passes
+# whatever the output: docs/testing.md, "Golden files").
+unset TLSPOLICY_UPDATE_GOLDEN
 
 TLSPOLICY_TEST_RUN="test-all-$$-$(date +%s)"  # exported once the packages are installed
 # run_leftovers: pids of live processes started during this run that are no longer this
