@@ -9,7 +9,6 @@
 // objects keep (SqliteStoreBase).
 #pragma once
 
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
